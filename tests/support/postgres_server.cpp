@@ -1,0 +1,211 @@
+// Throwaway PostgreSQL for tests: start through scripts/throwaway-postgres.sh, stop at exit.
+#include "support/postgres_server.hpp"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <system_error>
+
+#ifndef PGGAT_SOURCE_ROOT
+#error "PGGAT_SOURCE_ROOT must name the source tree (set in tests/support/meson.build)"
+#endif
+
+namespace pggat::test {
+namespace {
+
+// Quoting for a value in a libpq key=value connection string.
+std::string conninfo_value(std::string_view value) {
+  std::string quoted = "'";
+  for (const char c : value) {
+    if (c == '\'' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  quoted += '\'';
+  return quoted;
+}
+
+// Quoting for one word of a /bin/sh command line.
+std::string shell_word(std::string_view word) {
+  std::string quoted = "'";
+  for (const char c : word) {
+    if (c == '\'')
+      quoted += "'\\''";
+    else
+      quoted += c;
+  }
+  quoted += '\'';
+  return quoted;
+}
+
+std::string make_temp_dir() {
+  // Under /tmp and short: the unix socket path inside must fit 107 bytes.
+  std::string path = "/tmp/pggat-test.XXXXXX";
+  if (::mkdtemp(path.data()) == nullptr) {
+    throw std::system_error(errno, std::generic_category(), "mkdtemp " + path);
+  }
+  return path;
+}
+
+std::string script_path() {
+  std::string path = std::string(PGGAT_SOURCE_ROOT) + "/scripts/throwaway-postgres.sh";
+  if (::access(path.c_str(), X_OK) != 0) {
+    throw std::runtime_error("not executable: " + path);
+  }
+  return path;
+}
+
+// Runs the script's `start`, returns the port it printed as PORT=<n>.
+std::uint16_t run_start(const std::string& script, const std::string& dir) {
+  const std::string command = shell_word(script) + " start " + shell_word(dir);
+  FILE* pipe = ::popen(command.c_str(), "re");
+  if (pipe == nullptr) {
+    throw std::system_error(errno, std::generic_category(), "popen " + command);
+  }
+  std::string output;
+  std::array<char, 256> buffer{};
+  while (std::fgets(buffer.data(), static_cast<int>(buffer.size()), pipe) != nullptr) {
+    output += buffer.data();
+  }
+  const int status = ::pclose(pipe);
+  if (status != 0) {
+    throw std::runtime_error(command + " failed (status " + std::to_string(status) +
+                             "); its stderr is above. stdout: " + output);
+  }
+  const auto at = output.rfind("PORT=");
+  if (at == std::string::npos) {
+    throw std::runtime_error(command + " printed no PORT=: " + output);
+  }
+  const int port = std::atoi(output.c_str() + at + 5);
+  if (port <= 0 || port > 65535) {
+    throw std::runtime_error(command + " printed a bad port: " + output);
+  }
+  return static_cast<std::uint16_t>(port);
+}
+
+}  // namespace
+
+PostgresServer::Watchdog::Watchdog(const std::string& script, const std::string& dir) {
+  std::array<int, 2> fds{};
+  if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
+    const int error = errno;
+    ::rmdir(dir.c_str());  // still empty: nothing else will remove it
+    throw std::system_error(error, std::generic_category(), "pipe2");
+  }
+  // Everything the child needs is built before fork: after fork in a
+  // threaded process only async-signal-safe calls are allowed.
+  std::string sh = "/bin/sh";
+  std::string flag = "-c";
+  std::string body = "cat >/dev/null; exec \"$0\" stop \"$1\"";
+  std::string script_arg = script;
+  std::string dir_arg = dir;
+  std::array<char*, 6> argv{sh.data(), flag.data(), body.data(), script_arg.data(),
+                            dir_arg.data(), nullptr};
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int error = errno;
+    ::close(fds[0]);
+    ::close(fds[1]);
+    ::rmdir(dir.c_str());
+    throw std::system_error(error, std::generic_category(), "fork");
+  }
+  if (pid == 0) {
+    // Own session: a Ctrl-C to the terminal's process group, or meson killing
+    // the test's group on timeout, must not kill the watchdog too.
+    ::setsid();
+    ::dup2(fds[0], STDIN_FILENO);  // the write end is close-on-exec
+    ::dup2(STDERR_FILENO, STDOUT_FILENO);  // keep test reporters' stdout clean
+    ::execv(sh.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[0]);
+  pipe_write_ = fds[1];
+  pid_ = pid;
+}
+
+PostgresServer::Watchdog::~Watchdog() {
+  if (pipe_write_ >= 0) ::close(pipe_write_);
+  if (pid_ > 0) {
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+PostgresServer::PostgresServer()
+    : script_(script_path()), dir_(make_temp_dir()), watchdog_(script_, dir_) {
+  port_ = run_start(script_, dir_);
+  socket_dir_ = dir_ + "/socket";
+}
+
+// The watchdog member does the stopping: closing its pipe makes it run `stop`.
+PostgresServer::~PostgresServer() = default;
+
+PostgresServer& PostgresServer::instance() {
+  // Start once; a failure is remembered so the next test fails fast with the
+  // same reason instead of waiting for another start to fail.
+  static std::mutex mutex;
+  static std::unique_ptr<PostgresServer> server;
+  static std::string failure;
+  std::lock_guard lock(mutex);
+  if (!server && failure.empty()) {
+    try {
+      server.reset(new PostgresServer());
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+  }
+  if (!server) {
+    throw std::runtime_error("throwaway PostgreSQL did not start: " + failure);
+  }
+  return *server;
+}
+
+std::string PostgresServer::address() const { return host_ + ":" + std::to_string(port_); }
+
+std::string PostgresServer::conninfo(std::string_view user, std::string_view password,
+                                     std::string_view dbname) const {
+  return "host=" + conninfo_value(host_) + " port=" + std::to_string(port_) +
+         " user=" + conninfo_value(user) + " password=" + conninfo_value(password) +
+         " dbname=" + conninfo_value(dbname) + " connect_timeout=10";
+}
+
+std::string PostgresServer::socket_conninfo(std::string_view user, std::string_view password,
+                                            std::string_view dbname) const {
+  return "host=" + conninfo_value(socket_dir_) + " port=" + std::to_string(port_) +
+         " user=" + conninfo_value(user) + " password=" + conninfo_value(password) +
+         " dbname=" + conninfo_value(dbname) + " connect_timeout=10";
+}
+
+pqxx::result PostgresServer::execute(const std::string& sql, std::string_view dbname) const {
+  pqxx::connection connection{conninfo(superuser_role.user, superuser_role.password, dbname)};
+  pqxx::nontransaction work{connection};
+  pqxx::result result = work.exec(sql);
+  work.commit();
+  return result;
+}
+
+std::size_t PostgresServer::terminate_backends_of(std::string_view user) const {
+  pqxx::connection connection{
+      conninfo(superuser_role.user, superuser_role.password, "postgres")};
+  pqxx::nontransaction work{connection};
+  const pqxx::result result = work.exec_params(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+      " WHERE usename = $1 AND pid <> pg_backend_pid()",
+      std::string(user));
+  work.commit();
+  std::size_t terminated = 0;
+  for (const auto& row : result) {
+    if (row[0].as<bool>()) ++terminated;
+  }
+  return terminated;
+}
+
+}  // namespace pggat::test
