@@ -1,4 +1,5 @@
 // Garbage in, no crash out: random and mutated bodies into every decoder; framing of split streams.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <functional>
 #include <random>
@@ -138,6 +139,8 @@ Decoder decoder(std::string name, PlainEncode plain = {}) {
                    m->encode(encodings.emplace_back());
                    if constexpr (!std::is_same_v<PlainEncode, NoPlainEncode>)
                      plain(*m, encodings.emplace_back());
+                   else
+                     static_cast<void>(plain);
                    return true;
                  }};
 }
