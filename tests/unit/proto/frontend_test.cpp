@@ -2,7 +2,6 @@
 #include "pggat/proto/frontend.hpp"
 
 #include <algorithm>
-#include <array>
 #include <catch2/catch.hpp>
 #include <ranges>
 

@@ -44,7 +44,9 @@ class BodyReader {
   }
   // A NUL-terminated string; the view excludes the NUL.
   std::string_view cstring() {
-    if (!ok_) return {};
+    // An empty body has no terminator; checking first also keeps a null data()
+    // away from memchr, which is UB even for zero bytes.
+    if (!need(1)) return {};
     const void* nul = std::memchr(p_, 0, remaining());
     if (nul == nullptr) {
       ok_ = false;

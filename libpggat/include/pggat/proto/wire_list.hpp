@@ -2,12 +2,14 @@
 #pragma once
 
 #include <cassert>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
 #include <limits>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include "pggat/proto/bytes.hpp"
 #include "pggat/proto/reader.hpp"
@@ -21,15 +23,22 @@ inline void write_cstring(MessageWriter& w, std::string_view s) {
   w.cstring(s.substr(0, s.find('\0')));
 }
 
-// An element codec describes one element of a list:
-//   value_type                     what iteration yields (views into the body)
-//   min_size                       fewest bytes one element occupies, to reject absurd
-//                                  counts before looping over them
-//   bool read(BodyReader&, value_type&)   false on a semantically invalid element;
-//                                  overruns are reported through the reader's ok()
-//   void write(MessageWriter&, const value_type&)
-// Lists that end with a zero byte instead of a count also need
-//   bool ends_list(const value_type&)     true if writing it would look like the end
+// How one element of a list is read and written. read() returns false for a
+// semantically invalid element; overruns show in the reader's ok(). min_size,
+// the fewest bytes an element takes, rejects absurd counts before any loop.
+template <class E>
+concept ListElement = requires(BodyReader& r, MessageWriter& w, typename E::value_type& v) {
+  { E::min_size } -> std::convertible_to<std::size_t>;
+  { E::read(r, v) } -> std::same_as<bool>;
+  E::write(w, std::as_const(v));
+};
+
+// Lists that end with a zero byte instead of a count: ends_list() tells which
+// elements would be written as that byte.
+template <class E>
+concept TerminatedListElement = ListElement<E> && requires(const typename E::value_type& v) {
+  { E::ends_list(v) } -> std::same_as<bool>;
+};
 
 struct Int16Element {
   using value_type = std::int16_t;
@@ -89,7 +98,7 @@ struct CStringElement {
 // A list of `size()` elements whose wire bytes are `raw()`. Only the read_*
 // factories make non-empty lists, and they validate every element, so
 // iterating never fails and never leaves raw().
-template <class Element>
+template <ListElement Element>
 class WireList {
  public:
   using value_type = typename Element::value_type;
@@ -183,28 +192,28 @@ class WireList {
 // Writers shared by the message encoders.
 
 // An Int16 count (read as unsigned, as PostgreSQL does), then the elements.
-template <class Element, class Range>
+template <ListElement Element, class Range>
 void write_counted16(MessageWriter& w, const Range& elements) {
   assert(std::size(elements) <= std::numeric_limits<std::uint16_t>::max());
   w.u16(static_cast<std::uint16_t>(std::size(elements)));
   for (const auto& e : elements) Element::write(w, e);
 }
 
-template <class Element>
+template <ListElement Element>
 void write_counted16(MessageWriter& w, const WireList<Element>& list) {
   w.u16(static_cast<std::uint16_t>(list.size())).bytes(list.raw());
 }
 
 // The elements, then the terminating zero byte. Elements that would read back
 // as the terminator are skipped, so the message stays well-formed.
-template <class Element, class Range>
+template <TerminatedListElement Element, class Range>
 void write_terminated(MessageWriter& w, const Range& elements) {
   for (const auto& e : elements)
     if (!Element::ends_list(e)) Element::write(w, e);
   w.u8(0);
 }
 
-template <class Element>
+template <ListElement Element>
 void write_terminated(MessageWriter& w, const WireList<Element>& list) {
   w.bytes(list.raw()).u8(0);
 }
