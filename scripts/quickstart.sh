@@ -202,7 +202,9 @@ with open(src) as f:
 for server in config["servers"]:
     for listen in server["listen"]:
         if listen["address"].startswith("/"):
-            listen["address"] = socket_dir
+            # "/dir:port" puts the socket at /dir/.s.PGSQL.<port>, the name
+            # psql looks for with host=/dir port=<port>.
+            listen["address"] = f"{socket_dir}:{listen_port}"
         else:
             listen["address"] = f"127.0.0.1:{listen_port}"
     for route in server.get("routes", []):

@@ -1,0 +1,65 @@
+// App: one running pggat instance — its listeners, routes, pools and clients.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <asio/any_io_executor.hpp>
+#include <spdlog/logger.h>
+
+#include "pggat/config.hpp"
+#include "pggat/export.hpp"
+#include "pggat/server.hpp"
+
+namespace pggat {
+
+namespace detail {
+class AppState;
+}
+
+struct AppStats {
+  std::uint64_t clients = 0;           // connected now
+  std::uint64_t clients_accepted = 0;  // since start
+  std::uint64_t clients_rejected = 0;  // refused by max_connections
+};
+
+// Runs on the executor it is given: the host's own io_context works, so does a
+// dedicated one. Everything happens on that executor; shutdown() may be called
+// from any thread.
+class PGGAT_API App {
+ public:
+  // A null logger logs to stderr.
+  explicit App(asio::any_io_executor executor, std::shared_ptr<spdlog::logger> log = nullptr);
+  App(asio::any_io_executor executor, Config config, std::shared_ptr<spdlog::logger> log = nullptr);
+  ~App();
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  void add_server(Server server);
+  void set_shutdown_timeout(std::chrono::nanoseconds timeout);
+
+  // Starts handlers and pools and binds every listener. Throws
+  // std::system_error naming the address when one cannot be bound (nothing is
+  // left listening then). Call before running the executor, or on it.
+  void start();
+
+  // Where listeners ended up: "127.0.0.1:54321" (port 0 resolved) or socket paths.
+  [[nodiscard]] std::vector<std::string> bound_addresses() const;
+
+  // Stops accepting, lets sessions finish for up to `grace` (the configured
+  // shutdown_timeout when negative), then closes the rest, stops pools and calls
+  // on_stopped on the executor. Safe from any thread; later calls only add callbacks.
+  void shutdown(std::chrono::nanoseconds grace = std::chrono::nanoseconds(-1),
+                std::function<void()> on_stopped = {});
+
+  [[nodiscard]] AppStats stats() const;
+  [[nodiscard]] std::shared_ptr<spdlog::logger> logger() const;
+
+ private:
+  std::shared_ptr<detail::AppState> state_;
+};
+
+}  // namespace pggat

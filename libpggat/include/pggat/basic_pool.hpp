@@ -1,0 +1,44 @@
+// The `basic` pool: one set of servers shared by every client of a route.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pggat/export.hpp"
+#include "pggat/middleware.hpp"
+#include "pggat/pool.hpp"
+
+namespace pggat {
+
+enum class PoolerKind { lifo, rob };
+enum class ParameterStatusSync { none, initial, dynamic };
+
+// pggat's basic-pool fields. Start from session() or transaction() (the
+// presets pggat's "mode" picks) and override what you need.
+struct PGGAT_API BasicPoolOptions {
+  std::string name;  // for logs and errors; the config loader fills it in
+  PoolerKind pooler = PoolerKind::lifo;
+  bool release_after_transaction = false;
+  ParameterStatusSync parameter_status_sync = ParameterStatusSync::initial;
+  bool extended_query_sync = false;
+  std::string server_reset_query = "DISCARD ALL";  // empty: none
+  std::chrono::nanoseconds server_reset_query_timeout = std::chrono::seconds(15);
+  std::chrono::nanoseconds client_acquire_timeout = std::chrono::minutes(1);  // 0: forever
+  std::chrono::nanoseconds server_idle_timeout = std::chrono::minutes(5);     // 0: never
+  std::chrono::nanoseconds server_reconnect_initial_time = std::chrono::seconds(5);
+  std::chrono::nanoseconds server_reconnect_max_time = std::chrono::minutes(1);
+  std::vector<std::string> tracked_parameters = default_tracked_parameters();
+  std::vector<MiddlewareFactory> middlewares;
+
+  static std::vector<std::string> default_tracked_parameters();
+  static BasicPoolOptions session();
+  static BasicPoolOptions transaction();
+};
+
+// Throws std::invalid_argument naming the option when the combination is not
+// supported (transaction pooling arrives with its own release).
+[[nodiscard]] PGGAT_API std::shared_ptr<Pool> make_basic_pool(BasicPoolOptions options);
+
+}  // namespace pggat

@@ -1,0 +1,47 @@
+// Handler: what a route does with a client it matched.
+#pragma once
+
+#include <optional>
+
+#include <asio/awaitable.hpp>
+
+#include "pggat/client.hpp"
+#include "pggat/context.hpp"
+#include "pggat/export.hpp"
+#include "pggat/pg_error.hpp"
+
+namespace pggat {
+
+// A handler's answer: pass the client to the next matching route, finish with
+// it (the connection is closed), or fail it with an error sent before closing.
+class PGGAT_API Verdict {
+ public:
+  enum class Kind { next, done, fail };
+
+  static Verdict next() { return Verdict(Kind::next, std::nullopt); }
+  static Verdict done() { return Verdict(Kind::done, std::nullopt); }
+  static Verdict fail(PgError error) { return Verdict(Kind::fail, std::move(error)); }
+
+  [[nodiscard]] Kind kind() const { return kind_; }
+  [[nodiscard]] const PgError& error() const { return *error_; }
+
+ private:
+  Verdict(Kind kind, std::optional<PgError> error) : kind_(kind), error_(std::move(error)) {}
+  Kind kind_;
+  std::optional<PgError> error_;
+};
+
+class PGGAT_API Handler {
+ public:
+  virtual ~Handler() = default;
+
+  // Runs on the client's executor. A pool handler serves the whole session here.
+  virtual asio::awaitable<Verdict> handle(Client& client) = 0;
+
+  // Lifecycle: called once when the instance starts and when it stops, so
+  // handlers that own pools can start and stop their background work.
+  virtual void start(const Context& /*context*/) {}
+  virtual void stop() {}
+};
+
+}  // namespace pggat

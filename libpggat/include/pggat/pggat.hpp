@@ -1,0 +1,22 @@
+// libpggat: everything a host application needs in one include.
+#pragma once
+
+#include "pggat/app.hpp"
+#include "pggat/basic_pool.hpp"
+#include "pggat/client.hpp"
+#include "pggat/config.hpp"
+#include "pggat/discovery.hpp"
+#include "pggat/duration.hpp"
+#include "pggat/error.hpp"
+#include "pggat/handler.hpp"
+#include "pggat/handlers.hpp"
+#include "pggat/matcher.hpp"
+#include "pggat/matchers.hpp"
+#include "pggat/middleware.hpp"
+#include "pggat/pg_error.hpp"
+#include "pggat/pool.hpp"
+#include "pggat/recipe.hpp"
+#include "pggat/registry.hpp"
+#include "pggat/route.hpp"
+#include "pggat/server.hpp"
+#include "pggat/version.hpp"

@@ -1,0 +1,278 @@
+// App: listeners, the life of each client connection, cancel routing, shutdown.
+#include "pggat/app.hpp"
+
+#include <openssl/rand.h>
+
+#include <absl/container/flat_hash_map.h>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include "backend/server_connection.hpp"
+#include "frontend/client_session.hpp"
+#include "frontend/startup.hpp"
+#include "net/listener.hpp"
+#include "net/spawn.hpp"
+#include "pggat/duration.hpp"
+#include "pggat/proto/backend.hpp"
+#include "router/route_client.hpp"
+
+namespace pggat {
+namespace detail {
+
+class AppState : public std::enable_shared_from_this<AppState> {
+ public:
+  AppState(asio::any_io_executor ex, std::shared_ptr<spdlog::logger> logger)
+      : executor(std::move(ex)), log(logger ? std::move(logger) : default_logger()) {}
+
+  enum class Phase { created, running, stopping, stopped };
+
+  struct ListenerRuntime {
+    std::unique_ptr<net::Listener> listener;
+    const Server* server = nullptr;
+    std::uint32_t active = 0;
+  };
+
+  asio::any_io_executor executor;
+  std::shared_ptr<spdlog::logger> log;
+  std::vector<std::unique_ptr<Server>> servers;
+  std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(30);
+  std::chrono::nanoseconds stat_log_period{0};
+  Phase phase = Phase::created;
+
+  std::vector<std::unique_ptr<ListenerRuntime>> listeners;
+  absl::flat_hash_map<BackendKey, ClientSession*> sessions;  // by pggat's key
+  std::vector<std::function<void()>> on_stopped;
+  std::optional<asio::steady_timer> grace_timer;
+  std::optional<asio::steady_timer> stat_timer;
+  std::uint64_t next_client_id = 1;
+  AppStats stats;
+
+  static std::shared_ptr<spdlog::logger> default_logger() {
+    // Not registered with spdlog's global registry: instances stay independent.
+    auto logger = std::make_shared<spdlog::logger>(
+        "pggat", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+    logger->set_level(spdlog::level::info);
+    return logger;
+  }
+
+  void start() {
+    if (phase != Phase::created) throw std::logic_error("pggat::App::start called twice");
+    std::vector<std::unique_ptr<ListenerRuntime>> bound;
+    for (const auto& server : servers) {
+      for (const ListenerOptions& options : server->listeners()) {
+        auto listener = net::Listener::bind(executor, options);
+        if (!listener)
+          throw std::system_error(std::make_error_code(std::errc::address_in_use), listener.error());
+        auto runtime = std::make_unique<ListenerRuntime>();
+        runtime->listener = std::move(*listener);
+        runtime->server = server.get();
+        bound.push_back(std::move(runtime));
+      }
+    }
+    listeners = std::move(bound);
+    phase = Phase::running;
+    const Context context{executor, log};
+    for (const auto& server : servers)
+      for (const Route& route : server->routes())
+        if (route.handle) route.handle->start(context);
+    for (auto& runtime : listeners) {
+      log->info("listening on {}", runtime->listener->bound_address());
+      ListenerRuntime* lr = runtime.get();
+      net::spawn(executor,
+                 lr->listener->run([self = shared_from_this(), lr](net::Socket socket) {
+                   net::spawn(self->executor, self->serve_connection(self, lr, std::move(socket)),
+                              self->log, "client connection");
+                 }),
+                 log, "listener");
+    }
+    if (stat_log_period.count() > 0) {
+      stat_timer.emplace(executor);
+      schedule_stat_line();
+    }
+  }
+
+  void schedule_stat_line() {
+    stat_timer->expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(stat_log_period));
+    stat_timer->async_wait([self = shared_from_this()](std::error_code ec) {
+      if (ec || self->phase != Phase::running) return;
+      self->log->info("{} clients connected | {} accepted | {} rejected", self->stats.clients,
+                      self->stats.clients_accepted, self->stats.clients_rejected);
+      self->schedule_stat_line();
+    });
+  }
+
+  BackendKey new_key() {
+    for (;;) {
+      std::uint32_t words[2] = {0, 0};
+      if (RAND_bytes(reinterpret_cast<unsigned char*>(words), sizeof words) != 1)
+        throw std::runtime_error("RAND_bytes failed");
+      // Looks like a process id to clients that print it (positive int32).
+      BackendKey key{(words[0] & 0x7fffffff) | 1, words[1]};
+      if (!sessions.contains(key)) return key;
+    }
+  }
+
+  void forward_cancel(BackendKey key) {
+    auto it = sessions.find(key);
+    if (it == sessions.end() || !it->second->cancel_target) return;  // unknown or idle: ignore
+    const auto target = *it->second->cancel_target;
+    net::spawn(executor, backend::send_cancel(target.address, target.key, std::chrono::seconds(5)), log,
+               "cancel request");
+  }
+
+  // `self` keeps the state alive for as long as the connection lives.
+  asio::awaitable<void> serve_connection([[maybe_unused]] std::shared_ptr<AppState> self,
+                                         ListenerRuntime* lr,
+                                         net::Socket socket) {
+    ClientSession::Facts facts;
+    facts.id = next_client_id++;
+    facts.unix_socket = lr->listener->is_unix();
+    facts.local_address = lr->listener->bound_address();
+    facts.max_message_size = lr->listener->options().max_message_size;
+    std::error_code ec;
+    const auto peer = socket.remote_endpoint(ec);
+    facts.remote_address = ec ? "unknown" : net::endpoint_to_string(peer);
+
+    auto session = std::make_unique<ClientSession>(std::move(socket), facts, new_key());
+    sessions.emplace(session->key, session.get());
+    ++lr->active;
+    ++stats.clients;
+    struct Cleanup {
+      AppState& app;
+      ListenerRuntime* lr;
+      ClientSession& session;
+      ~Cleanup() {
+        session.conn.stream.close();
+        app.sessions.erase(session.key);
+        --lr->active;
+        --app.stats.clients;
+        if (app.phase == Phase::stopping && app.stats.clients == 0) app.finish();
+      }
+    } cleanup{*this, lr, *session};
+
+    const bool over_limit =
+        lr->listener->options().max_connections != 0 && lr->active > lr->listener->options().max_connections;
+    auto outcome = co_await frontend::read_startup(session->conn, lr->listener->options().startup_timeout);
+    if (auto* cancel = std::get_if<frontend::CancelRequest>(&outcome)) {
+      forward_cancel(cancel->key);
+      co_return;
+    }
+    auto* startup = std::get_if<frontend::StartupRequest>(&outcome);
+    if (startup == nullptr) co_return;
+    if (over_limit || phase != Phase::running) {
+      ++stats.clients_rejected;
+      const PgError error =
+          over_limit ? PgError::fatal(sqlstate::too_many_connections,
+                                      "too many connections (listener " + facts.local_address +
+                                          " allows " +
+                                          std::to_string(lr->listener->options().max_connections) + ")")
+                     : PgError::fatal(sqlstate::cannot_connect_now, "pggat is shutting down");
+      (void)co_await session->client.send_error(error);
+      co_return;
+    }
+    ++stats.clients_accepted;
+    Client& client = session->client;
+    client.user = std::move(startup->user);
+    client.database = std::move(startup->database);
+    client.parameters = std::move(startup->parameters);
+    log->debug("client #{} from {}: user \"{}\" database \"{}\"", facts.id, facts.remote_address,
+               client.user, client.database);
+    co_await router::route_client(client, lr->server->routes(), log);
+    log->debug("client #{} disconnected", facts.id);
+  }
+
+  void shutdown(std::chrono::nanoseconds grace, std::function<void()> done) {
+    if (done) on_stopped.push_back(std::move(done));
+    if (phase == Phase::stopped) {
+      run_callbacks();
+      return;
+    }
+    if (phase == Phase::stopping) return;
+    const bool was_running = phase == Phase::running;
+    phase = Phase::stopping;
+    for (auto& lr : listeners) lr->listener->close();
+    if (stat_timer) stat_timer->cancel();
+    if (!was_running || stats.clients == 0) {
+      finish();
+      return;
+    }
+    if (grace < std::chrono::nanoseconds::zero()) grace = shutdown_timeout;
+    log->info("shutting down: waiting up to {} for {} clients to finish", format_duration(grace),
+              stats.clients);
+    grace_timer.emplace(executor, std::chrono::duration_cast<asio::steady_timer::duration>(grace));
+    grace_timer->async_wait([self = shared_from_this()](std::error_code ec) {
+      if (ec || self->phase != Phase::stopping) return;
+      self->log->info("shutdown timeout: closing {} remaining clients", self->stats.clients);
+      for (auto& [key, session] : self->sessions) session->conn.stream.close();
+    });
+  }
+
+  void finish() {
+    if (phase == Phase::stopped) return;
+    phase = Phase::stopped;
+    if (grace_timer) grace_timer->cancel();
+    for (const auto& server : servers)
+      for (const Route& route : server->routes())
+        if (route.handle) route.handle->stop();
+    listeners.clear();
+    log->info("stopped");
+    // Callbacks run after the current handler returns: a callback may destroy the App.
+    asio::post(executor, [self = shared_from_this()] { self->run_callbacks(); });
+  }
+
+  void run_callbacks() {
+    auto callbacks = std::move(on_stopped);
+    on_stopped.clear();
+    for (auto& f : callbacks) f();
+  }
+};
+
+}  // namespace detail
+
+App::App(asio::any_io_executor executor, std::shared_ptr<spdlog::logger> log)
+    : state_(std::make_shared<detail::AppState>(std::move(executor), std::move(log))) {}
+
+App::App(asio::any_io_executor executor, Config config, std::shared_ptr<spdlog::logger> log)
+    : App(std::move(executor), std::move(log)) {
+  for (Server& s : config.servers) add_server(std::move(s));
+  state_->shutdown_timeout = config.shutdown_timeout;
+  state_->stat_log_period = config.stat_log_period;
+}
+
+App::~App() {
+  // Closing listeners and sockets is all that can be done without the event
+  // loop; coroutines still referencing the state keep it alive until they end.
+  if (state_->phase == detail::AppState::Phase::running) {
+    for (auto& lr : state_->listeners) lr->listener->close();
+    for (auto& [key, session] : state_->sessions) session->conn.stream.close();
+  }
+}
+
+void App::add_server(Server server) {
+  if (state_->phase != detail::AppState::Phase::created)
+    throw std::logic_error("pggat::App::add_server after start");
+  state_->servers.push_back(std::make_unique<Server>(std::move(server)));
+}
+
+void App::set_shutdown_timeout(std::chrono::nanoseconds timeout) { state_->shutdown_timeout = timeout; }
+
+void App::start() { state_->start(); }
+
+std::vector<std::string> App::bound_addresses() const {
+  std::vector<std::string> out;
+  for (const auto& lr : state_->listeners) out.push_back(lr->listener->bound_address());
+  return out;
+}
+
+void App::shutdown(std::chrono::nanoseconds grace, std::function<void()> on_stopped) {
+  asio::post(state_->executor, [state = state_, grace, f = std::move(on_stopped)]() mutable {
+    state->shutdown(grace, std::move(f));
+  });
+}
+
+AppStats App::stats() const { return state_->stats; }
+
+std::shared_ptr<spdlog::logger> App::logger() const { return state_->log; }
+
+}  // namespace pggat

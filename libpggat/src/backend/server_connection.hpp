@@ -1,0 +1,68 @@
+// ServerConnection: one logged-in connection to a PostgreSQL server, and how to dial it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <asio/awaitable.hpp>
+
+#include "net/address.hpp"
+#include "net/connection.hpp"
+#include "pggat/backend_key.hpp"
+#include "pggat/expected.hpp"
+#include "pggat/parameters.hpp"
+#include "pggat/pg_error.hpp"
+#include "proto/conversation.hpp"
+
+namespace pggat::backend {
+
+struct DialOptions {
+  net::Address address;
+  std::string username;
+  std::string password;  // plaintext, "md5..." hash, or empty
+  std::string database;
+  Parameters parameters;  // extra startup parameters
+  std::chrono::nanoseconds connect_timeout = std::chrono::seconds(15);
+};
+
+struct DialError {
+  // "could not connect to server at "127.0.0.1:5432": Connection refused"
+  std::string message;
+  // What the server said, when it refused us with an ErrorResponse.
+  std::optional<PgError> server_error;
+};
+
+class ServerConnection {
+ public:
+  ServerConnection(net::Socket socket, net::Address address, std::uint64_t id);
+
+  net::Connection conn;
+  const net::Address address;
+  const std::uint64_t id;
+  Parameters parameters;      // ParameterStatus values as last reported
+  BackendKey key;             // the server's own, for cancel requests
+  proto::Conversation state;  // where the exchange with the current client stands
+  // Set when a relay stopped in the middle of a message: the byte stream can no
+  // longer be parsed, the connection must be closed.
+  bool torn = false;
+
+  // Records what passes by from the server: parameters and conversation state.
+  void observe_server_message(char type, proto::Bytes body);
+
+  void close() { conn.stream.close(); }
+};
+
+// Connects, starts up and authenticates (cleartext, MD5, SCRAM-SHA-256). The
+// whole attempt is bounded by options.connect_timeout.
+[[nodiscard]] asio::awaitable<Expected<std::unique_ptr<ServerConnection>, DialError>> dial(
+    const DialOptions& options, std::uint64_t id);
+
+// Sends a CancelRequest for `key` to the server at `address` over a new
+// connection, as PostgreSQL requires. Best effort: errors are ignored.
+asio::awaitable<void> send_cancel(const net::Address& address, BackendKey key,
+                                  std::chrono::nanoseconds timeout);
+
+}  // namespace pggat::backend

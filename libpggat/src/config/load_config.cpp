@@ -1,0 +1,112 @@
+// The top of the config: app object, servers, listeners and routes.
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "net/address.hpp"
+#include "pggat/config.hpp"
+#include "pggat/registry.hpp"
+
+namespace pggat {
+namespace {
+
+ListenerOptions parse_listener(const ConfigNode& node) {
+  node.check_keys({"address", "ssl", "max_connections", "startup_timeout", "max_message_size",
+                   "unix_socket_mode"});
+  ListenerOptions l;
+  const ConfigNode address = node.at("address");
+  l.address = address.as_string();
+  if (auto parsed = net::parse_address(l.address); !parsed) address.fail(parsed.error());
+  if (auto ssl = node.find("ssl"))
+    ssl->fail("TLS to clients is not supported by this version yet; remove \"ssl\"");
+  if (auto n = node.find("max_connections"))
+    l.max_connections = static_cast<std::uint32_t>(n->as_int(0, 1 << 24));
+  l.startup_timeout = node.get_duration("startup_timeout", l.startup_timeout);
+  if (auto n = node.find("max_message_size"))
+    l.max_message_size =
+        static_cast<std::uint32_t>(n->as_int(1024, proto::default_max_message_length));
+  if (auto n = node.find("unix_socket_mode")) {
+    // Accept 511 or "0777": JSON has no octal literals.
+    if (n->json().is_string()) {
+      const std::string text = n->as_string();
+      std::size_t used = 0;
+      unsigned long mode = 0;
+      try {
+        mode = std::stoul(text, &used, 8);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != text.size() || mode > 0777) n->fail("expected an octal mode like \"0770\"");
+      l.unix_socket_mode = static_cast<std::uint32_t>(mode);
+    } else {
+      l.unix_socket_mode = static_cast<std::uint32_t>(n->as_int(0, 0777));
+    }
+  }
+  return l;
+}
+
+Route parse_route(const ConfigNode& node, const Registry& registry) {
+  node.check_keys({"match", "handle"});
+  Route route;
+  if (auto match = node.find("match")) route.match = registry.make_matcher(*match);
+  route.handle = registry.make_handler(node.at("handle"));
+  return route;
+}
+
+Server parse_server(const ConfigNode& node, const Registry& registry) {
+  node.check_keys({"listen", "routes"});
+  Server server;
+  if (auto listen = node.find("listen"))
+    for (const ConfigNode& l : listen->elements()) server.add_listener(parse_listener(l));
+  if (auto routes = node.find("routes"))
+    for (const ConfigNode& r : routes->elements()) server.add_route(parse_route(r, registry));
+  return server;
+}
+
+}  // namespace
+
+Config load_config(const nlohmann::json& json, const Registry& registry) {
+  ConfigNode root(json, "");
+  if (root.has("apps")) {
+    // The Go version's Caddy wrapping: {"apps": {"pggat": {...}}}.
+    root.check_keys({"apps", "admin", "logging", "storage"});
+    const ConfigNode apps = root.at("apps");
+    apps.check_keys({"pggat"});
+    root = apps.at("pggat");
+  }
+  root.check_keys({"servers", "stat_log_period", "shutdown_timeout"});
+  Config config;
+  config.stat_log_period = root.get_duration("stat_log_period", config.stat_log_period);
+  config.shutdown_timeout = root.get_duration("shutdown_timeout", config.shutdown_timeout);
+
+  std::set<std::string> addresses;
+  for (const ConfigNode& s : root.at("servers").elements()) {
+    config.servers.push_back(parse_server(s, registry));
+    const auto& listeners = config.servers.back().listeners();
+    for (std::size_t i = 0; i < listeners.size(); ++i) {
+      const auto address = net::parse_address(listeners[i].address);
+      const std::string key = address->to_string();
+      if (!addresses.insert(key).second)
+        throw ConfigError(s.path() + ".listen[" + std::to_string(i) + "].address",
+                          "\"" + key + "\" is listened on twice");
+    }
+  }
+  return config;
+}
+
+Config load_config_file(const std::filesystem::path& file, const Registry& registry) {
+  std::ifstream in(file);
+  if (!in) throw ConfigError("", "cannot open config file \"" + file.string() + "\"");
+  std::stringstream text;
+  text << in.rdbuf();
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    // nlohmann's text already says where: "syntax error while parsing ... at line 3, column 5".
+    throw ConfigError("", file.string() + ": invalid JSON: " + e.what());
+  }
+  return load_config(json, registry);
+}
+
+}  // namespace pggat

@@ -1,0 +1,27 @@
+// Client: the public view of a ClientSession.
+#include "frontend/client_session.hpp"
+
+#include "pggat/proto/backend.hpp"
+
+namespace pggat {
+
+std::uint64_t Client::id() const { return session_->facts.id; }
+bool Client::ssl() const { return session_->ssl; }
+bool Client::is_unix_socket() const { return session_->facts.unix_socket; }
+const std::string& Client::local_address() const { return session_->facts.local_address; }
+const std::string& Client::remote_address() const { return session_->facts.remote_address; }
+BackendKey Client::backend_key() const { return session_->key; }
+
+asio::awaitable<std::error_code> Client::send_error(const PgError& error) {
+  net::Connection& conn = session_->conn;
+  const bool notice = error.severity == "NOTICE" || error.severity == "WARNING" ||
+                      error.severity == "INFO" || error.severity == "LOG" ||
+                      error.severity == "DEBUG";
+  if (notice)
+    proto::be::NoticeResponse::encode(conn.out, error);
+  else
+    proto::be::ErrorResponse::encode(conn.out, error);
+  co_return co_await net::flush(conn);
+}
+
+}  // namespace pggat

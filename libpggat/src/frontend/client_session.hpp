@@ -1,0 +1,42 @@
+// ClientSession: pggat's side of one client connection.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "net/address.hpp"
+#include "net/connection.hpp"
+#include "pggat/backend_key.hpp"
+#include "pggat/client.hpp"
+
+namespace pggat::detail {
+
+// Owns the socket and buffers of a client; Client is the view routes get.
+class ClientSession {
+ public:
+  struct Facts {
+    std::uint64_t id = 0;
+    bool unix_socket = false;
+    std::string local_address;
+    std::string remote_address;
+    std::uint32_t max_message_size = proto::default_max_message_length;
+  };
+
+  ClientSession(net::Socket socket, Facts facts, BackendKey key)
+      : conn(std::move(socket)), facts(std::move(facts)), key(key) {}
+
+  net::Connection conn;
+  const Facts facts;
+  const BackendKey key;  // the one pggat gave the client
+  bool ssl = false;
+  Client client{*this};
+
+  // The server running this client's queries now: where a CancelRequest goes.
+  struct CancelTarget {
+    net::Address address;
+    BackendKey key;
+  };
+  std::optional<CancelTarget> cancel_target;
+};
+
+}  // namespace pggat::detail

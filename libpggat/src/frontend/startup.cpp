@@ -1,0 +1,201 @@
+// Reading a client's startup packets, PostgreSQL-compatible down to the error texts.
+#include "frontend/startup.hpp"
+
+#include "net/deadline.hpp"
+#include "pggat/error.hpp"
+#include "pggat/pg_error.hpp"
+#include "pggat/proto/backend.hpp"
+#include "pggat/proto/startup.hpp"
+
+namespace pggat::frontend {
+namespace {
+
+// A client may ask for SSL and GSS encryption once each before it starts up;
+// more than that is a client looping on refusals (or an attack), not a protocol.
+constexpr int max_negotiations = 2;
+
+asio::awaitable<void> send_fatal(net::Connection& conn, std::string_view code, std::string message) {
+  proto::be::ErrorResponse::encode(conn.out, PgError::fatal(code, std::move(message)));
+  (void)co_await net::flush(conn);
+}
+
+bool is_true(std::string_view v) {
+  return v == "1" || v == "true" || v == "on" || v == "yes" || v == "database";
+}
+
+// Startup parameters the protocol itself uses or we must refuse.
+std::optional<std::pair<std::string_view, std::string>> check_parameter(std::string_view name,
+                                                                       std::string_view value) {
+  if (name == "replication") {
+    if (!is_true(value) && value != "0" && value != "false" && value != "off" && value != "no")
+      return std::pair{sqlstate::protocol_violation,
+                       "invalid value for parameter \"replication\": \"" + std::string(value) + "\""};
+    if (is_true(value))
+      return std::pair{sqlstate::feature_not_supported,
+                       std::string("replication connections are not supported through pggat; "
+                                   "connect to the server directly")};
+  }
+  return std::nullopt;
+}
+
+asio::awaitable<StartupOutcome> read_startup_unbounded(net::Connection& conn) {
+  int negotiations = 0;
+  for (;;) {
+    proto::StartupResult r = proto::decode_startup(conn.in.data());
+    if (r.status == proto::DecodeStatus::need_more) {
+      asio::mutable_buffer space = conn.in.prepare();
+      auto [ec, n] = co_await conn.stream.read_some(space);
+      if (ec || n == 0) co_return StartupFailed{};
+      conn.in.commit(n);
+      continue;
+    }
+    if (r.status == proto::DecodeStatus::invalid) {
+      co_await send_fatal(conn, sqlstate::protocol_violation, std::string(r.error));
+      co_return StartupFailed{};
+    }
+    const proto::StartupFrame frame = r.frame;
+    switch (frame.kind) {
+      case proto::StartupKind::ssl_request:
+      case proto::StartupKind::gssenc_request: {
+        conn.in.consume(r.consumed);
+        if (++negotiations > max_negotiations) {
+          co_await send_fatal(conn, sqlstate::protocol_violation,
+                              "too many SSL/GSS encryption requests");
+          co_return StartupFailed{};
+        }
+        const char no = 'N';
+        auto [ec, n] = co_await conn.stream.write(asio::buffer(&no, 1));
+        if (ec) co_return StartupFailed{};
+        continue;
+      }
+      case proto::StartupKind::cancel_request: {
+        const auto cancel = proto::CancelRequest::decode(frame);
+        conn.in.consume(r.consumed);
+        if (!cancel) co_return StartupFailed{};
+        co_return CancelRequest{BackendKey{static_cast<std::uint32_t>(cancel->process_id),
+                                           static_cast<std::uint32_t>(cancel->secret_key)}};
+      }
+      case proto::StartupKind::startup_message:
+        break;
+    }
+
+    const auto message = proto::StartupMessage::decode(frame);
+    const std::uint32_t major = frame.code >> 16;
+    const std::uint32_t minor = frame.code & 0xffff;
+    if (major != 3) {
+      co_await send_fatal(conn, sqlstate::feature_not_supported,
+                          "unsupported frontend protocol " + std::to_string(major) + "." +
+                              std::to_string(minor) + ": server supports 3.0 to 3.0");
+      co_return StartupFailed{};
+    }
+    if (!message) {
+      co_await send_fatal(conn, sqlstate::protocol_violation, "invalid startup packet layout");
+      co_return StartupFailed{};
+    }
+    StartupRequest request;
+    std::vector<std::string> unsupported;  // _pq_. protocol options
+    std::optional<std::string> options;
+    for (const auto& [name, value] : message->parameters) {
+      if (name == "user") {
+        request.user = std::string(value);
+      } else if (name == "database") {
+        request.database = std::string(value);
+      } else if (name == "options") {
+        options = std::string(value);
+      } else if (name.substr(0, 4) == "_pq_") {
+        unsupported.emplace_back(name);
+      } else {
+        if (auto problem = check_parameter(name, value)) {
+          co_await send_fatal(conn, problem->first, problem->second);
+          co_return StartupFailed{};
+        }
+        if (name != "replication") request.parameters.set(name, value);
+      }
+    }
+    conn.in.consume(r.consumed);
+    if (request.user.empty()) {
+      co_await send_fatal(conn, sqlstate::invalid_authorization,
+                          "no PostgreSQL user name specified in startup packet");
+      co_return StartupFailed{};
+    }
+    if (request.database.empty()) request.database = request.user;
+    if (options) {
+      if (auto problem = apply_options(*options, request.parameters)) {
+        co_await send_fatal(conn, sqlstate::feature_not_supported, *problem);
+        co_return StartupFailed{};
+      }
+    }
+    if (minor > 0 || !unsupported.empty()) {
+      // Speak 3.0 and say which protocol options we did not take.
+      std::vector<std::string_view> names(unsupported.begin(), unsupported.end());
+      proto::be::NegotiateProtocolVersion::encode(conn.out, 0, names);
+      const auto ec = co_await net::flush(conn);
+      if (ec) co_return StartupFailed{};
+    }
+    co_return request;
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> apply_options(std::string_view options, Parameters& params) {
+  // pg_split_opts: split on unescaped whitespace; a backslash keeps the next byte.
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  for (std::size_t i = 0; i < options.size(); ++i) {
+    const char c = options[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+      continue;
+    }
+    in_word = true;
+    if (c == '\\' && i + 1 < options.size()) {
+      word += options[++i];
+      continue;
+    }
+    word += c;
+  }
+  if (in_word) words.push_back(std::move(word));
+
+  auto set_pair = [&](std::string_view pair) -> std::optional<std::string> {
+    const auto eq = pair.find('=');
+    if (eq == std::string_view::npos || eq == 0)
+      return "invalid option \"" + std::string(pair) + "\" in startup parameter \"options\": expected name=value";
+    std::string name(pair.substr(0, eq));
+    for (char& ch : name)
+      if (ch == '-') ch = '_';  // --search-path=x is search_path, as in PostgreSQL
+    params.set(name, pair.substr(eq + 1));
+    return std::nullopt;
+  };
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    std::string_view w = words[i];
+    if (w == "-c") {
+      if (i + 1 >= words.size()) return std::string("option \"-c\" in startup parameter \"options\" needs name=value");
+      if (auto problem = set_pair(words[++i])) return problem;
+    } else if (w.substr(0, 2) == "-c") {
+      if (auto problem = set_pair(w.substr(2))) return problem;
+    } else if (w.substr(0, 2) == "--") {
+      if (auto problem = set_pair(w.substr(2))) return problem;
+    } else {
+      return "unsupported option \"" + std::string(w) +
+             "\" in startup parameter \"options\": pggat accepts -c name=value and --name=value";
+    }
+  }
+  return std::nullopt;
+}
+
+asio::awaitable<StartupOutcome> read_startup(net::Connection& conn, std::chrono::nanoseconds timeout) {
+  auto outcome = co_await net::with_timeout(read_startup_unbounded(conn), timeout);
+  if (!outcome) {
+    // PostgreSQL just drops such clients ("incomplete startup packet"); a clear
+    // error costs nothing and helps whoever debugs a stuck client.
+    co_await send_fatal(conn, sqlstate::protocol_violation, "timed out waiting for a startup packet");
+    co_return StartupFailed{};
+  }
+  co_return std::move(*outcome);
+}
+
+}  // namespace pggat::frontend

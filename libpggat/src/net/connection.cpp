@@ -1,0 +1,83 @@
+// Whole-frame reads and buffered writes for the control paths (startup, auth, reset).
+#include "net/connection.hpp"
+
+#include "pggat/error.hpp"
+
+namespace pggat::net {
+namespace {
+
+asio::awaitable<std::error_code> fill(Connection& conn) {
+  asio::mutable_buffer space = conn.in.prepare();
+  auto [ec, n] = co_await conn.stream.read_some(space);
+  if (ec) co_return ec;
+  if (n == 0) co_return make_error_code(errc::connection_closed);
+  conn.in.commit(n);
+  co_return std::error_code{};
+}
+
+asio::awaitable<ReadFrameResult> read_frame_impl(Connection& conn, const proto::FrameRules& rules,
+                                                 const proto::TypeSet* whole_types) {
+  ReadFrameResult r;
+  for (;;) {
+    const proto::HeaderResult h = proto::decode_header(conn.in.data(), rules);
+    if (h.status == proto::DecodeStatus::invalid) {
+      r.ec = make_error_code(errc::protocol_violation);
+      r.header = h.header;
+      r.frame_error = h.error;
+      co_return r;
+    }
+    if (h.status == proto::DecodeStatus::ok) {
+      r.header = h.header;
+      const std::size_t total = h.header.total_size();
+      if (conn.in.size() >= total) {
+        r.frame.type = h.header.type;
+        r.frame.body = conn.in.data().subspan(proto::FrameHeader::size, h.header.body_size());
+        co_return r;
+      }
+      const bool fits = total <= std::max(conn.in.capacity(), RecvBuffer::default_capacity);
+      if (whole_types != nullptr && !fits && !whole_types->contains(h.header.type)) {
+        // Too big to keep and not needed: drop it as it streams past.
+        std::size_t left = total;
+        while (left > 0) {
+          if (conn.in.empty()) {
+            if (auto ec = co_await fill(conn)) {
+              r.ec = ec;
+              co_return r;
+            }
+          }
+          const std::size_t n = std::min(left, conn.in.size());
+          conn.in.consume(n);
+          left -= n;
+        }
+        r.frame.type = h.header.type;
+        r.skipped = true;
+        co_return r;
+      }
+      conn.in.reserve_message(total);
+    }
+    if (auto ec = co_await fill(conn)) {
+      r.ec = ec;
+      co_return r;
+    }
+  }
+}
+
+}  // namespace
+
+asio::awaitable<ReadFrameResult> read_frame(Connection& conn, const proto::FrameRules& rules,
+                                            proto::TypeSet whole_types) {
+  co_return co_await read_frame_impl(conn, rules, &whole_types);
+}
+
+asio::awaitable<ReadFrameResult> read_frame(Connection& conn, const proto::FrameRules& rules) {
+  co_return co_await read_frame_impl(conn, rules, nullptr);
+}
+
+asio::awaitable<std::error_code> flush(Connection& conn) {
+  if (conn.out.empty()) co_return std::error_code{};
+  auto [ec, n] = co_await conn.stream.write(asio::buffer(conn.out));
+  conn.out.clear();
+  co_return ec;
+}
+
+}  // namespace pggat::net

@@ -1,0 +1,127 @@
+// Binding listeners (TCP, unix sockets) and the accept loop.
+#include "net/listener.hpp"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <asio/ip/tcp.hpp>
+#include <asio/local/stream_protocol.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <filesystem>
+
+namespace pggat::net {
+namespace {
+
+std::string describe(const std::error_code& ec) { return ec.message(); }
+
+// A socket file left behind by a dead process is removed; one that still
+// answers belongs to a live server, and binding over it would steal its clients.
+std::optional<std::string> clear_stale_socket(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return std::nullopt;
+  if (!S_ISSOCK(st.st_mode)) return "\"" + path + "\" exists and is not a socket";
+  asio::io_context probe_io;
+  asio::local::stream_protocol::socket probe(probe_io);
+  std::error_code ec;
+  probe.connect(asio::local::stream_protocol::endpoint(path), ec);
+  if (!ec) return "another server is already listening on \"" + path + "\"";
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return "cannot remove stale socket \"" + path + "\": " + std::strerror(errno);
+  return std::nullopt;
+}
+
+}  // namespace
+
+Listener::Listener(Acceptor acceptor, ListenerOptions options, Address address, std::string bound)
+    : acceptor_(std::move(acceptor)),
+      options_(std::move(options)),
+      address_(std::move(address)),
+      bound_address_(std::move(bound)),
+      unlink_on_close_(address_.is_unix()) {}
+
+Listener::~Listener() { close(); }
+
+Expected<std::unique_ptr<Listener>, std::string> Listener::bind(
+    const asio::any_io_executor& executor, const ListenerOptions& options) {
+  auto parsed = parse_address(options.address);
+  if (!parsed) return Unexpected("listen address \"" + options.address + "\": " + parsed.error());
+  Address address = *parsed;
+  Acceptor acceptor(executor);
+  std::error_code ec;
+  const std::string where = "cannot listen on \"" + options.address + "\": ";
+
+  if (address.is_unix()) {
+    const std::filesystem::path dir = address.directory();
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Unexpected(where + "cannot create directory \"" + dir.string() + "\": " + describe(ec));
+    if (auto problem = clear_stale_socket(address.path)) return Unexpected(where + *problem);
+    asio::local::stream_protocol::endpoint local(address.path);
+    asio::generic::stream_protocol::endpoint ep(local);
+    acceptor.open(ep.protocol(), ec);
+    if (!ec) acceptor.bind(ep, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return Unexpected(where + describe(ec));
+    if (::chmod(address.path.c_str(), static_cast<mode_t>(options.unix_socket_mode)) != 0)
+      return Unexpected(where + "chmod: " + std::strerror(errno));
+    return std::unique_ptr<Listener>(
+        new Listener(std::move(acceptor), options, address, address.path));
+  }
+
+  asio::ip::tcp::endpoint tcp_ep;
+  const std::string host = address.host.empty() ? "0.0.0.0" : address.host;
+  asio::ip::address ip = asio::ip::make_address(host, ec);
+  if (ec) {
+    // A host name: resolve it synchronously, this runs once at start.
+    asio::io_context resolve_io;
+    asio::ip::tcp::resolver resolver(resolve_io);
+    auto results = resolver.resolve(host, std::to_string(address.port), ec);
+    if (ec || results.empty())
+      return Unexpected(where + "cannot resolve \"" + host + "\": " + describe(ec));
+    tcp_ep = results.begin()->endpoint();
+  } else {
+    tcp_ep = asio::ip::tcp::endpoint(ip, address.port);
+  }
+  asio::generic::stream_protocol::endpoint ep(tcp_ep);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Unexpected(where + describe(ec));
+  const auto local = acceptor.local_endpoint(ec);
+  if (ec) return Unexpected(where + describe(ec));
+  return std::unique_ptr<Listener>(
+      new Listener(std::move(acceptor), options, address, endpoint_to_string(local)));
+}
+
+asio::awaitable<void> Listener::run(std::function<void(Socket)> on_accept) {
+  asio::steady_timer backoff(co_await asio::this_coro::executor);
+  while (acceptor_.is_open()) {
+    auto [ec, socket] = co_await acceptor_.async_accept(use_nothrow);
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+    if (ec) {
+      // Out of file descriptors and the like: pause instead of spinning.
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(use_nothrow);
+      continue;
+    }
+    if (!address_.is_unix()) {
+      std::error_code ignored;
+      socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    }
+    on_accept(std::move(socket));
+  }
+}
+
+void Listener::close() {
+  std::error_code ignored;
+  if (acceptor_.is_open()) acceptor_.close(ignored);
+  if (unlink_on_close_) {
+    unlink_on_close_ = false;
+    ::unlink(address_.path.c_str());
+  }
+}
+
+}  // namespace pggat::net

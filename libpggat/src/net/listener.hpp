@@ -1,0 +1,48 @@
+// Listener: a bound TCP or unix-socket acceptor feeding new sockets to a callback.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/basic_socket_acceptor.hpp>
+
+#include "net/address.hpp"
+#include "net/stream.hpp"
+#include "pggat/expected.hpp"
+#include "pggat/server.hpp"
+
+namespace pggat::net {
+
+class Listener {
+ public:
+  using Acceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol>;
+
+  // Binds now, so that errors surface before anything is served. The error
+  // text names the address and the reason.
+  [[nodiscard]] static Expected<std::unique_ptr<Listener>, std::string> bind(
+      const asio::any_io_executor& executor, const ListenerOptions& options);
+  ~Listener();
+
+  // Accepts until close(); each socket goes to on_accept.
+  asio::awaitable<void> run(std::function<void(Socket)> on_accept);
+  // Stops accepting and removes a unix socket file.
+  void close();
+
+  [[nodiscard]] const ListenerOptions& options() const { return options_; }
+  [[nodiscard]] const std::string& bound_address() const { return bound_address_; }
+  [[nodiscard]] bool is_unix() const { return address_.is_unix(); }
+
+ private:
+  Listener(Acceptor acceptor, ListenerOptions options, Address address, std::string bound);
+
+  Acceptor acceptor_;
+  ListenerOptions options_;
+  Address address_;
+  std::string bound_address_;
+  bool unlink_on_close_ = false;
+};
+
+}  // namespace pggat::net

@@ -1,0 +1,88 @@
+// RecvBuffer: one connection's receive buffer; messages are parsed and forwarded in place.
+#pragma once
+
+#include <cstring>
+#include <memory>
+
+#include <asio/buffer.hpp>
+
+#include "pggat/proto/bytes.hpp"
+
+namespace pggat::net {
+
+// Bytes arrive at end, are parsed from begin, and leave by consume(). The
+// storage is allocated on first use and can be dropped while empty, so an idle
+// connection costs no buffer.
+class RecvBuffer {
+ public:
+  static constexpr std::size_t default_capacity = 16 * 1024;
+
+  explicit RecvBuffer(std::size_t capacity = default_capacity) : base_capacity_(capacity) {}
+
+  [[nodiscard]] proto::Bytes data() const { return {buf_.get() + begin_, end_ - begin_}; }
+  [[nodiscard]] std::size_t size() const { return end_ - begin_; }
+  [[nodiscard]] bool empty() const { return begin_ == end_; }
+  [[nodiscard]] std::size_t capacity() const { return capacity_; }
+
+  void consume(std::size_t n) {
+    begin_ += n;
+    if (begin_ == end_) begin_ = end_ = 0;
+  }
+
+  // Free space to read into, compacting first when the tail is short. Empty
+  // only when the buffer is full of unparsed bytes.
+  asio::mutable_buffer prepare() {
+    if (!buf_) allocate(base_capacity_);
+    if (capacity_ - end_ < capacity_ / 4 && begin_ > 0) compact();
+    return asio::buffer(buf_.get() + end_, capacity_ - end_);
+  }
+  void commit(std::size_t n) { end_ += n; }
+
+  // Makes sure a message of `total` bytes starting at data() fits whole.
+  void reserve_message(std::size_t total) {
+    if (!buf_) allocate(std::max(total, base_capacity_));
+    if (begin_ + total <= capacity_) return;
+    if (total <= capacity_) {
+      compact();
+      return;
+    }
+    std::size_t cap = capacity_;
+    while (cap < total) cap *= 2;
+    auto bigger = std::make_unique<std::byte[]>(cap);
+    std::memcpy(bigger.get(), buf_.get() + begin_, size());
+    end_ -= begin_;
+    begin_ = 0;
+    buf_ = std::move(bigger);
+    capacity_ = cap;
+  }
+
+  // Frees the storage when nothing is buffered (and shrinks a grown buffer).
+  void release_if_empty() {
+    if (empty()) {
+      buf_.reset();
+      capacity_ = 0;
+      begin_ = end_ = 0;
+    }
+  }
+
+ private:
+  void allocate(std::size_t cap) {
+    buf_ = std::make_unique<std::byte[]>(cap);
+    capacity_ = cap;
+    begin_ = end_ = 0;
+  }
+  void compact() {
+    if (begin_ == 0) return;
+    std::memmove(buf_.get(), buf_.get() + begin_, size());
+    end_ -= begin_;
+    begin_ = 0;
+  }
+
+  std::unique_ptr<std::byte[]> buf_;
+  std::size_t base_capacity_;
+  std::size_t capacity_ = 0;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+};
+
+}  // namespace pggat::net

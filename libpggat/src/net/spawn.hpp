@@ -1,0 +1,39 @@
+// Detached coroutines that log an escaped exception instead of losing it.
+#pragma once
+
+#include <exception>
+#include <memory>
+#include <string_view>
+
+#include <asio/co_spawn.hpp>
+#include <asio/post.hpp>
+#include <spdlog/logger.h>
+
+namespace pggat::net {
+
+// The task never starts inside the caller: co_spawn alone would dispatch, and
+// run it inline when the caller is on the executor already, while the caller
+// may hold a lock the task takes.
+//
+// The data path reports errors as values; an exception reaching here is a bug,
+// and it is logged with `what` so it can be found, never silently dropped and
+// never allowed to take the process down.
+template <class Executor, class Awaitable>
+void spawn(const Executor& executor, Awaitable&& task, std::shared_ptr<spdlog::logger> log,
+           std::string_view what) {
+  asio::post(executor, [executor, task = std::forward<Awaitable>(task), log = std::move(log),
+                        what]() mutable {
+    asio::co_spawn(executor, std::move(task), [log, what](std::exception_ptr e) {
+      if (!e || !log) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log->error("internal error in {}: {}", what, ex.what());
+      } catch (...) {
+        log->error("internal error in {}: unknown exception", what);
+      }
+    });
+  });
+}
+
+}  // namespace pggat::net

@@ -1,0 +1,164 @@
+// Pump: forwards framed messages from one connection to another, in place.
+#pragma once
+
+#include <array>
+
+#include <asio/awaitable.hpp>
+#include <asio/buffer.hpp>
+
+#include "net/connection.hpp"
+#include "pggat/error.hpp"
+#include "pggat/proto/frame.hpp"
+
+namespace pggat::pool {
+
+enum class PumpEnd {
+  stopped,         // the inspector asked to stop (after dropping that message)
+  source_closed,   // EOF or read error on the source
+  sink_failed,     // write error on the destination
+  protocol_error,  // the source sent a malformed or out-of-place message
+};
+
+struct PumpResult {
+  PumpResult() = default;
+  PumpResult(PumpEnd e, std::error_code code, proto::FrameHeader h = {},
+             proto::FrameError fe = proto::FrameError::none)
+      : end(e), ec(code), header(h), frame_error(fe) {}
+
+  PumpEnd end = PumpEnd::stopped;
+  std::error_code ec;
+  proto::FrameHeader header;  // the offending message, for protocol errors
+  proto::FrameError frame_error = proto::FrameError::none;
+};
+
+enum class FrameAction { forward, drop, stop };
+
+// Where a pump is, so its owner can tell, if the pump is cut short, whether a
+// byte stream was left in the middle of a message.
+struct PumpState {
+  bool writing = false;    // a write to the destination is in flight
+  bool streaming = false;  // a message larger than the buffer is half forwarded
+};
+
+// Messages are parsed in the source's receive buffer and forwarded from it
+// with one gathered write per read; nothing is copied or allocated per message.
+// A message larger than the buffer is streamed through in pieces, unless the
+// inspector needs it whole.
+//
+// Inspector:
+//   bool needs_whole(char type) const;          // see the body of this type
+//   FrameAction on_frame(char type, Bytes body); // body empty if streamed
+template <class Inspector>
+asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
+                                 const proto::FrameRules& rules, Inspector& inspector,
+                                 PumpState& state) {
+  constexpr std::size_t max_segments = 16;
+  std::array<asio::const_buffer, max_segments> segments;
+  std::size_t segment_count = 0;
+  net::RecvBuffer& in = src.in;
+
+  auto write_segments = [&]() -> asio::awaitable<std::error_code> {
+    if (segment_count == 0) co_return std::error_code{};
+    state.writing = true;
+    auto [ec, n] = co_await dst.stream.write(
+        std::span<const asio::const_buffer>(segments.data(), segment_count));
+    state.writing = false;
+    segment_count = 0;
+    co_return ec;
+  };
+  auto read_more = [&]() -> asio::awaitable<std::error_code> {
+    asio::mutable_buffer space = in.prepare();
+    auto [ec, n] = co_await src.stream.read_some(space);
+    if (ec) co_return ec;
+    if (n == 0) co_return make_error_code(errc::connection_closed);
+    in.commit(n);
+    co_return std::error_code{};
+  };
+
+  // Whether the last pass consumed something; bytes already buffered (read
+  // with the startup packet, say) are handled before the first read.
+  bool progressed = !in.empty();
+  for (;;) {
+    // Read when nothing is buffered or the buffered bytes are not yet a
+    // message; otherwise handle what is there first (after a streamed message,
+    // the next ones may already be waiting).
+    if (in.empty() || !progressed)
+      if (auto ec = co_await read_more()) co_return PumpResult{PumpEnd::source_closed, ec};
+
+    const proto::Bytes data = in.data();
+    std::size_t pos = 0;  // parsed up to here
+    std::size_t run = 0;  // start of the current forward run
+    std::size_t reserve = 0;
+    std::size_t stream_left = 0;
+    bool stop = false;
+    bool failed = false;
+    PumpResult error;
+
+    auto add_run = [&](std::size_t end) -> asio::awaitable<std::error_code> {
+      if (end > run) {
+        if (segment_count == max_segments)
+          if (auto ec = co_await write_segments()) co_return ec;
+        segments[segment_count++] = asio::buffer(data.data() + run, end - run);
+      }
+      co_return std::error_code{};
+    };
+
+    while (pos < data.size()) {
+      const proto::HeaderResult h = proto::decode_header(data.subspan(pos), rules);
+      if (h.status == proto::DecodeStatus::need_more) break;
+      if (h.status == proto::DecodeStatus::invalid) {
+        error = PumpResult{PumpEnd::protocol_error, make_error_code(errc::protocol_violation),
+                           h.header, h.error};
+        failed = true;
+        break;
+      }
+      const std::size_t total = h.header.total_size();
+      if (data.size() - pos >= total) {
+        const FrameAction action = inspector.on_frame(
+            h.header.type, data.subspan(pos + proto::FrameHeader::size, h.header.body_size()));
+        if (action != FrameAction::forward) {
+          if (auto ec = co_await add_run(pos)) co_return PumpResult{PumpEnd::sink_failed, ec};
+          run = pos + total;
+        }
+        pos += total;
+        if (action == FrameAction::stop) {
+          stop = true;
+          break;
+        }
+        continue;
+      }
+      if (inspector.needs_whole(h.header.type) ||
+          total <= std::max(in.capacity(), net::RecvBuffer::default_capacity)) {
+        reserve = total;  // after the write below: it may move the buffer
+        break;
+      }
+      // Larger than the buffer and not needed whole: stream it through.
+      (void)inspector.on_frame(h.header.type, {});
+      stream_left = total - (data.size() - pos);
+      pos = data.size();
+      break;
+    }
+
+    if (auto ec = co_await add_run(pos)) co_return PumpResult{PumpEnd::sink_failed, ec};
+    if (stream_left > 0) state.streaming = true;
+    if (auto ec = co_await write_segments()) co_return PumpResult{PumpEnd::sink_failed, ec};
+    in.consume(pos);
+    if (failed) co_return error;
+    if (stop) co_return PumpResult{PumpEnd::stopped, {}};
+    progressed = pos > 0;
+    if (reserve > 0) in.reserve_message(reserve);
+
+    while (stream_left > 0) {
+      if (in.empty())
+        if (auto ec = co_await read_more()) co_return PumpResult{PumpEnd::source_closed, ec};
+      const std::size_t n = std::min(stream_left, in.size());
+      segments[segment_count++] = asio::buffer(in.data().data(), n);
+      if (auto ec = co_await write_segments()) co_return PumpResult{PumpEnd::sink_failed, ec};
+      in.consume(n);
+      stream_left -= n;
+    }
+    state.streaming = false;
+  }
+}
+
+}  // namespace pggat::pool

@@ -1,0 +1,397 @@
+// The server side of a pool: dialing with backoff, lending (lifo), idle watch, cleanup, janitor.
+#include "pool/server_pool.hpp"
+
+#include <algorithm>
+#include <asio/post.hpp>
+#include <asio/this_coro.hpp>
+
+#include "net/spawn.hpp"
+#include "pggat/duration.hpp"
+#include "pool/server_reset.hpp"
+
+namespace pggat::pool {
+
+using Clock = std::chrono::steady_clock;
+
+struct RecipeState {
+  std::string name;
+  Recipe recipe;
+  backend::DialOptions dial;
+  std::uint32_t open = 0;     // connected: idle, lent or being reset
+  std::uint32_t dialing = 0;  // connections being made
+  std::chrono::nanoseconds backoff{0};
+  Clock::time_point retry_at{};
+  std::string last_error;
+  bool removed = false;
+
+  [[nodiscard]] bool has_capacity() const {
+    return recipe.max_connections == 0 || open + dialing < recipe.max_connections;
+  }
+};
+
+struct ServerPool::Waiter {
+  explicit Waiter(const asio::any_io_executor& ex) : timer(ex) {}
+  asio::steady_timer timer;
+  bool done = false;
+  ServerHandle server;
+  std::optional<PgError> error;
+};
+
+ServerPool::ServerPool(ServerPoolOptions options) : options_(std::move(options)) {}
+
+ServerPool::~ServerPool() = default;
+
+void ServerPool::add_recipe(std::string name, Recipe recipe) {
+  auto address = net::parse_address(recipe.address);
+  if (!address) throw std::invalid_argument("recipe \"" + name + "\": " + address.error());
+  auto state = std::make_shared<RecipeState>();
+  state->name = name;
+  state->dial = backend::DialOptions{*address,         recipe.username,   recipe.password,
+                                     recipe.database,  recipe.parameters, recipe.connect_timeout};
+  state->recipe = std::move(recipe);
+  std::lock_guard lock(mu_);
+  for (auto& r : recipes_) {
+    if (r->name == name && !r->removed) r->removed = true;
+  }
+  std::erase_if(idle_, [&](const ServerHandle& s) {
+    if (!s->recipe->removed) return false;
+    discard_locked(s);
+    return true;
+  });
+  recipes_.push_back(std::move(state));
+  if (started_ && !stopped_) run_janitor_locked();
+}
+
+void ServerPool::remove_recipe(std::string_view name) {
+  std::lock_guard lock(mu_);
+  for (auto& r : recipes_)
+    if (r->name == name) r->removed = true;
+  std::erase_if(idle_, [&](const ServerHandle& s) {
+    if (!s->recipe->removed) return false;
+    --stats_.servers_idle;
+    discard_locked(s);
+    return true;
+  });
+  std::erase_if(recipes_, [](const auto& r) { return r->removed && r->open == 0 && r->dialing == 0; });
+}
+
+void ServerPool::start(const Context& context) {
+  std::lock_guard lock(mu_);
+  if (started_) return;
+  context_ = context;
+  started_ = true;
+  janitor_.emplace(context_.executor);
+  schedule_janitor();
+  run_janitor_locked();
+}
+
+void ServerPool::stop() {
+  std::lock_guard lock(mu_);
+  if (stopped_) return;
+  stopped_ = true;
+  if (janitor_) janitor_->cancel();
+  while (!waiters_.empty())
+    finish_waiter_locked(waiters_.front(), nullptr,
+                         PgError::fatal(sqlstate::admin_shutdown, "pggat is shutting down"));
+  for (auto& s : idle_) {
+    --stats_.servers_idle;
+    ++s->watch_generation;
+    s->connection->close();
+    --s->recipe->open;
+  }
+  idle_.clear();
+}
+
+std::string ServerPool::display_name_locked() const {
+  if (!options_.name.empty()) return options_.name;
+  for (const auto& r : recipes_)
+    if (!r->removed)
+      return r->recipe.username + "@" + r->dial.address.to_string() + "/" + r->recipe.database;
+  return "(no servers)";
+}
+
+asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
+    std::chrono::nanoseconds timeout) {
+  auto w = std::make_shared<Waiter>(co_await asio::this_coro::executor);
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_)
+      co_return Unexpected(PgError::fatal(sqlstate::admin_shutdown, "pggat is shutting down"));
+    if (!idle_.empty()) {
+      ServerHandle s = std::move(idle_.back());
+      idle_.pop_back();
+      ++s->watch_generation;
+      s->connection->conn.stream.cancel();  // ends the idle watch
+      --stats_.servers_idle;
+      ++stats_.servers_active;
+      ++stats_.acquires;
+      co_return s;
+    }
+    waiters_.push_back(w);
+    ++stats_.clients_waiting;
+    fill_waiters_locked();
+    if (!w->done) {
+      const auto limit = timeout > std::chrono::nanoseconds::zero()
+                             ? std::chrono::duration_cast<Clock::duration>(timeout)
+                             : Clock::duration(std::chrono::hours(24 * 365));
+      w->timer.expires_after(limit);
+    }
+  }
+  std::error_code wait_ec;
+  if (!w->done) std::tie(wait_ec) = co_await w->timer.async_wait(net::use_nothrow);
+
+  const bool cancelled =
+      (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
+  std::lock_guard lock(mu_);
+  if (w->done) {
+    if (w->server && cancelled) {
+      // Our caller gave up while the server was on its way: take it back.
+      --stats_.servers_active;
+      hand_over_locked(std::move(w->server));
+      co_return Unexpected(PgError::fatal(sqlstate::connection_failure, "client went away"));
+    }
+    if (w->server) co_return std::move(w->server);
+    co_return Unexpected(std::move(*w->error));
+  }
+  std::erase(waiters_, w);
+  --stats_.clients_waiting;
+  if (cancelled || wait_ec == asio::error::operation_aborted)
+    co_return Unexpected(PgError::fatal(sqlstate::connection_failure, "client went away"));
+  ++stats_.acquire_timeouts;
+  co_return Unexpected(PgError::fatal(
+      sqlstate::insufficient_resources,
+      "timed out after " + format_duration(timeout) + " waiting for a server connection in pool \"" +
+          display_name_locked() + "\" (all " + std::to_string(stats_.servers_active) +
+          " servers busy; see client_acquire_timeout and max_connections)"));
+}
+
+void ServerPool::release(ServerHandle server) {
+  std::lock_guard lock(mu_);
+  --stats_.servers_active;
+  backend::ServerConnection& c = *server->connection;
+  if (stopped_ || c.torn || server->recipe->removed || !c.conn.stream.is_open()) {
+    discard_locked(std::move(server));
+    return;
+  }
+  if (c.state.idle() && options_.reset_query.empty() && c.conn.in.empty()) {
+    hand_over_locked(std::move(server));
+    return;
+  }
+  ++stats_.servers_resetting;
+  net::spawn(context_.executor, reset_task(shared_from_this(), std::move(server)), context_.log, "server reset");
+}
+
+void ServerPool::discard(ServerHandle server) {
+  std::lock_guard lock(mu_);
+  --stats_.servers_active;
+  discard_locked(std::move(server));
+}
+
+PoolStats ServerPool::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void ServerPool::discard_locked(ServerHandle server) {
+  ++server->watch_generation;
+  server->connection->close();
+  --server->recipe->open;
+  ++stats_.servers_discarded;
+  std::erase_if(recipes_, [](const auto& r) { return r->removed && r->open == 0 && r->dialing == 0; });
+  fill_waiters_locked();
+}
+
+void ServerPool::finish_waiter_locked(const std::shared_ptr<Waiter>& w, ServerHandle server,
+                                      std::optional<PgError> error) {
+  std::erase(waiters_, w);
+  --stats_.clients_waiting;
+  w->done = true;
+  if (server) {
+    ++stats_.servers_active;
+    ++stats_.acquires;
+  }
+  w->server = std::move(server);
+  w->error = std::move(error);
+  // The waiter may live on another thread's executor one day: wake it there.
+  asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
+}
+
+void ServerPool::hand_over_locked(ServerHandle server) {
+  server->connection->state = proto::Conversation{};
+  if (!waiters_.empty()) {
+    finish_waiter_locked(waiters_.front(), std::move(server), std::nullopt);
+    return;
+  }
+  make_idle_locked(std::move(server));
+}
+
+void ServerPool::make_idle_locked(ServerHandle server) {
+  server->idle_since = Clock::now();
+  server->connection->conn.in.release_if_empty();
+  ++stats_.servers_idle;
+  const std::uint64_t generation = server->watch_generation;
+  idle_.push_back(server);
+  net::spawn(context_.executor, watch_idle(shared_from_this(), std::move(server), generation), context_.log,
+             "idle server watch");
+}
+
+void ServerPool::fill_waiters_locked() {
+  if (stopped_ || !started_ || waiters_.empty()) return;
+  std::uint32_t dialing = 0;
+  for (const auto& r : recipes_) dialing += r->dialing;
+  const auto now = Clock::now();
+  while (dialing < waiters_.size()) {
+    std::shared_ptr<RecipeState> best;
+    for (const auto& r : recipes_) {
+      if (r->removed || !r->has_capacity() || r->retry_at > now) continue;
+      if (!best || r->recipe.priority < best->recipe.priority ||
+          (r->recipe.priority == best->recipe.priority &&
+           r->open + r->dialing < best->open + best->dialing))
+        best = r;
+    }
+    if (!best) break;
+    dial_locked(best);
+    ++dialing;
+  }
+  if (dialing > 0 || stats_.servers_active > 0 || stats_.servers_resetting > 0) return;
+
+  // Nothing is being dialed and nothing will be returned: say why now rather
+  // than let the clients wait out their timeout.
+  std::string reason;
+  for (const auto& r : recipes_) {
+    if (r->removed || r->last_error.empty()) continue;
+    const auto wait = std::chrono::duration_cast<std::chrono::seconds>(r->retry_at - now);
+    reason = r->last_error + " (next attempt in " +
+             format_duration(std::max(wait, std::chrono::seconds(1))) + ")";
+    break;
+  }
+  if (reason.empty()) {
+    bool any = std::any_of(recipes_.begin(), recipes_.end(), [](const auto& r) { return !r->removed; });
+    if (any) return;  // at capacity with nothing lent cannot happen; keep waiting
+    reason = "pool \"" + display_name_locked() + "\" has no servers configured";
+  }
+  while (!waiters_.empty())
+    finish_waiter_locked(waiters_.front(), nullptr,
+                         PgError::fatal(sqlstate::connection_failure, reason));
+}
+
+void ServerPool::dial_locked(const std::shared_ptr<RecipeState>& recipe) {
+  ++recipe->dialing;
+  ++stats_.servers_connecting;
+  net::spawn(context_.executor, dial_task(shared_from_this(), recipe), context_.log, "server dial");
+}
+
+asio::awaitable<void> ServerPool::dial_task([[maybe_unused]] std::shared_ptr<ServerPool> self, std::shared_ptr<RecipeState> recipe) {
+  backend::DialOptions options;
+  std::uint64_t id = 0;
+  {
+    std::lock_guard lock(mu_);
+    options = recipe->dial;
+    id = next_server_id_++;
+  }
+  auto result = co_await backend::dial(options, id);
+
+  std::lock_guard lock(mu_);
+  --recipe->dialing;
+  --stats_.servers_connecting;
+  if (!result) {
+    ++stats_.connect_failures;
+    const auto initial = options_.reconnect_initial;
+    auto next = recipe->backoff.count() == 0 ? initial : recipe->backoff * 2;
+    if (options_.reconnect_max.count() > 0) next = std::min(next, options_.reconnect_max);
+    recipe->backoff = next;
+    recipe->retry_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(next);
+    recipe->last_error = result.error().message;
+    if (context_.log)
+      context_.log->warn("pool \"{}\": {} (next attempt in {})", display_name_locked(),
+                         recipe->last_error, format_duration(next));
+    if (!waiters_.empty() && !stopped_)
+      finish_waiter_locked(waiters_.front(), nullptr,
+                           PgError::fatal(sqlstate::connection_failure, recipe->last_error));
+    fill_waiters_locked();
+    co_return;
+  }
+  recipe->backoff = std::chrono::nanoseconds(0);
+  recipe->retry_at = {};
+  recipe->last_error.clear();
+  if (stopped_ || recipe->removed) {
+    (*result)->close();
+    std::erase_if(recipes_, [](const auto& r) { return r->removed && r->open == 0 && r->dialing == 0; });
+    co_return;
+  }
+  ++recipe->open;
+  auto server = std::make_shared<PooledServer>();
+  server->connection = std::move(*result);
+  server->recipe = recipe;
+  if (context_.log)
+    context_.log->debug("pool \"{}\": connected server #{} ({})", display_name_locked(), id,
+                        options.address.to_string());
+  hand_over_locked(std::move(server));
+}
+
+asio::awaitable<void> ServerPool::watch_idle([[maybe_unused]] std::shared_ptr<ServerPool> self, ServerHandle server, std::uint64_t generation) {
+  (void)co_await server->connection->conn.stream.wait_readable();
+  std::lock_guard lock(mu_);
+  if (server->watch_generation != generation || stopped_) co_return;
+  // An idle server spoke or closed: PostgreSQL does that only when the backend
+  // is going away (a FATAL before the close), so this one is done.
+  auto it = std::find(idle_.begin(), idle_.end(), server);
+  if (it == idle_.end()) co_return;
+  idle_.erase(it);
+  --stats_.servers_idle;
+  if (context_.log)
+    context_.log->info("pool \"{}\": idle server #{} closed by the server", display_name_locked(),
+                       server->connection->id);
+  discard_locked(std::move(server));
+}
+
+asio::awaitable<void> ServerPool::reset_task([[maybe_unused]] std::shared_ptr<ServerPool> self, ServerHandle server) {
+  const bool ok =
+      co_await reset_server(*server->connection, options_.reset_query, options_.reset_timeout);
+  std::lock_guard lock(mu_);
+  --stats_.servers_resetting;
+  if (!ok || stopped_ || server->recipe->removed) {
+    if (!ok && context_.log)
+      context_.log->info("pool \"{}\": server #{} could not be reset and was closed",
+                         display_name_locked(), server->connection->id);
+    discard_locked(std::move(server));
+    co_return;
+  }
+  hand_over_locked(std::move(server));
+}
+
+void ServerPool::schedule_janitor() {
+  janitor_->expires_after(std::chrono::duration_cast<Clock::duration>(options_.janitor_period));
+  janitor_->async_wait([weak = weak_from_this()](std::error_code ec) {
+    if (ec) return;
+    auto self = weak.lock();
+    if (!self) return;
+    std::lock_guard lock(self->mu_);
+    if (self->stopped_) return;
+    self->run_janitor_locked();
+    self->schedule_janitor();
+  });
+}
+
+void ServerPool::run_janitor_locked() {
+  const auto now = Clock::now();
+  if (options_.idle_timeout.count() > 0) {
+    const auto limit = std::chrono::duration_cast<Clock::duration>(options_.idle_timeout);
+    // Oldest first: the stack's bottom has been idle longest.
+    std::erase_if(idle_, [&](const ServerHandle& s) {
+      if (now - s->idle_since < limit || s->recipe->open <= s->recipe->recipe.min_connections)
+        return false;
+      --stats_.servers_idle;
+      discard_locked(s);
+      return true;
+    });
+  }
+  for (const auto& r : recipes_) {
+    while (!r->removed && r->open + r->dialing < r->recipe.min_connections && r->retry_at <= now &&
+           r->has_capacity())
+      dial_locked(r);
+  }
+  fill_waiters_locked();
+}
+
+}  // namespace pggat::pool

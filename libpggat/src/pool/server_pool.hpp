@@ -1,0 +1,108 @@
+// ServerPool: the server connections of one pool across its recipes — dialing, lending, idling.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "backend/server_connection.hpp"
+#include "net/stream.hpp"
+#include "pggat/context.hpp"
+#include "pggat/expected.hpp"
+#include "pggat/pg_error.hpp"
+#include "pggat/pool.hpp"
+#include "pggat/recipe.hpp"
+
+namespace pggat::pool {
+
+struct ServerPoolOptions {
+  std::string name;  // for logs and errors
+  std::string reset_query;
+  std::chrono::nanoseconds reset_timeout = std::chrono::seconds(15);
+  std::chrono::nanoseconds idle_timeout = std::chrono::minutes(5);  // 0: never
+  std::chrono::nanoseconds reconnect_initial = std::chrono::seconds(5);
+  std::chrono::nanoseconds reconnect_max = std::chrono::minutes(1);
+  std::chrono::nanoseconds janitor_period = std::chrono::seconds(1);
+};
+
+class ServerPool;
+struct RecipeState;
+
+// A server while it belongs to this pool.
+struct PooledServer {
+  std::unique_ptr<backend::ServerConnection> connection;
+  std::shared_ptr<RecipeState> recipe;
+  std::chrono::steady_clock::time_point idle_since;
+  std::uint64_t watch_generation = 0;  // bumps when an idle watch ends
+};
+using ServerHandle = std::shared_ptr<PooledServer>;
+
+class ServerPool : public std::enable_shared_from_this<ServerPool> {
+ public:
+  explicit ServerPool(ServerPoolOptions options);
+  ~ServerPool();
+
+  void add_recipe(std::string name, Recipe recipe);
+  void remove_recipe(std::string_view name);
+
+  void start(const Context& context);
+  // Fails waiting clients, closes idle servers; lent servers close when returned.
+  void stop();
+
+  // A server for one client. Waits up to `timeout` (0: forever) for one to be
+  // free or dialed. A failed dial fails the waiting client with FATAL 08006
+  // naming the server and the reason.
+  [[nodiscard]] asio::awaitable<Expected<ServerHandle, PgError>> acquire(
+      std::chrono::nanoseconds timeout);
+
+  // Gives a server back: it is cleaned (see reset_server) in the background and
+  // then lent again or kept idle; if it cannot be cleaned it is closed.
+  void release(ServerHandle server);
+  // Closes a server that is known to be broken.
+  void discard(ServerHandle server);
+
+  [[nodiscard]] PoolStats stats() const;
+  [[nodiscard]] const std::string& name() const { return options_.name; }
+
+ private:
+  struct Waiter;
+
+  void dial_locked(const std::shared_ptr<RecipeState>& recipe);
+  void fill_waiters_locked();
+  void hand_over_locked(ServerHandle server);
+  void make_idle_locked(ServerHandle server);
+  void discard_locked(ServerHandle server);
+  void finish_waiter_locked(const std::shared_ptr<Waiter>& w, ServerHandle server,
+                            std::optional<PgError> error);
+  void run_janitor_locked();
+  void schedule_janitor();
+  [[nodiscard]] std::string display_name_locked() const;
+
+  // Background tasks hold `self` so the pool outlives them.
+  asio::awaitable<void> dial_task(std::shared_ptr<ServerPool> self,
+                                  std::shared_ptr<RecipeState> recipe);
+  asio::awaitable<void> watch_idle(std::shared_ptr<ServerPool> self, ServerHandle server,
+                                   std::uint64_t generation);
+  asio::awaitable<void> reset_task(std::shared_ptr<ServerPool> self, ServerHandle server);
+
+  ServerPoolOptions options_;
+  mutable std::mutex mu_;
+  Context context_;
+  bool started_ = false;
+  bool stopped_ = false;
+  std::vector<std::shared_ptr<RecipeState>> recipes_;
+  std::vector<ServerHandle> idle_;  // a stack: most recently used on top (lifo)
+  std::deque<std::shared_ptr<Waiter>> waiters_;
+  std::optional<asio::steady_timer> janitor_;
+  std::uint64_t next_server_id_ = 1;
+  PoolStats stats_;
+};
+
+}  // namespace pggat::pool

@@ -1,0 +1,34 @@
+// Session relay: both directions between a client and the server it holds.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <asio/awaitable.hpp>
+
+#include "backend/server_connection.hpp"
+#include "frontend/client_session.hpp"
+#include "pggat/pg_error.hpp"
+
+namespace pggat::pool {
+
+struct RelayOutcome {
+  enum class End {
+    client_terminated,  // Terminate: a clean goodbye
+    client_gone,        // EOF or I/O error on the client
+    client_protocol_error,
+    server_gone,  // the server closed, failed or spoke nonsense
+  };
+  End end = End::client_terminated;
+  // What the client should still be told (protocol errors, a lost server),
+  // unless it already got a FATAL from the server.
+  std::optional<PgError> client_error;
+  std::string detail;  // for the log
+};
+
+// Relays until one side ends. Afterwards server.torn says whether the server's
+// byte stream was cut in the middle of a message.
+[[nodiscard]] asio::awaitable<RelayOutcome> relay_session(detail::ClientSession& client,
+                                                          backend::ServerConnection& server);
+
+}  // namespace pggat::pool

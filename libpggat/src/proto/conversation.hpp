@@ -1,0 +1,89 @@
+// Conversation: where a client<->server exchange stands, read from the messages both send.
+#pragma once
+
+#include <cstdint>
+
+#include "pggat/proto/bytes.hpp"
+
+namespace pggat::proto {
+
+// Knows whether the server owes ReadyForQuery messages, whether a transaction
+// or COPY is open, and whether extended-protocol messages await a Sync. That
+// is what it takes to bring a server back to idle after its client vanished.
+class Conversation {
+ public:
+  // A message the client sent to the server.
+  void on_client(char type) {
+    switch (type) {
+      case 'Q':
+      case 'F':
+        ++pending_ready_;
+        break;
+      case 'S':
+        ++pending_ready_;
+        unsynced_ = false;
+        break;
+      case 'P':
+      case 'B':
+      case 'E':
+      case 'D':
+      case 'C':
+      case 'H':
+        unsynced_ = true;
+        break;
+      case 'c':
+      case 'f':
+        copy_in_ = false;
+        break;
+      default:
+        break;
+    }
+  }
+
+  // A message the server sent; ReadyForQuery's body carries the status.
+  void on_server(char type, Bytes body) {
+    switch (type) {
+      case 'Z':
+        if (pending_ready_ > 0) --pending_ready_;
+        if (body.size() == 1) status_ = static_cast<char>(body[0]);
+        copy_in_ = copy_out_ = false;
+        break;
+      case 'G':
+        copy_in_ = true;
+        break;
+      case 'H':
+        copy_out_ = true;
+        break;
+      case 'W':
+        copy_in_ = copy_out_ = true;
+        break;
+      case 'c':
+        copy_out_ = false;
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ReadyForQuery messages the server still owes.
+  [[nodiscard]] std::uint32_t pending_ready() const { return pending_ready_; }
+  // Extended-protocol messages were sent after the last Sync.
+  [[nodiscard]] bool unsynced() const { return unsynced_; }
+  // 'I' idle, 'T' in a transaction, 'E' in a failed transaction.
+  [[nodiscard]] char transaction_status() const { return status_; }
+  [[nodiscard]] bool copy_in() const { return copy_in_; }
+  [[nodiscard]] bool copy_out() const { return copy_out_; }
+  // Nothing is owed and no transaction is open: the server can go to anyone.
+  [[nodiscard]] bool idle() const {
+    return pending_ready_ == 0 && !unsynced_ && status_ == 'I' && !copy_in_ && !copy_out_;
+  }
+
+ private:
+  std::uint32_t pending_ready_ = 0;
+  bool unsynced_ = false;
+  bool copy_in_ = false;
+  bool copy_out_ = false;
+  char status_ = 'I';
+};
+
+}  // namespace pggat::proto

@@ -1,0 +1,45 @@
+// Parameters: a small case-insensitive name/value list.
+#include "pggat/parameters.hpp"
+
+#include <algorithm>
+
+namespace pggat {
+namespace {
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+}
+
+Parameters::Parameters(std::initializer_list<Entry> entries) {
+  for (const auto& [name, value] : entries) set(name, value);
+}
+
+const std::string* Parameters::find(std::string_view name) const {
+  for (const auto& e : entries_)
+    if (iequals(e.first, name)) return &e.second;
+  return nullptr;
+}
+
+void Parameters::set(std::string_view name, std::string_view value) {
+  for (auto& e : entries_) {
+    if (iequals(e.first, name)) {
+      e.first.assign(name);
+      e.second.assign(value);
+      return;
+    }
+  }
+  entries_.emplace_back(std::string(name), std::string(value));
+}
+
+bool Parameters::erase(std::string_view name) {
+  auto it = std::find_if(entries_.begin(), entries_.end(),
+                         [&](const Entry& e) { return iequals(e.first, name); });
+  if (it == entries_.end()) return false;
+  entries_.erase(it);
+  return true;
+}
+
+}  // namespace pggat

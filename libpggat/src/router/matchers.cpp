@@ -1,0 +1,100 @@
+// The built-in matchers: user and database globs, and/or/not.
+#include "pggat/matchers.hpp"
+
+namespace pggat {
+namespace {
+
+class UserMatcher final : public Matcher {
+ public:
+  explicit UserMatcher(std::string glob) : glob_(std::move(glob)) {}
+  bool matches(const Client& client) const override { return glob_match(glob_, client.user); }
+
+ private:
+  std::string glob_;
+};
+
+class DatabaseMatcher final : public Matcher {
+ public:
+  explicit DatabaseMatcher(std::string glob) : glob_(std::move(glob)) {}
+  bool matches(const Client& client) const override { return glob_match(glob_, client.database); }
+
+ private:
+  std::string glob_;
+};
+
+class AllOfMatcher final : public Matcher {
+ public:
+  explicit AllOfMatcher(std::vector<std::shared_ptr<const Matcher>> m) : matchers_(std::move(m)) {}
+  bool matches(const Client& client) const override {
+    for (const auto& m : matchers_)
+      if (!m->matches(client)) return false;
+    return true;
+  }
+
+ private:
+  std::vector<std::shared_ptr<const Matcher>> matchers_;
+};
+
+class AnyOfMatcher final : public Matcher {
+ public:
+  explicit AnyOfMatcher(std::vector<std::shared_ptr<const Matcher>> m) : matchers_(std::move(m)) {}
+  bool matches(const Client& client) const override {
+    for (const auto& m : matchers_)
+      if (m->matches(client)) return true;
+    return false;
+  }
+
+ private:
+  std::vector<std::shared_ptr<const Matcher>> matchers_;
+};
+
+class NotMatcher final : public Matcher {
+ public:
+  explicit NotMatcher(std::shared_ptr<const Matcher> m) : matcher_(std::move(m)) {}
+  bool matches(const Client& client) const override { return !matcher_->matches(client); }
+
+ private:
+  std::shared_ptr<const Matcher> matcher_;
+};
+
+}  // namespace
+
+bool glob_match(std::string_view pattern, std::string_view text) noexcept {
+  // Iterative matching with backtracking to the last star: linear in practice,
+  // and never exponential on patterns like "a*a*a*b".
+  std::size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = t;
+    } else if (p < pattern.size() && pattern[p] == text[t]) {
+      ++p;
+      ++t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+std::shared_ptr<const Matcher> match_user(std::string glob) {
+  return std::make_shared<UserMatcher>(std::move(glob));
+}
+std::shared_ptr<const Matcher> match_database(std::string glob) {
+  return std::make_shared<DatabaseMatcher>(std::move(glob));
+}
+std::shared_ptr<const Matcher> match_all_of(std::vector<std::shared_ptr<const Matcher>> matchers) {
+  return std::make_shared<AllOfMatcher>(std::move(matchers));
+}
+std::shared_ptr<const Matcher> match_any_of(std::vector<std::shared_ptr<const Matcher>> matchers) {
+  return std::make_shared<AnyOfMatcher>(std::move(matchers));
+}
+std::shared_ptr<const Matcher> match_not(std::shared_ptr<const Matcher> m) {
+  return std::make_shared<NotMatcher>(std::move(m));
+}
+
+}  // namespace pggat
