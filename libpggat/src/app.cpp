@@ -115,8 +115,13 @@ class AppState : public std::enable_shared_from_this<AppState> {
 
   void forward_cancel(BackendKey key) {
     auto it = sessions.find(key);
-    if (it == sessions.end() || !it->second->cancel_target) return;  // unknown or idle: ignore
+    if (it == sessions.end() || !it->second->cancel_target) {
+      log->debug("cancel request for an unknown or idle client: ignored");
+      return;
+    }
     const auto target = *it->second->cancel_target;
+    log->debug("cancel request for client #{}: forwarding to {}", it->second->facts.id,
+               target.address.to_string());
     net::spawn(executor, backend::send_cancel(target.address, target.key, std::chrono::seconds(5)), log,
                "cancel request");
   }
@@ -153,6 +158,7 @@ class AppState : public std::enable_shared_from_this<AppState> {
 
     const bool over_limit =
         lr->listener->options().max_connections != 0 && lr->active > lr->listener->options().max_connections;
+    log->trace("connection #{} accepted from {}", facts.id, facts.remote_address);
     auto outcome = co_await frontend::read_startup(session->conn, lr->listener->options().startup_timeout);
     if (auto* cancel = std::get_if<frontend::CancelRequest>(&outcome)) {
       forward_cancel(cancel->key);

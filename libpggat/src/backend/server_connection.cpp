@@ -215,7 +215,7 @@ asio::awaitable<Expected<std::unique_ptr<ServerConnection>, DialError>> dial(
   co_return std::move(*result);
 }
 
-asio::awaitable<void> send_cancel(const net::Address& address, BackendKey key,
+asio::awaitable<void> send_cancel(net::Address address, BackendKey key,
                                   std::chrono::nanoseconds timeout) {
   auto attempt = [&]() -> asio::awaitable<bool> {
     net::Socket socket(co_await asio::this_coro::executor);

@@ -61,8 +61,9 @@ class ServerConnection {
     const DialOptions& options, std::uint64_t id);
 
 // Sends a CancelRequest for `key` to the server at `address` over a new
-// connection, as PostgreSQL requires. Best effort: errors are ignored.
-asio::awaitable<void> send_cancel(const net::Address& address, BackendKey key,
+// connection, as PostgreSQL requires. Best effort: errors are ignored. Takes
+// its arguments by value: it runs detached, after its caller has returned.
+asio::awaitable<void> send_cancel(net::Address address, BackendKey key,
                                   std::chrono::nanoseconds timeout);
 
 }  // namespace pggat::backend

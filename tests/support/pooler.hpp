@@ -1,0 +1,65 @@
+// An in-process pggat on its own thread and io_context, for integration tests.
+#pragma once
+
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <nlohmann/json.hpp>
+
+#include "pggat/app.hpp"
+#include "pggat/config.hpp"
+
+namespace pggat::test {
+
+// A session-mode config with one route sending databases "app*" and "postgres"
+// to the test PostgreSQL as user app. Listens on 127.0.0.1 port 0 (picked by
+// the kernel). The overrides are merged into the pool, recipe and listener objects.
+[[nodiscard]] nlohmann::json session_config(const nlohmann::json& pool_overrides = {},
+                                            const nlohmann::json& recipe_overrides = {},
+                                            const nlohmann::json& listener_overrides = {});
+
+class InProcessPooler {
+ public:
+  explicit InProcessPooler(const nlohmann::json& config);
+  ~InProcessPooler();
+  InProcessPooler(const InProcessPooler&) = delete;
+  InProcessPooler& operator=(const InProcessPooler&) = delete;
+
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // libpq conninfo for a client of pggat (trust auth, so no password).
+  [[nodiscard]] std::string conninfo(std::string_view dbname = "app", std::string_view user = "app",
+                                     std::string_view extra = "") const;
+
+  // Runs f on pggat's thread and returns its result (App is not thread-safe).
+  template <class F>
+  auto on_loop(F f) {
+    std::packaged_task<decltype(f())()> task(std::move(f));
+    auto result = task.get_future();
+    asio::post(io_, [&task] { task(); });
+    return result.get();
+  }
+  [[nodiscard]] AppStats stats() {
+    return on_loop([this] { return app_->stats(); });
+  }
+
+  // Stops pggat (grace period, then close) and waits for it.
+  void stop(std::chrono::nanoseconds grace = std::chrono::nanoseconds(0));
+
+ private:
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::unique_ptr<App> app_;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+  bool stopped_ = false;
+};
+
+}  // namespace pggat::test
