@@ -165,7 +165,11 @@ class AppState : public std::enable_shared_from_this<AppState> {
       co_return;
     }
     auto* startup = std::get_if<frontend::StartupRequest>(&outcome);
-    if (startup == nullptr) co_return;
+    if (startup == nullptr) {
+      // The startup phase failed (an error was sent when one was due).
+      co_await session->conn.stream.close_gracefully(std::chrono::seconds(1));
+      co_return;
+    }
     if (over_limit || phase != Phase::running) {
       ++stats.clients_rejected;
       const PgError error =
@@ -175,6 +179,7 @@ class AppState : public std::enable_shared_from_this<AppState> {
                                           std::to_string(lr->listener->options().max_connections) + ")")
                      : PgError::fatal(sqlstate::cannot_connect_now, "pggat is shutting down");
       (void)co_await session->client.send_error(error);
+      co_await session->conn.stream.close_gracefully(std::chrono::seconds(1));
       co_return;
     }
     ++stats.clients_accepted;
@@ -186,6 +191,7 @@ class AppState : public std::enable_shared_from_this<AppState> {
                client.user, client.database);
     co_await router::route_client(client, lr->server->routes(), log);
     log->debug("client #{} disconnected", facts.id);
+    co_await session->conn.stream.close_gracefully(std::chrono::seconds(1));
   }
 
   void shutdown(std::chrono::nanoseconds grace, std::function<void()> done) {

@@ -1,6 +1,9 @@
 // Stream: one socket (TCP or unix) with awaitable, non-throwing read and write.
 #pragma once
 
+#include <chrono>
+
+#include <asio/awaitable.hpp>
 #include <asio/generic/stream_protocol.hpp>
 #include <asio/read.hpp>
 #include <asio/use_awaitable.hpp>
@@ -44,6 +47,12 @@ class Stream {
     socket_.shutdown(Socket::shutdown_both, ignored);
     socket_.close(ignored);
   }
+  // Sends FIN, then reads and drops what the peer still sends (up to a cap and
+  // a deadline) before closing. Closing with unread input makes the kernel
+  // send RST, and a peer that gets RST may lose our last message (a FATAL
+  // error) before reading it.
+  asio::awaitable<void> close_gracefully(std::chrono::milliseconds limit);
+
   [[nodiscard]] bool is_open() const { return socket_.is_open(); }
   [[nodiscard]] Socket& socket() { return socket_; }
   [[nodiscard]] auto get_executor() { return socket_.get_executor(); }

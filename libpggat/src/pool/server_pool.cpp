@@ -201,7 +201,7 @@ void ServerPool::discard_locked(ServerHandle server) {
   fill_waiters_locked();
 }
 
-void ServerPool::finish_waiter_locked(const std::shared_ptr<Waiter>& w, ServerHandle server,
+void ServerPool::finish_waiter_locked(std::shared_ptr<Waiter> w, ServerHandle server,
                                       std::optional<PgError> error) {
   std::erase(waiters_, w);
   --stats_.clients_waiting;

@@ -1,7 +1,10 @@
 // Session relay: client and server pumps running side by side until one ends.
 #include "pool/session_relay.hpp"
 
-#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/deferred.hpp>
+#include <asio/experimental/parallel_group.hpp>
+#include <asio/this_coro.hpp>
 
 #include "pggat/proto/backend.hpp"
 #include "pool/pump.hpp"
@@ -48,11 +51,34 @@ class ServerInspector {
 
 std::string server_name(const backend::ServerConnection& s) { return s.address.to_string(); }
 
+// Which way a pump ran, so the stop rule below can tell the two apart.
+struct DirectedResult {
+  bool to_server = false;
+  PumpResult result;
+};
+
+template <class Inspector>
+asio::awaitable<DirectedResult> directed(bool to_server, net::Connection& src,
+                                         net::Connection& dst, const proto::FrameRules& rules,
+                                         Inspector& inspector, PumpState& state) {
+  co_return DirectedResult{to_server, co_await pump(src, dst, rules, inspector, state)};
+}
+
+// When one direction ends, the other is stopped — except when writing to the
+// server failed: the server is going away, and what it said last (often a
+// FATAL saying why) must still reach the client, so that direction runs on
+// until the server's end of file.
+struct StopRule {
+  asio::cancellation_type_t operator()(const std::exception_ptr& e, const DirectedResult& r) const {
+    if (!e && r.to_server && r.result.end == PumpEnd::sink_failed) return asio::cancellation_type::none;
+    return asio::cancellation_type::all;
+  }
+};
+
 }  // namespace
 
 asio::awaitable<RelayOutcome> relay_session(detail::ClientSession& client,
                                             backend::ServerConnection& server) {
-  using namespace asio::experimental::awaitable_operators;
   const proto::FrameRules client_rules{proto::Direction::frontend, proto::states::frontend_ready,
                                        client.facts.max_message_size};
   const proto::FrameRules server_rules{proto::Direction::backend, proto::states::backend_ready,
@@ -61,15 +87,26 @@ asio::awaitable<RelayOutcome> relay_session(detail::ClientSession& client,
   ServerInspector to_client(server);
   PumpState up, down;
 
-  auto ended = co_await (pump(client.conn, server.conn, client_rules, to_server, up) ||
-                         pump(server.conn, client.conn, server_rules, to_client, down));
+  const auto executor = co_await asio::this_coro::executor;
+  auto [order, up_error, up_result, down_error, down_result] =
+      co_await asio::experimental::make_parallel_group(
+          asio::co_spawn(executor,
+                         directed(true, client.conn, server.conn, client_rules, to_server, up),
+                         asio::experimental::deferred),
+          asio::co_spawn(executor,
+                         directed(false, server.conn, client.conn, server_rules, to_client, down),
+                         asio::experimental::deferred))
+          .async_wait(StopRule{}, asio::use_awaitable);
+  if (up_error) std::rethrow_exception(up_error);
+  if (down_error) std::rethrow_exception(down_error);
 
   // A pump cut short mid-message leaves the server's stream unparseable.
   if (up.writing || up.streaming || down.streaming) server.torn = true;
 
   RelayOutcome out;
-  if (ended.index() == 0) {
-    const PumpResult& r = std::get<0>(ended);
+  const bool up_first = order[0] == 0;
+  if (up_first && up_result.result.end != PumpEnd::sink_failed) {
+    const PumpResult& r = up_result.result;
     switch (r.end) {
       case PumpEnd::stopped:
         out.end = RelayOutcome::End::client_terminated;
@@ -84,12 +121,10 @@ asio::awaitable<RelayOutcome> relay_session(detail::ClientSession& client,
         out.client_error = PgError::fatal(sqlstate::protocol_violation, out.detail);
         break;
       case PumpEnd::sink_failed:
-        out.end = RelayOutcome::End::server_gone;
-        out.detail = "writing to server " + server_name(server) + ": " + r.ec.message();
-        break;
+        break;  // handled below, with what the server said last
     }
   } else {
-    const PumpResult& r = std::get<1>(ended);
+    const PumpResult& r = down_result.result;
     switch (r.end) {
       case PumpEnd::sink_failed:
         out.end = RelayOutcome::End::client_gone;

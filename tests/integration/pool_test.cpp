@@ -1,0 +1,259 @@
+// The server side of session pooling: queueing, limits, timeouts, resets, failures.
+#include <catch2/catch.hpp>
+
+#include <poll.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "support/pooler.hpp"
+#include "support/postgres_server.hpp"
+#include "support/ports.hpp"
+#include "support/pq.hpp"
+
+using namespace pggat::test;
+
+namespace {
+
+// Polls until pred() holds or the deadline passes; returns pred()'s last value.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return pred();
+}
+
+}  // namespace
+
+TEST_CASE("200 clients queue for 10 servers and all finish", "[pool]") {
+  InProcessPooler pooler(session_config({{"client_acquire_timeout", "60s"}}, {{"max_connections", 10}}));
+  std::atomic<int> ok{0};
+  std::mutex mu;
+  std::set<int> pids;
+  std::vector<std::string> failures;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 200; ++i) {
+    clients.emplace_back([&] {
+      try {
+        pqxx::connection c(pooler.conninfo());
+        pqxx::nontransaction n(c);
+        const auto r = n.exec("select pg_backend_pid(), pg_sleep(0.01)");
+        std::lock_guard lock(mu);
+        pids.insert(r[0][0].as<int>());
+        ++ok;
+      } catch (const std::exception& e) {
+        std::lock_guard lock(mu);
+        failures.emplace_back(e.what());
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  INFO((failures.empty() ? std::string() : failures.front()));
+  CHECK(ok == 200);
+  CHECK(failures.empty());
+  CHECK(pids.size() <= 10);  // never more servers than max_connections
+  CHECK(!pids.empty());
+}
+
+TEST_CASE("a client that waits too long gets a clear FATAL naming the pool", "[pool]") {
+  InProcessPooler pooler(session_config({{"client_acquire_timeout", "300ms"}, {"name", "tight"}},
+                                        {{"max_connections", 1}}));
+  auto holder = std::make_unique<pqxx::connection>(pooler.conninfo());
+  const std::string error = connection_error(pooler.conninfo());
+  CHECK(error.find("timed out after 300ms waiting for a server connection in pool \"tight\"") !=
+        std::string::npos);
+  // The held server is still fine, and goes to the next client once free.
+  CHECK(pqxx::nontransaction(*holder).exec("select 1")[0][0].as<int>() == 1);
+  holder.reset();
+  pqxx::connection next(pooler.conninfo());
+  CHECK(pqxx::nontransaction(next).exec("select 2")[0][0].as<int>() == 2);
+}
+
+TEST_CASE("the next client gets a clean server: session state is reset", "[pool]") {
+  InProcessPooler pooler(session_config({}, {{"max_connections", 1}}));
+  int first_pid = 0;
+  {
+    PqConnection a(pooler.conninfo());
+    first_pid = std::stoi(a.exec("select pg_backend_pid()").value());
+    REQUIRE(a.exec("set statement_timeout = '7s'").ok());
+    REQUIRE(a.exec("create temporary table leftover (x int)").ok());
+    REQUIRE(a.exec("prepare stmt as select 1").ok());
+    REQUIRE(a.exec("listen some_channel").ok());
+  }
+  PqConnection b(pooler.conninfo());
+  CHECK(std::stoi(b.exec("select pg_backend_pid()").value()) == first_pid);  // same server
+  CHECK(b.exec("show statement_timeout").value() == "0");
+  CHECK(b.exec("select count(*) from pg_class where relname = 'leftover'").value() == "0");
+  CHECK(b.exec("select count(*) from pg_prepared_statements").value() == "0");
+  CHECK(b.exec("select count(*) from pg_listening_channels()").value() == "0");
+}
+
+TEST_CASE("a client that vanishes mid-transaction leaves nothing behind", "[pool]") {
+  PostgresServer::instance().execute("create table if not exists vanish_test (v int)", "app");
+  PostgresServer::instance().execute("grant all on vanish_test to app", "app");
+  PostgresServer::instance().execute("truncate vanish_test", "app");
+  InProcessPooler pooler(session_config({}, {{"max_connections", 1}}));
+  int first_pid = 0;
+  {
+    // Dropped without Terminate while the transaction is open.
+    auto* raw = PQconnectdb(pooler.conninfo().c_str());
+    REQUIRE(PQstatus(raw) == CONNECTION_OK);
+    PqResult pid(PQexec(raw, "select pg_backend_pid()"));
+    first_pid = std::stoi(pid.value());
+    PqResult begin(PQexec(raw, "begin"));
+    PqResult insert(PQexec(raw, "insert into vanish_test values (1)"));
+    REQUIRE(insert.ok());
+    ::shutdown(PQsocket(raw), SHUT_RDWR);
+    PQfinish(raw);
+  }
+  PqConnection b(pooler.conninfo());
+  CHECK(std::stoi(b.exec("select pg_backend_pid()").value()) == first_pid);
+  CHECK(b.exec("select count(*) from vanish_test").value() == "0");
+  CHECK(b.exec("select 1").value() == "1");
+}
+
+TEST_CASE("a client that vanishes mid-COPY or mid-query leaves a usable server", "[pool]") {
+  PostgresServer::instance().execute("create table if not exists vanish_copy (v int)", "app");
+  PostgresServer::instance().execute("grant all on vanish_copy to app", "app");
+  PostgresServer::instance().execute("truncate vanish_copy", "app");
+  InProcessPooler pooler(session_config({}, {{"max_connections", 1}}));
+  {
+    auto* raw = PQconnectdb(pooler.conninfo().c_str());
+    REQUIRE(PQstatus(raw) == CONNECTION_OK);
+    PqResult copy(PQexec(raw, "copy vanish_copy from stdin"));
+    REQUIRE(copy.status() == PGRES_COPY_IN);
+    REQUIRE(PQputCopyData(raw, "1\n2\n", 4) == 1);
+    PQflush(raw);
+    ::shutdown(PQsocket(raw), SHUT_RDWR);
+    PQfinish(raw);
+  }
+  {
+    auto* raw = PQconnectdb(pooler.conninfo().c_str());
+    REQUIRE(PQstatus(raw) == CONNECTION_OK);
+    REQUIRE(PQsendQuery(raw, "select pg_sleep(0.5)") == 1);  // gone before the answer
+    ::shutdown(PQsocket(raw), SHUT_RDWR);
+    PQfinish(raw);
+  }
+  PqConnection b(pooler.conninfo());
+  CHECK(b.exec("select count(*) from vanish_copy").value() == "0");
+  CHECK(b.exec("select 3").value() == "3");
+}
+
+TEST_CASE("a server killed mid-session: that client gets an error, the next one works", "[pool]") {
+  InProcessPooler pooler(session_config({}, {{"max_connections", 2}}));
+  PqConnection victim(pooler.conninfo());
+  const std::string pid = victim.exec("select pg_backend_pid()").value();
+  PostgresServer::instance().execute("select pg_terminate_backend(" + pid + ")");
+  // The server's FATAL reaches the idle client, as it does without pggat.
+  pollfd p{PQsocket(victim.get()), POLLIN, 0};
+  REQUIRE(::poll(&p, 1, 10000) == 1);
+  std::string message;
+  for (int i = 0; i < 100 && message.empty(); ++i) {
+    if (PQconsumeInput(victim.get()) == 0) {
+      message = PQerrorMessage(victim.get());
+    } else {
+      (void)PQisBusy(victim.get());  // parses what arrived
+      ::poll(&p, 1, 100);
+    }
+  }
+  // libpq hands an error that arrives while idle to the notice receiver.
+  CHECK(message.find("server closed the connection") != std::string::npos);
+  REQUIRE(!victim.notices().empty());
+  CHECK(victim.notices().back().find("terminating connection due to administrator command") !=
+        std::string::npos);
+  CHECK(!victim.exec("select 1").ok());
+
+  PqConnection next(pooler.conninfo());
+  CHECK(next.exec("select 42").value() == "42");
+  CHECK(next.exec("select pg_backend_pid()").value() != pid);
+}
+
+TEST_CASE("an idle server killed in the pool is noticed and replaced", "[pool]") {
+  InProcessPooler pooler(session_config({}, {{"max_connections", 1}}));
+  std::string pid;
+  {
+    PqConnection a(pooler.conninfo());
+    pid = a.exec("select pg_backend_pid()").value();
+  }
+  // The server now idles in the pool; kill it there.
+  REQUIRE(eventually([&] {
+    return PostgresServer::instance()
+               .execute("select count(*) from pg_stat_activity where pid = " + pid + " and state = 'idle'")[0][0]
+               .as<int>() == 1;
+  }));
+  PostgresServer::instance().execute("select pg_terminate_backend(" + pid + ")");
+  REQUIRE(eventually([&] {
+    return PostgresServer::instance()
+               .execute("select count(*) from pg_stat_activity where pid = " + pid)[0][0]
+               .as<int>() == 0;
+  }));
+  PqConnection b(pooler.conninfo());
+  CHECK(b.exec("select 5").value() == "5");
+  CHECK(b.exec("select pg_backend_pid()").value() != pid);
+}
+
+TEST_CASE("an unreachable server: FATAL 08006 naming it, quickly, and pggat keeps serving", "[pool]") {
+  const std::uint16_t dead_port = free_tcp_port();
+  InProcessPooler pooler(session_config({{"client_acquire_timeout", "30s"}},
+                                        {{"address", "127.0.0.1:" + std::to_string(dead_port)}}));
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const auto start = std::chrono::steady_clock::now();
+    const std::string error = connection_error(pooler.conninfo());
+    const auto took = std::chrono::steady_clock::now() - start;
+    INFO(error);
+    CHECK(error.find("could not connect to server at \"127.0.0.1:" + std::to_string(dead_port) + "\"") !=
+          std::string::npos);
+    CHECK(error.find("Connection refused") != std::string::npos);
+    // Failing fast, not waiting out client_acquire_timeout (30s).
+    CHECK(took < std::chrono::seconds(10));
+  }
+  CHECK(eventually([&] { return pooler.stats().clients == 0; }));
+}
+
+TEST_CASE("min_connections are kept open and idle servers above them close", "[pool]") {
+  const std::string marker = "pggat-min-test";
+  InProcessPooler pooler(session_config({{"server_idle_timeout", "300ms"}},
+                                        {{"min_connections", 2},
+                                         {"max_connections", 5},
+                                         {"parameters", {{"application_name", marker}}}}));
+  auto count = [&] {
+    return PostgresServer::instance()
+        .execute("select count(*) from pg_stat_activity where application_name = '" + marker + "'")[0][0]
+        .as<int>();
+  };
+  CHECK(eventually([&] { return count() == 2; }));
+  {
+    // Four clients at once need two more servers.
+    std::vector<std::unique_ptr<PqConnection>> held;
+    for (int i = 0; i < 4; ++i) {
+      held.push_back(std::make_unique<PqConnection>(pooler.conninfo()));
+      REQUIRE(held.back()->exec("select 1").ok());
+    }
+    CHECK(count() == 4);
+  }
+  // Once idle for longer than server_idle_timeout, back down to min_connections.
+  CHECK(eventually([&] { return count() == 2; }));
+}
+
+TEST_CASE("client_acquire_timeout 0 waits as long as it takes", "[pool]") {
+  InProcessPooler pooler(session_config({{"client_acquire_timeout", 0}}, {{"max_connections", 1}}));
+  auto holder = std::make_unique<PqConnection>(pooler.conninfo());
+  std::atomic<bool> done{false};
+  std::string result;
+  std::thread waiter([&] {
+    PqConnection w(pooler.conninfo());
+    result = w.exec("select 'served'").value();
+    done = true;
+  });
+  // Both clients connected: the second one is queued behind the only server.
+  REQUIRE(eventually([&] { return pooler.stats().clients == 2; }));
+  CHECK(!done);
+  holder.reset();
+  waiter.join();
+  CHECK(result == "served");
+}
