@@ -5,6 +5,7 @@
 
 #include "net/recv_buffer.hpp"
 #include "net/stream.hpp"
+#include "net/write_gate.hpp"
 #include "pggat/proto/frame.hpp"
 
 namespace pggat::net {
@@ -15,6 +16,7 @@ struct Connection {
   Stream stream;
   RecvBuffer in;
   proto::Buffer out;  // messages being built for one write
+  WriteGate gate;     // serializes the relay's writes when both directions write here
 };
 
 struct ReadFrameResult {

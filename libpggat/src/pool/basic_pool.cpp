@@ -116,8 +116,12 @@ class BasicPool final : public Pool {
       co_return Verdict::done();
     }
 
+    std::vector<std::unique_ptr<Middleware>> middlewares;
+    for (const MiddlewareFactory& make : options_.middlewares)
+      if (auto m = make(client)) middlewares.push_back(std::move(m));
+
     session.cancel_target = detail::ClientSession::CancelTarget{server.address, server.key};
-    const pool::RelayOutcome outcome = co_await pool::relay_session(session, server);
+    const pool::RelayOutcome outcome = co_await pool::relay_session(session, server, middlewares);
     session.cancel_target.reset();
 
     if (outcome.end == pool::RelayOutcome::End::server_gone) {

@@ -40,14 +40,24 @@ struct PumpState {
   bool streaming = false;  // a message larger than the buffer is half forwarded
 };
 
+// Bytes an inspector wants written besides the messages it passes: `forward`
+// goes to the destination before the message being inspected, `reply` goes
+// back to the source's own peer (the connection the pump reads from).
+struct Injections {
+  proto::Buffer forward;
+  proto::Buffer reply;
+  [[nodiscard]] bool empty() const { return forward.empty() && reply.empty(); }
+};
+
 // Messages are parsed in the source's receive buffer and forwarded from it
 // with one gathered write per read; nothing is copied or allocated per message.
 // A message larger than the buffer is streamed through in pieces, unless the
 // inspector needs it whole.
 //
 // Inspector:
-//   bool needs_whole(char type) const;          // see the body of this type
-//   FrameAction on_frame(char type, Bytes body); // body empty if streamed
+//   bool needs_whole(char type) const;           // see the body of this type
+//   FrameAction on_frame(char type, Bytes body);  // body empty if streamed
+//   Injections* injections();                     // null when it never injects
 template <class Inspector>
 asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
                                  const proto::FrameRules& rules, Inspector& inspector,
@@ -56,12 +66,23 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
   std::array<asio::const_buffer, max_segments> segments;
   std::size_t segment_count = 0;
   net::RecvBuffer& in = src.in;
+  Injections* const injections = inspector.injections();
 
+  // Writes are gated: with middlewares, the other direction may write to the
+  // same connection (a reply on behalf of the server, say).
+  auto write_to = [&](net::Connection& to, auto buffers) -> asio::awaitable<std::error_code> {
+    bool held = to.gate.try_enter();
+    if (!held) held = co_await to.gate.enter();
+    net::GateHold hold(to.gate, held);
+    if (!held) co_return make_error_code(errc::canceled);
+    auto [ec, n] = co_await to.stream.write(buffers);
+    co_return ec;
+  };
   auto write_segments = [&]() -> asio::awaitable<std::error_code> {
     if (segment_count == 0) co_return std::error_code{};
     state.writing = true;
-    auto [ec, n] = co_await dst.stream.write(
-        std::span<const asio::const_buffer>(segments.data(), segment_count));
+    const auto ec = co_await write_to(
+        dst, std::span<const asio::const_buffer>(segments.data(), segment_count));
     state.writing = false;
     segment_count = 0;
     co_return ec;
@@ -82,8 +103,10 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
     // Read when nothing is buffered or the buffered bytes are not yet a
     // message; otherwise handle what is there first (after a streamed message,
     // the next ones may already be waiting).
-    if (in.empty() || !progressed)
-      if (auto ec = co_await read_more()) co_return PumpResult{PumpEnd::source_closed, ec};
+    if (in.empty() || !progressed) {
+      const auto ec = co_await read_more();
+      if (ec) co_return PumpResult{PumpEnd::source_closed, ec};
+    }
 
     const proto::Bytes data = in.data();
     std::size_t pos = 0;  // parsed up to here
@@ -94,14 +117,16 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
     bool failed = false;
     PumpResult error;
 
-    auto add_run = [&](std::size_t end) -> asio::awaitable<std::error_code> {
-      if (end > run) {
-        if (segment_count == max_segments)
-          if (auto ec = co_await write_segments()) co_return ec;
-        segments[segment_count++] = asio::buffer(data.data() + run, end - run);
+    auto add = [&](asio::const_buffer b) -> asio::awaitable<std::error_code> {
+      if (b.size() == 0) co_return std::error_code{};
+      if (segment_count == max_segments) {
+        const auto ec = co_await write_segments();
+        if (ec) co_return ec;
       }
+      segments[segment_count++] = b;
       co_return std::error_code{};
     };
+    auto add_run = [&](std::size_t end) { return add(asio::buffer(data.data() + run, end - run)); };
 
     while (pos < data.size()) {
       const proto::HeaderResult h = proto::decode_header(data.subspan(pos), rules);
@@ -116,8 +141,18 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
       if (data.size() - pos >= total) {
         const FrameAction action = inspector.on_frame(
             h.header.type, data.subspan(pos + proto::FrameHeader::size, h.header.body_size()));
+        if (injections != nullptr && !injections->forward.empty()) {
+          // Written now, ahead of this message, while the buffer is stable.
+          std::error_code ec = co_await add_run(pos);
+          if (!ec) ec = co_await add(asio::buffer(injections->forward));
+          if (!ec) ec = co_await write_segments();
+          injections->forward.clear();
+          if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};
+          run = pos;
+        }
         if (action != FrameAction::forward) {
-          if (auto ec = co_await add_run(pos)) co_return PumpResult{PumpEnd::sink_failed, ec};
+          const auto ec = co_await add_run(pos);
+          if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};
           run = pos + total;
         }
         pos += total;
@@ -139,21 +174,32 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
       break;
     }
 
-    if (auto ec = co_await add_run(pos)) co_return PumpResult{PumpEnd::sink_failed, ec};
-    if (stream_left > 0) state.streaming = true;
-    if (auto ec = co_await write_segments()) co_return PumpResult{PumpEnd::sink_failed, ec};
+    {
+      auto ec = co_await add_run(pos);
+      if (stream_left > 0) state.streaming = true;
+      if (!ec) ec = co_await write_segments();
+      if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};
+    }
     in.consume(pos);
+    if (injections != nullptr && !injections->reply.empty()) {
+      const auto ec = co_await write_to(src, asio::buffer(injections->reply));
+      injections->reply.clear();
+      if (ec) co_return PumpResult{PumpEnd::source_closed, ec};
+    }
     if (failed) co_return error;
     if (stop) co_return PumpResult{PumpEnd::stopped, {}};
     progressed = pos > 0;
     if (reserve > 0) in.reserve_message(reserve);
 
     while (stream_left > 0) {
-      if (in.empty())
-        if (auto ec = co_await read_more()) co_return PumpResult{PumpEnd::source_closed, ec};
+      if (in.empty()) {
+        const auto ec = co_await read_more();
+        if (ec) co_return PumpResult{PumpEnd::source_closed, ec};
+      }
       const std::size_t n = std::min(stream_left, in.size());
       segments[segment_count++] = asio::buffer(in.data().data(), n);
-      if (auto ec = co_await write_segments()) co_return PumpResult{PumpEnd::sink_failed, ec};
+      const auto ec = co_await write_segments();
+      if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};
       in.consume(n);
       stream_left -= n;
     }

@@ -12,40 +12,110 @@
 namespace pggat::pool {
 namespace {
 
+// Runs the middlewares that declared a message type, and collects what they
+// inject. Client messages pass them first to last, server messages last to first.
+class MiddlewareRun final : public MiddlewareContext {
+ public:
+  MiddlewareRun(std::span<const std::unique_ptr<Middleware>> middlewares, const Client& client,
+                proto::Conversation& state, bool from_client)
+      : middlewares_(middlewares), client_(client), state_(state), from_client_(from_client) {
+    for (const auto& m : middlewares_) {
+      const proto::TypeSet types = from_client ? m->client_types() : m->server_types();
+      for (int t = 0; t < 256; ++t)
+        if (types.contains(static_cast<char>(t))) types_.add(static_cast<char>(t));
+    }
+  }
+
+  [[nodiscard]] bool wants(char type) const { return types_.contains(type); }
+  [[nodiscard]] Injections* injections() { return middlewares_.empty() ? nullptr : &injections_; }
+
+  // False when a middleware stopped the message.
+  bool run(char type, proto::Bytes body) {
+    const proto::Frame frame{type, body};
+    const std::size_t n = middlewares_.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      Middleware& m = *middlewares_[from_client_ ? i : n - 1 - i];
+      const proto::TypeSet types = from_client_ ? m.client_types() : m.server_types();
+      if (!types.contains(type)) continue;
+      const FilterStatus status = from_client_ ? m.on_client_message(frame, *this)
+                                               : m.on_server_message(frame, *this);
+      if (status == FilterStatus::Stop) return false;
+    }
+    return true;
+  }
+
+  void send_to_client(proto::Bytes message) override {
+    proto::append(from_client_ ? injections_.reply : injections_.forward, message);
+  }
+  void send_to_server(proto::Bytes message) override {
+    proto::append(from_client_ ? injections_.forward : injections_.reply, message);
+    // The server will answer what is injected: keep the bookkeeping right.
+    proto::Bytes rest = message;
+    const proto::FrameRules any{proto::Direction::frontend,
+                                proto::TypeSet::all_of(proto::frontend_messages),
+                                proto::default_max_message_length};
+    for (;;) {
+      const auto f = proto::decode_frame(rest, any);
+      if (f.status != proto::DecodeStatus::ok) break;
+      state_.on_client(f.frame.type);
+      rest = rest.subspan(f.consumed);
+    }
+  }
+  [[nodiscard]] const Client& client() const override { return client_; }
+
+ private:
+  std::span<const std::unique_ptr<Middleware>> middlewares_;
+  const Client& client_;
+  proto::Conversation& state_;
+  bool from_client_;
+  proto::TypeSet types_;
+  Injections injections_;
+};
+
 // Client to server: everything passes except Terminate, which ends the session
 // without closing the server.
 class ClientInspector {
  public:
-  explicit ClientInspector(proto::Conversation& state) : state_(state) {}
-  bool needs_whole(char) const { return false; }
-  FrameAction on_frame(char type, proto::Bytes) {
+  ClientInspector(proto::Conversation& state, MiddlewareRun& middlewares)
+      : state_(state), middlewares_(middlewares) {}
+  bool needs_whole(char type) const { return middlewares_.wants(type); }
+  FrameAction on_frame(char type, proto::Bytes body) {
     if (type == 'X') return FrameAction::stop;
+    if (middlewares_.wants(type) && !middlewares_.run(type, body)) return FrameAction::drop;
     state_.on_client(type);
     return FrameAction::forward;
   }
+  Injections* injections() { return middlewares_.injections(); }
 
  private:
   proto::Conversation& state_;
+  MiddlewareRun& middlewares_;
 };
 
 // Server to client: everything passes; parameters, transaction state and
 // FATAL errors are noted on the way.
 class ServerInspector {
  public:
-  explicit ServerInspector(backend::ServerConnection& server) : server_(server) {}
-  bool needs_whole(char type) const { return type == 'S' || type == 'Z' || type == 'E'; }
+  ServerInspector(backend::ServerConnection& server, MiddlewareRun& middlewares)
+      : server_(server), middlewares_(middlewares) {}
+  bool needs_whole(char type) const {
+    return type == 'S' || type == 'Z' || type == 'E' || middlewares_.wants(type);
+  }
   FrameAction on_frame(char type, proto::Bytes body) {
     server_.observe_server_message(type, body);
     if (type == 'E') {
       if (const auto e = proto::be::ErrorResponse::decode(body); e && e->to_pg_error().is_fatal())
         sent_fatal_ = true;
     }
+    if (middlewares_.wants(type) && !middlewares_.run(type, body)) return FrameAction::drop;
     return FrameAction::forward;
   }
+  Injections* injections() { return middlewares_.injections(); }
   [[nodiscard]] bool sent_fatal() const { return sent_fatal_; }
 
  private:
   backend::ServerConnection& server_;
+  MiddlewareRun& middlewares_;
   bool sent_fatal_ = false;
 };
 
@@ -77,14 +147,17 @@ struct StopRule {
 
 }  // namespace
 
-asio::awaitable<RelayOutcome> relay_session(detail::ClientSession& client,
-                                            backend::ServerConnection& server) {
+asio::awaitable<RelayOutcome> relay_session(
+    detail::ClientSession& client, backend::ServerConnection& server,
+    std::span<const std::unique_ptr<Middleware>> middlewares) {
   const proto::FrameRules client_rules{proto::Direction::frontend, proto::states::frontend_ready,
                                        client.facts.max_message_size};
   const proto::FrameRules server_rules{proto::Direction::backend, proto::states::backend_ready,
                                        proto::default_max_message_length};
-  ClientInspector to_server(server.state);
-  ServerInspector to_client(server);
+  MiddlewareRun client_side(middlewares, client.client, server.state, true);
+  MiddlewareRun server_side(middlewares, client.client, server.state, false);
+  ClientInspector to_server(server.state, client_side);
+  ServerInspector to_client(server, server_side);
   PumpState up, down;
 
   const auto executor = co_await asio::this_coro::executor;

@@ -1,13 +1,16 @@
 // Session relay: both directions between a client and the server it holds.
 #pragma once
 
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include <asio/awaitable.hpp>
 
 #include "backend/server_connection.hpp"
 #include "frontend/client_session.hpp"
+#include "pggat/middleware.hpp"
 #include "pggat/pg_error.hpp"
 
 namespace pggat::pool {
@@ -26,9 +29,10 @@ struct RelayOutcome {
   std::string detail;  // for the log
 };
 
-// Relays until one side ends. Afterwards server.torn says whether the server's
-// byte stream was cut in the middle of a message.
-[[nodiscard]] asio::awaitable<RelayOutcome> relay_session(detail::ClientSession& client,
-                                                          backend::ServerConnection& server);
+// Relays until one side ends, through the client's middlewares. Afterwards
+// server.torn says whether the server's byte stream was cut mid-message.
+[[nodiscard]] asio::awaitable<RelayOutcome> relay_session(
+    detail::ClientSession& client, backend::ServerConnection& server,
+    std::span<const std::unique_ptr<Middleware>> middlewares);
 
 }  // namespace pggat::pool
