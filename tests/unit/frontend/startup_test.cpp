@@ -50,6 +50,8 @@ TEST_CASE("apply_options splits on whitespace and honours backslash escapes",
   CHECK(applied("-c application_name=a\\ b") == Parameters{{"application_name", "a b"}});
   CHECK(applied("-c application_name=a\\\\b") == Parameters{{"application_name", "a\\b"}});
   CHECK(applied("-c x=\\a") == Parameters{{"x", "a"}});
+  // pg_split_opts drops a backslash with nothing after it.
+  CHECK(applied("-c x=a\\") == Parameters{{"x", "a"}});
   CHECK(applied("  -c\t a=1 \n") == Parameters{{"a", "1"}});
   CHECK(applied("") == Parameters{});
   CHECK(applied("   ") == Parameters{});
