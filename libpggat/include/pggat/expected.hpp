@@ -9,6 +9,9 @@ namespace pggat {
 
 template <class E>
 struct Unexpected {
+  // A constructor rather than an aggregate: clang 14 has no parenthesised
+  // aggregate initialisation, and `Unexpected(text)` is how errors are returned.
+  explicit Unexpected(E e) : error(std::move(e)) {}
   E error;
 };
 template <class E>

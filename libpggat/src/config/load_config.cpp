@@ -1,4 +1,5 @@
 // The top of the config: app object, servers, listeners and routes.
+#include <charconv>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -28,16 +29,13 @@ ListenerOptions parse_listener(const ConfigNode& node) {
   if (auto n = node.find("unix_socket_mode")) {
     // Accept 511 or "0777": JSON has no octal literals.
     if (n->json().is_string()) {
+      // Octal digits only: no sign, no blanks, and not empty.
       const std::string text = n->as_string();
-      std::size_t used = 0;
-      unsigned long mode = 0;
-      try {
-        mode = std::stoul(text, &used, 8);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used != text.size() || mode > 0777) n->fail("expected an octal mode like \"0770\"");
-      l.unix_socket_mode = static_cast<std::uint32_t>(mode);
+      std::uint32_t mode = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), mode, 8);
+      if (ec != std::errc() || end != text.data() + text.size() || mode > 0777)
+        n->fail("expected an octal mode like \"0770\"");
+      l.unix_socket_mode = mode;
     } else {
       l.unix_socket_mode = static_cast<std::uint32_t>(n->as_int(0, 0777));
     }

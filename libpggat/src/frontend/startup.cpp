@@ -152,8 +152,8 @@ std::optional<std::string> apply_options(std::string_view options, Parameters& p
       continue;
     }
     in_word = true;
-    if (c == '\\' && i + 1 < options.size()) {
-      word += options[++i];
+    if (c == '\\') {
+      if (i + 1 < options.size()) word += options[++i];  // a trailing backslash is dropped
       continue;
     }
     word += c;
