@@ -79,7 +79,7 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   void hand_over_locked(ServerHandle server);
   void make_idle_locked(ServerHandle server);
   void discard_locked(ServerHandle server);
-  void finish_waiter_locked(const std::shared_ptr<Waiter>& w, ServerHandle server,
+  void finish_waiter_locked(std::shared_ptr<Waiter> w, ServerHandle server,
                             std::optional<PgError> error);
   void run_janitor_locked();
   void schedule_janitor();
