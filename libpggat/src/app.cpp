@@ -200,7 +200,14 @@ class AppState : public std::enable_shared_from_this<AppState> {
       run_callbacks();
       return;
     }
-    if (phase == Phase::stopping) return;
+    if (phase == Phase::stopping) {
+      // A shorter grace brings the deadline forward (the CLI's second signal
+      // passes 0: close everyone now); a longer one never extends it.
+      if (grace >= std::chrono::nanoseconds::zero() && grace_timer &&
+          grace < grace_timer->expiry() - asio::steady_timer::clock_type::now())
+        arm_grace_timer(grace);
+      return;
+    }
     const bool was_running = phase == Phase::running;
     phase = Phase::stopping;
     for (auto& lr : listeners) lr->listener->close();
@@ -212,7 +219,14 @@ class AppState : public std::enable_shared_from_this<AppState> {
     if (grace < std::chrono::nanoseconds::zero()) grace = shutdown_timeout;
     log->info("shutting down: waiting up to {} for {} clients to finish", format_duration(grace),
               stats.clients);
-    grace_timer.emplace(executor, std::chrono::duration_cast<asio::steady_timer::duration>(grace));
+    grace_timer.emplace(executor);
+    arm_grace_timer(grace);
+  }
+
+  // (Re)sets the end of the grace period to `grace` from now; moving it
+  // cancels the earlier wait.
+  void arm_grace_timer(std::chrono::nanoseconds grace) {
+    grace_timer->expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(grace));
     grace_timer->async_wait([self = shared_from_this()](std::error_code ec) {
       if (ec || self->phase != Phase::stopping) return;
       self->log->info("shutdown timeout: closing {} remaining clients", self->stats.clients);

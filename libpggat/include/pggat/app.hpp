@@ -51,7 +51,8 @@ class PGGAT_API App {
 
   // Stops accepting, lets sessions finish for up to `grace` (the configured
   // shutdown_timeout when negative), then closes the rest, stops pools and calls
-  // on_stopped on the executor. Safe from any thread; later calls only add callbacks.
+  // on_stopped on the executor. Safe from any thread; later calls add callbacks and
+  // may shorten the grace period (never lengthen it): shutdown(0ns) closes the rest now.
   void shutdown(std::chrono::nanoseconds grace = std::chrono::nanoseconds(-1),
                 std::function<void()> on_stopped = {});
 

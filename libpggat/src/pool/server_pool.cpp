@@ -201,6 +201,8 @@ void ServerPool::discard_locked(ServerHandle server) {
   fill_waiters_locked();
 }
 
+// `w` is taken by value: callers pass waiters_.front(), and a reference to it
+// would name the next waiter once the erase below has shifted the deque.
 void ServerPool::finish_waiter_locked(std::shared_ptr<Waiter> w, ServerHandle server,
                                       std::optional<PgError> error) {
   std::erase(waiters_, w);
