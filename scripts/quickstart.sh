@@ -279,7 +279,8 @@ cmd_run() {
   cat <<EOF
 
 ================================================================================
- pggat is running in front of a throwaway PostgreSQL. Connect with (password app-pass):
+ pggat is running in front of a throwaway PostgreSQL. Connect with (no password: client
+ auth is trust for now; pggat logs in to PostgreSQL as app / app-pass):
 
    psql "host=127.0.0.1 port=$listen_port user=app dbname=app"
    psql "host=$socket_dir port=$listen_port user=app dbname=app"

@@ -62,8 +62,8 @@ class AppState : public std::enable_shared_from_this<AppState> {
     for (const auto& server : servers) {
       for (const ListenerOptions& options : server->listeners()) {
         auto listener = net::Listener::bind(executor, options);
-        if (!listener)
-          throw std::system_error(std::make_error_code(std::errc::address_in_use), listener.error());
+        // The text already names the address and the reason.
+        if (!listener) throw std::runtime_error(listener.error());
         auto runtime = std::make_unique<ListenerRuntime>();
         runtime->listener = std::move(*listener);
         runtime->server = server.get();

@@ -41,9 +41,10 @@ class PGGAT_API App {
   void add_server(Server server);
   void set_shutdown_timeout(std::chrono::nanoseconds timeout);
 
-  // Starts handlers and pools and binds every listener. Throws
-  // std::system_error naming the address when one cannot be bound (nothing is
-  // left listening then). Call before running the executor, or on it.
+  // Binds every listener, then starts handlers and pools. Throws
+  // std::runtime_error naming the address and the reason when one cannot be
+  // bound (nothing is left listening then). Call before running the executor,
+  // or on it.
   void start();
 
   // Where listeners ended up: "127.0.0.1:54321" (port 0 resolved) or socket paths.
