@@ -1,6 +1,8 @@
 // The built-in matchers: user and database globs, and/or/not.
 #include "pggat/matchers.hpp"
 
+#include <stdexcept>
+
 namespace pggat {
 namespace {
 
@@ -87,13 +89,23 @@ std::shared_ptr<const Matcher> match_user(std::string glob) {
 std::shared_ptr<const Matcher> match_database(std::string glob) {
   return std::make_shared<DatabaseMatcher>(std::move(glob));
 }
+namespace {
+void require_all(const std::vector<std::shared_ptr<const Matcher>>& matchers, const char* what) {
+  for (const auto& m : matchers)
+    if (!m) throw std::invalid_argument(std::string(what) + ": a matcher is null");
+}
+}  // namespace
+
 std::shared_ptr<const Matcher> match_all_of(std::vector<std::shared_ptr<const Matcher>> matchers) {
+  require_all(matchers, "match_all_of");
   return std::make_shared<AllOfMatcher>(std::move(matchers));
 }
 std::shared_ptr<const Matcher> match_any_of(std::vector<std::shared_ptr<const Matcher>> matchers) {
+  require_all(matchers, "match_any_of");
   return std::make_shared<AnyOfMatcher>(std::move(matchers));
 }
 std::shared_ptr<const Matcher> match_not(std::shared_ptr<const Matcher> m) {
+  if (!m) throw std::invalid_argument("match_not: the matcher is null");
   return std::make_shared<NotMatcher>(std::move(m));
 }
 

@@ -118,3 +118,11 @@ TEST_CASE("startup packets with absurd lengths are invalid", "[proto][startup]")
   MessageWriter::untyped(ssl_with_tail).u32(ssl_request_code).u32(0);
   CHECK(decode_startup(ssl_with_tail).status == DecodeStatus::invalid);
 }
+
+TEST_CASE("an embedded NUL cannot smuggle fields into a message", "[proto][writer]") {
+  Buffer b;
+  MessageWriter(b, 'Q').cstring(std::string_view("select 1\0X\0", 11));
+  const FrameResult r = decode_frame(b, ready_frontend);
+  REQUIRE(r.status == DecodeStatus::ok);
+  CHECK(as_string_view(r.frame.body) == std::string_view("select 1\0", 9));
+}

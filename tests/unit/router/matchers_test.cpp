@@ -130,3 +130,9 @@ TEST_CASE("match_all_of and match_any_of short-circuit in order", "[router][matc
   CHECK(t->calls == 1);
   CHECK(f->calls == 1);
 }
+
+TEST_CASE("combinators refuse null matchers up front", "[router]") {
+  CHECK_THROWS_AS(pggat::match_not(nullptr), std::invalid_argument);
+  CHECK_THROWS_AS(pggat::match_all_of({pggat::match_user("a"), nullptr}), std::invalid_argument);
+  CHECK_THROWS_AS(pggat::match_any_of({nullptr}), std::invalid_argument);
+}

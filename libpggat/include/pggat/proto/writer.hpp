@@ -41,8 +41,10 @@ class MessageWriter {
     out_.push_back(static_cast<std::byte>(v));
     return *this;
   }
+  // Cut at an embedded NUL: on the wire it would end the string early and let
+  // the rest be read as further fields.
   MessageWriter& cstring(std::string_view s) {
-    bytes(as_bytes(s));
+    bytes(as_bytes(s.substr(0, s.find('\0'))));
     return u8(0);
   }
   MessageWriter& bytes(Bytes b) {
