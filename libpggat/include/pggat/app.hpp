@@ -61,7 +61,7 @@ class PGGAT_API App {
   [[nodiscard]] std::shared_ptr<spdlog::logger> logger() const;
 
  private:
-  std::shared_ptr<detail::AppState> state_;
+  std::shared_ptr<detail::AppState> state_{};
 };
 
 }  // namespace pggat

@@ -18,7 +18,7 @@ enum class ParameterStatusSync { none, initial, dynamic };
 // pggat's basic-pool fields. Start from session() or transaction() (the
 // presets pggat's "mode" picks) and override what you need.
 struct PGGAT_API BasicPoolOptions {
-  std::string name;  // for logs and errors; the config loader fills it in
+  std::string name{};  // for logs and errors; the config loader fills it in
   PoolerKind pooler = PoolerKind::lifo;
   bool release_after_transaction = false;
   ParameterStatusSync parameter_status_sync = ParameterStatusSync::initial;
@@ -30,7 +30,7 @@ struct PGGAT_API BasicPoolOptions {
   std::chrono::nanoseconds server_reconnect_initial_time = std::chrono::seconds(5);
   std::chrono::nanoseconds server_reconnect_max_time = std::chrono::minutes(1);
   std::vector<std::string> tracked_parameters = default_tracked_parameters();
-  std::vector<MiddlewareFactory> middlewares;
+  std::vector<MiddlewareFactory> middlewares{};
 
   static std::vector<std::string> default_tracked_parameters();
   static BasicPoolOptions session();

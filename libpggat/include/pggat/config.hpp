@@ -26,8 +26,8 @@ class PGGAT_API ConfigError : public std::runtime_error {
   [[nodiscard]] const std::string& problem() const { return problem_; }
 
  private:
-  std::string path_;
-  std::string problem_;
+  std::string path_{};
+  std::string problem_{};
 };
 
 // A JSON value together with its path in the config, so every error can say where.
@@ -64,12 +64,12 @@ class PGGAT_API ConfigNode {
 
  private:
   const nlohmann::json* value_;
-  std::string path_;
+  std::string path_{};
 };
 
 // A whole pggat config: what `pggat run` runs.
 struct PGGAT_API Config {
-  std::vector<Server> servers;
+  std::vector<Server> servers{};
   std::chrono::nanoseconds stat_log_period{0};  // 0: no stat line
   std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(30);
 };

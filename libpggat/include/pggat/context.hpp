@@ -9,8 +9,8 @@
 namespace pggat {
 
 struct Context {
-  asio::any_io_executor executor;
-  std::shared_ptr<spdlog::logger> log;
+  asio::any_io_executor executor{};
+  std::shared_ptr<spdlog::logger> log{};
 };
 
 }  // namespace pggat

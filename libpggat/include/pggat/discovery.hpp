@@ -12,22 +12,22 @@
 namespace pggat {
 
 struct DiscoveredNode {
-  std::string address;
+  std::string address{};
   int priority = 0;
 };
 
 struct DiscoveredUser {
-  std::string username;
-  std::string password;
+  std::string username{};
+  std::string password{};
 };
 
 // One primary with its replicas, the databases on it and the users that may log in.
 struct DiscoveredCluster {
-  std::string id;
-  DiscoveredNode primary;
-  std::map<std::string, DiscoveredNode> replicas;  // by replica id
-  std::vector<std::string> databases;
-  std::vector<DiscoveredUser> users;
+  std::string id{};
+  DiscoveredNode primary{};
+  std::map<std::string, DiscoveredNode> replicas{};  // by replica id
+  std::vector<std::string> databases{};
+  std::vector<DiscoveredUser> users{};
 };
 
 // Where a discoverer reports what it finds; the discovery handler implements it.

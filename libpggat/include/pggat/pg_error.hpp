@@ -27,10 +27,10 @@ inline constexpr std::string_view internal_error = "XX000";
 
 struct PGGAT_API PgError {
   std::string severity = "FATAL";  // ERROR, FATAL or PANIC
-  std::string code;                // SQLSTATE, five characters
-  std::string message;
-  std::string detail;  // optional
-  std::string hint;    // optional
+  std::string code{};                // SQLSTATE, five characters
+  std::string message{};
+  std::string detail{};  // optional
+  std::string hint{};    // optional
 
   static PgError fatal(std::string_view code, std::string message) {
     return PgError{"FATAL", std::string(code), std::move(message), {}, {}};

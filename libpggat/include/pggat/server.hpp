@@ -15,7 +15,7 @@ namespace pggat {
 struct ListenerOptions {
   // "host:port", "[::1]:port", or a unix socket directory "/dir" (socket
   // /dir/.s.PGSQL.5432), "/dir:6432", or a full "/dir/.s.PGSQL.6432" path.
-  std::string address;
+  std::string address{};
   // Clients beyond this many get FATAL 53300; 0 means no limit.
   std::uint32_t max_connections = 0;
   // A client must finish its startup packet within this time.
@@ -35,8 +35,8 @@ class PGGAT_API Server {
   [[nodiscard]] const std::vector<Route>& routes() const { return routes_; }
 
  private:
-  std::vector<ListenerOptions> listeners_;
-  std::vector<Route> routes_;
+  std::vector<ListenerOptions> listeners_{};
+  std::vector<Route> routes_{};
 };
 
 }  // namespace pggat

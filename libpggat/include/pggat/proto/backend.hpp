@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "pggat/pg_error.hpp"
+#include "pggat/export.hpp"
 #include "pggat/proto/bytes.hpp"
 #include "pggat/proto/wire_list.hpp"
 
@@ -41,11 +42,11 @@ enum class AuthCode : std::int32_t {
 
 // The code at the front of an 'R' body, to pick the decoder; nullopt if the
 // body is too short. The value may be one no enumerator names.
-[[nodiscard]] std::optional<AuthCode> auth_code(Bytes body);
+[[nodiscard]] PGGAT_API std::optional<AuthCode> auth_code(Bytes body);
 
 // An Authentication message that is its code and nothing else.
 template <AuthCode Code>
-struct AuthenticationRequest {
+struct PGGAT_API AuthenticationRequest {
   static constexpr char type = 'R';
   static constexpr AuthCode code = Code;
   [[nodiscard]] static std::optional<AuthenticationRequest> decode(Bytes body);
@@ -54,7 +55,7 @@ struct AuthenticationRequest {
 
 // An Authentication message whose code is followed by mechanism data.
 template <AuthCode Code>
-struct AuthenticationData {
+struct PGGAT_API AuthenticationData {
   static constexpr char type = 'R';
   static constexpr AuthCode code = Code;
   Bytes data;
@@ -72,7 +73,7 @@ using AuthenticationGSSContinue = AuthenticationData<AuthCode::gss_continue>;
 using AuthenticationSASLContinue = AuthenticationData<AuthCode::sasl_continue>;
 using AuthenticationSASLFinal = AuthenticationData<AuthCode::sasl_final>;
 
-struct AuthenticationMD5Password {
+struct PGGAT_API AuthenticationMD5Password {
   static constexpr char type = 'R';
   static constexpr AuthCode code = AuthCode::md5_password;
   std::array<std::byte, 4> salt{};
@@ -80,7 +81,7 @@ struct AuthenticationMD5Password {
   void encode(Buffer& out) const;
 };
 
-struct AuthenticationSASL {
+struct PGGAT_API AuthenticationSASL {
   static constexpr char type = 'R';
   static constexpr AuthCode code = AuthCode::sasl;
   StringList mechanisms;  // in the server's order of preference; none is empty
@@ -94,7 +95,7 @@ struct AuthenticationSASL {
 
 // A message that is its type byte and nothing else.
 template <char Type>
-struct EmptyMessage {
+struct PGGAT_API EmptyMessage {
   static constexpr char type = Type;
   [[nodiscard]] static std::optional<EmptyMessage> decode(Bytes body);
   void encode(Buffer& out) const;
@@ -108,7 +109,7 @@ using NoData = EmptyMessage<'n'>;
 using ParseComplete = EmptyMessage<'1'>;
 using PortalSuspended = EmptyMessage<'s'>;
 
-struct BackendKeyData {
+struct PGGAT_API BackendKeyData {
   static constexpr char type = 'K';
   std::int32_t process_id = 0;
   std::int32_t secret_key = 0;
@@ -116,14 +117,14 @@ struct BackendKeyData {
   void encode(Buffer& out) const;
 };
 
-struct CommandComplete {
+struct PGGAT_API CommandComplete {
   static constexpr char type = 'C';
   std::string_view tag;  // e.g. "SELECT 1", "INSERT 0 5"
   [[nodiscard]] static std::optional<CommandComplete> decode(Bytes body);
   void encode(Buffer& out) const;
 };
 
-struct CopyData {
+struct PGGAT_API CopyData {
   static constexpr char type = 'd';
   Bytes data;
   [[nodiscard]] static std::optional<CopyData> decode(Bytes body);
@@ -132,7 +133,7 @@ struct CopyData {
 
 // CopyInResponse, CopyOutResponse and CopyBothResponse share their layout.
 template <char Type>
-struct CopyResponse {
+struct PGGAT_API CopyResponse {
   static constexpr char type = Type;
   std::int8_t overall_format = 0;  // 0 text, 1 binary
   FormatList column_formats;
@@ -146,7 +147,7 @@ using CopyInResponse = CopyResponse<'G'>;
 using CopyOutResponse = CopyResponse<'H'>;
 using CopyBothResponse = CopyResponse<'W'>;
 
-struct DataRow {
+struct PGGAT_API DataRow {
   static constexpr char type = 'D';
   ValueList columns;
   [[nodiscard]] static std::optional<DataRow> decode(Bytes body);
@@ -177,13 +178,13 @@ inline constexpr char line = 'L';
 inline constexpr char routine = 'R';
 }  // namespace error_field
 
-struct ErrorField {
+struct PGGAT_API ErrorField {
   char code = 0;  // one of error_field; never 0, which ends the list
   std::string_view value;
   friend bool operator==(const ErrorField&, const ErrorField&) = default;
 };
 
-struct ErrorFieldElement {
+struct PGGAT_API ErrorFieldElement {
   using value_type = ErrorField;
   static constexpr std::size_t min_size = 2;
   static bool read(BodyReader& r, value_type& v) {
@@ -202,7 +203,7 @@ using ErrorFieldList = WireList<ErrorFieldElement>;
 
 // ErrorResponse and NoticeResponse share their layout.
 template <char Type>
-struct DiagnosticMessage {
+struct PGGAT_API DiagnosticMessage {
   static constexpr char type = Type;
   ErrorFieldList fields;
   // The value of a field; the last one if a code repeats, as libpq does.
@@ -220,14 +221,14 @@ struct DiagnosticMessage {
 using ErrorResponse = DiagnosticMessage<'E'>;
 using NoticeResponse = DiagnosticMessage<'N'>;
 
-struct FunctionCallResponse {
+struct PGGAT_API FunctionCallResponse {
   static constexpr char type = 'V';
   std::optional<Bytes> result;  // nullopt: NULL
   [[nodiscard]] static std::optional<FunctionCallResponse> decode(Bytes body);
   void encode(Buffer& out) const;
 };
 
-struct NegotiateProtocolVersion {
+struct PGGAT_API NegotiateProtocolVersion {
   static constexpr char type = 'v';
   std::int32_t newest_minor = 0;  // newest minor version the server supports
   StringList unrecognized_options;
@@ -237,7 +238,7 @@ struct NegotiateProtocolVersion {
                      std::span<const std::string_view> unrecognized_options);
 };
 
-struct NotificationResponse {
+struct PGGAT_API NotificationResponse {
   static constexpr char type = 'A';
   std::int32_t process_id = 0;  // of the notifying backend
   std::string_view channel;
@@ -246,7 +247,7 @@ struct NotificationResponse {
   void encode(Buffer& out) const;
 };
 
-struct ParameterDescription {
+struct PGGAT_API ParameterDescription {
   static constexpr char type = 't';
   OidList type_oids;
   [[nodiscard]] static std::optional<ParameterDescription> decode(Bytes body);
@@ -254,7 +255,7 @@ struct ParameterDescription {
   static void encode(Buffer& out, std::span<const std::uint32_t> type_oids);
 };
 
-struct ParameterStatus {
+struct PGGAT_API ParameterStatus {
   static constexpr char type = 'S';
   std::string_view name;
   std::string_view value;
@@ -264,7 +265,7 @@ struct ParameterStatus {
 
 enum class TransactionStatus : char { idle = 'I', in_transaction = 'T', failed = 'E' };
 
-struct ReadyForQuery {
+struct PGGAT_API ReadyForQuery {
   static constexpr char type = 'Z';
   TransactionStatus status = TransactionStatus::idle;
   [[nodiscard]] static std::optional<ReadyForQuery> decode(Bytes body);
@@ -272,7 +273,7 @@ struct ReadyForQuery {
 };
 
 // One column of a RowDescription.
-struct FieldDescription {
+struct PGGAT_API FieldDescription {
   std::string_view name;
   std::uint32_t table_oid = 0;   // 0 if not a table column
   std::int16_t column_attr = 0;  // attribute number in that table, else 0
@@ -283,7 +284,7 @@ struct FieldDescription {
   friend bool operator==(const FieldDescription&, const FieldDescription&) = default;
 };
 
-struct FieldDescriptionElement {
+struct PGGAT_API FieldDescriptionElement {
   using value_type = FieldDescription;
   static constexpr std::size_t min_size = 1 + 4 + 2 + 4 + 2 + 4 + 2;
   static bool read(BodyReader& r, value_type& v) {
@@ -305,7 +306,7 @@ struct FieldDescriptionElement {
 
 using FieldList = WireList<FieldDescriptionElement>;
 
-struct RowDescription {
+struct PGGAT_API RowDescription {
   static constexpr char type = 'T';
   FieldList fields;
   [[nodiscard]] static std::optional<RowDescription> decode(Bytes body);

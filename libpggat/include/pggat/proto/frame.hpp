@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "pggat/export.hpp"
 #include "pggat/proto/bytes.hpp"
 #include "pggat/proto/message_types.hpp"
 
@@ -48,7 +49,7 @@ struct HeaderResult {
 
 // Decodes the header at the front of data. Garbage is reported as soon as the
 // type byte is seen, without waiting for the rest of the header.
-[[nodiscard]] HeaderResult decode_header(Bytes data, const FrameRules& rules);
+[[nodiscard]] PGGAT_API HeaderResult decode_header(Bytes data, const FrameRules& rules);
 
 struct FrameResult {
   DecodeStatus status = DecodeStatus::need_more;
@@ -58,10 +59,10 @@ struct FrameResult {
 };
 
 // Decodes one whole message at the front of data.
-[[nodiscard]] FrameResult decode_frame(Bytes data, const FrameRules& rules);
+[[nodiscard]] PGGAT_API FrameResult decode_frame(Bytes data, const FrameRules& rules);
 
 // Human-readable text for a framing error, in PostgreSQL's words where it has them.
-[[nodiscard]] std::string describe(FrameError error, Direction direction, const FrameHeader& header);
+[[nodiscard]] PGGAT_API std::string describe(FrameError error, Direction direction, const FrameHeader& header);
 
 // ---- Startup phase: packets without a type byte ----
 
@@ -86,7 +87,7 @@ struct StartupResult {
 };
 
 // Decodes the first packet of a connection (or the one after an SSL/GSS refusal).
-[[nodiscard]] StartupResult decode_startup(Bytes data,
+[[nodiscard]] PGGAT_API StartupResult decode_startup(Bytes data,
                                            std::uint32_t max_length = max_startup_packet_length);
 
 }  // namespace pggat::proto

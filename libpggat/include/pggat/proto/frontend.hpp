@@ -6,6 +6,7 @@
 #include <span>
 #include <string_view>
 
+#include "pggat/export.hpp"
 #include "pggat/proto/bytes.hpp"
 #include "pggat/proto/wire_list.hpp"
 
@@ -22,7 +23,7 @@ using ValueList = WireList<NullableBytesElement>;  // values, nullopt for NULL
 // Statement or portal, the target of Close and Describe.
 enum class Target : char { statement = 'S', portal = 'P' };
 
-struct Bind {
+struct PGGAT_API Bind {
   static constexpr char type = 'B';
   std::string_view portal;
   std::string_view statement;
@@ -37,7 +38,7 @@ struct Bind {
                      std::span<const std::int16_t> result_formats);
 };
 
-struct Close {
+struct PGGAT_API Close {
   static constexpr char type = 'C';
   Target target = Target::statement;
   std::string_view name;
@@ -45,27 +46,27 @@ struct Close {
   void encode(Buffer& out) const;
 };
 
-struct CopyData {
+struct PGGAT_API CopyData {
   static constexpr char type = 'd';
   Bytes data;
   [[nodiscard]] static std::optional<CopyData> decode(Bytes body);
   void encode(Buffer& out) const;
 };
 
-struct CopyDone {
+struct PGGAT_API CopyDone {
   static constexpr char type = 'c';
   [[nodiscard]] static std::optional<CopyDone> decode(Bytes body);
   void encode(Buffer& out) const;
 };
 
-struct CopyFail {
+struct PGGAT_API CopyFail {
   static constexpr char type = 'f';
   std::string_view message;
   [[nodiscard]] static std::optional<CopyFail> decode(Bytes body);
   void encode(Buffer& out) const;
 };
 
-struct Describe {
+struct PGGAT_API Describe {
   static constexpr char type = 'D';
   Target target = Target::statement;
   std::string_view name;
@@ -73,7 +74,7 @@ struct Describe {
   void encode(Buffer& out) const;
 };
 
-struct Execute {
+struct PGGAT_API Execute {
   static constexpr char type = 'E';
   std::string_view portal;
   std::int32_t max_rows = 0;  // 0 (or negative, to PostgreSQL): no limit
@@ -81,13 +82,13 @@ struct Execute {
   void encode(Buffer& out) const;
 };
 
-struct Flush {
+struct PGGAT_API Flush {
   static constexpr char type = 'H';
   [[nodiscard]] static std::optional<Flush> decode(Bytes body);
   void encode(Buffer& out) const;
 };
 
-struct FunctionCall {
+struct PGGAT_API FunctionCall {
   static constexpr char type = 'F';
   std::uint32_t function_oid = 0;
   FormatList arg_formats;
@@ -102,14 +103,14 @@ struct FunctionCall {
 
 // The four 'p' messages share a type byte: which one a body holds depends on
 // the authentication exchange in progress, so the caller picks the decoder.
-struct GSSResponse {
+struct PGGAT_API GSSResponse {
   static constexpr char type = 'p';
   Bytes data;
   [[nodiscard]] static std::optional<GSSResponse> decode(Bytes body);
   void encode(Buffer& out) const;
 };
 
-struct Parse {
+struct PGGAT_API Parse {
   static constexpr char type = 'P';
   std::string_view name;
   std::string_view query;
@@ -120,21 +121,21 @@ struct Parse {
                      std::span<const std::uint32_t> param_types);
 };
 
-struct PasswordMessage {
+struct PGGAT_API PasswordMessage {
   static constexpr char type = 'p';
   std::string_view password;  // cleartext, or "md5" + hex digest
   [[nodiscard]] static std::optional<PasswordMessage> decode(Bytes body);
   void encode(Buffer& out) const;
 };
 
-struct Query {
+struct PGGAT_API Query {
   static constexpr char type = 'Q';
   std::string_view sql;
   [[nodiscard]] static std::optional<Query> decode(Bytes body);
   void encode(Buffer& out) const;
 };
 
-struct SASLInitialResponse {
+struct PGGAT_API SASLInitialResponse {
   static constexpr char type = 'p';
   std::string_view mechanism;
   std::optional<Bytes> initial_response;  // nullopt: sent as length -1
@@ -142,20 +143,20 @@ struct SASLInitialResponse {
   void encode(Buffer& out) const;
 };
 
-struct SASLResponse {
+struct PGGAT_API SASLResponse {
   static constexpr char type = 'p';
   Bytes data;
   [[nodiscard]] static std::optional<SASLResponse> decode(Bytes body);
   void encode(Buffer& out) const;
 };
 
-struct Sync {
+struct PGGAT_API Sync {
   static constexpr char type = 'S';
   [[nodiscard]] static std::optional<Sync> decode(Bytes body);
   void encode(Buffer& out) const;
 };
 
-struct Terminate {
+struct PGGAT_API Terminate {
   static constexpr char type = 'X';
   [[nodiscard]] static std::optional<Terminate> decode(Bytes body);
   void encode(Buffer& out) const;

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <utility>
 
+#include "pggat/export.hpp"
 #include "pggat/proto/bytes.hpp"
 #include "pggat/proto/frame.hpp"
 #include "pggat/proto/wire_list.hpp"
@@ -20,7 +21,7 @@ namespace pggat::proto {
 // A (name, value) pair of a StartupMessage, e.g. ("user", "alice").
 using StartupParameter = std::pair<std::string_view, std::string_view>;
 
-struct StartupParameterElement {
+struct PGGAT_API StartupParameterElement {
   using value_type = StartupParameter;
   static constexpr std::size_t min_size = 2;
   static bool read(BodyReader& r, value_type& v) {
@@ -37,7 +38,7 @@ struct StartupParameterElement {
 
 using StartupParameterList = WireList<StartupParameterElement>;
 
-struct StartupMessage {
+struct PGGAT_API StartupMessage {
   static constexpr StartupKind kind = StartupKind::startup_message;
   std::uint32_t protocol_version = protocol_version_3_0;  // major << 16 | minor
   StartupParameterList parameters;
@@ -61,7 +62,7 @@ struct StartupMessage {
 
 // SSLRequest and GSSENCRequest: a request code and nothing else.
 template <StartupKind Kind, std::uint32_t Code>
-struct EncryptionRequest {
+struct PGGAT_API EncryptionRequest {
   static constexpr StartupKind kind = Kind;
   static constexpr std::uint32_t code = Code;
   [[nodiscard]] static std::optional<EncryptionRequest> decode(const StartupFrame& frame);
@@ -71,7 +72,7 @@ struct EncryptionRequest {
 using SSLRequest = EncryptionRequest<StartupKind::ssl_request, ssl_request_code>;
 using GSSENCRequest = EncryptionRequest<StartupKind::gssenc_request, gssenc_request_code>;
 
-struct CancelRequest {
+struct PGGAT_API CancelRequest {
   static constexpr StartupKind kind = StartupKind::cancel_request;
   static constexpr std::uint32_t code = cancel_request_code;
   std::int32_t process_id = 0;
