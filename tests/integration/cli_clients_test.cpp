@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -580,3 +581,31 @@ TEST_CASE("examples/embedded serves clients while the host's own timer keeps run
   CHECK(example.stop().describe() == "exit 0");
 }
 #endif
+
+namespace {
+// Peak resident set of a process, in KiB (VmHWM in /proc/PID/status).
+long peak_rss_kib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+}  // namespace
+
+TEST_CASE("100 MB messages stream through pggat without being buffered whole", "[cli][big]") {
+  RunningPggat p;
+  constexpr std::size_t size = 100 * 1024 * 1024;
+  pqxx::connection c(p.conninfo());
+  pqxx::nontransaction n(c);
+  // Server to client: a 100 MB DataRow.
+  const auto out = n.exec("select repeat('x', " + std::to_string(size) + ")");
+  CHECK(out[0][0].size() == size);
+  // Client to server: a 100 MB Bind parameter.
+  const std::string big(size, 'y');
+  CHECK(n.exec_params("select length($1)", big)[0][0].as<std::size_t>() == size);
+  const long peak = peak_rss_kib(p.pggat->pid());
+  INFO("pggat peak RSS " << peak << " KiB");
+  REQUIRE(peak > 0);
+  CHECK(peak < 40 * 1024);  // far below the 100 MB it would take to hold one message
+}
