@@ -257,3 +257,42 @@ TEST_CASE("client_acquire_timeout 0 waits as long as it takes", "[pool]") {
   waiter.join();
   CHECK(result == "served");
 }
+
+TEST_CASE("a server whose reset fails or overruns its timeout is closed, not reused", "[pool]") {
+  SECTION("the reset query fails") {
+    InProcessPooler pooler(session_config({{"server_reset_query", "select no_such_function()"}},
+                                          {{"max_connections", 1}}));
+    std::string first;
+    {
+      PqConnection a(pooler.conninfo());
+      first = a.exec("select pg_backend_pid()").value();
+    }
+    PqConnection b(pooler.conninfo());
+    CHECK(b.exec("select pg_backend_pid()").value() != first);
+    CHECK(eventually([&] {
+      return PostgresServer::instance()
+                 .execute("select count(*) from pg_stat_activity where pid = " + first)[0][0]
+                 .as<int>() == 0;
+    }));
+  }
+  SECTION("the reset takes longer than server_reset_query_timeout") {
+    InProcessPooler pooler(session_config(
+        {{"server_reset_query", "select pg_sleep(30)"}, {"server_reset_query_timeout", "200ms"}},
+        {{"max_connections", 1}}));
+    std::string first;
+    {
+      PqConnection a(pooler.conninfo());
+      first = a.exec("select pg_backend_pid()").value();
+    }
+    const auto start = std::chrono::steady_clock::now();
+    PqConnection b(pooler.conninfo());
+    CHECK(b.exec("select pg_backend_pid()").value() != first);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+    // The abandoned backend is cancelled, not left sleeping for 30 s.
+    CHECK(eventually([&] {
+      return PostgresServer::instance()
+                 .execute("select count(*) from pg_stat_activity where pid = " + first)[0][0]
+                 .as<int>() == 0;
+    }));
+  }
+}

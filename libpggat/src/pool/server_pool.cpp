@@ -353,9 +353,16 @@ asio::awaitable<void> ServerPool::reset_task([[maybe_unused]] std::shared_ptr<Se
   std::lock_guard lock(mu_);
   --stats_.servers_resetting;
   if (!ok || stopped_ || server->recipe->removed) {
+    backend::ServerConnection& c = *server->connection;
     if (!ok && context_.log)
       context_.log->info("pool \"{}\": server #{} could not be reset and was closed",
-                         display_name_locked(), server->connection->id);
+                         display_name_locked(), c.id);
+    // A backend still busy (a long query, a slow reset) would run on after we
+    // hang up; a cancel stops it and frees its slot on the server.
+    if (c.state.pending_ready() > 0)
+      net::spawn(context_.executor,
+                 backend::send_cancel(c.address, c.key, std::chrono::seconds(5)), context_.log,
+                 "cancel on discard");
     discard_locked(std::move(server));
     co_return;
   }
