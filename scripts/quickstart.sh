@@ -6,10 +6,12 @@
 #                                throwaway PostgreSQL and pggat in front of it
 #                                (examples/session.json), wait for Ctrl-C
 #   scripts/quickstart.sh test   install what is missing, build, run the tests
+#                                (with g++, then again with clang 14)
 #
 # Environment:
 #   PGGAT_BIN            pggat binary for `run` (default build/pggat-cli/pggat)
 #   PGGAT_READY_TIMEOUT  seconds `run` waits for pggat to listen (default 30)
+#   PGGAT_SKIP_CLANG=1   `test` skips the second (clang) build
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,7 +45,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,13s/^# \{0,1\}//p' "$0"
+  sed -n '2,15s/^# \{0,1\}//p' "$0"
 }
 
 as_root() {
@@ -166,10 +168,25 @@ cmd_test() {
   meson test -C build --print-errorlogs --num-processes 2 || status=$?
   if ((status != 0)); then
     log "tests FAILED (status $status); full log: $REPO_ROOT/build/meson-logs/testlog.txt"
-  else
-    log "all tests passed"
+    exit "$status"
   fi
-  exit "$status"
+  # The code must stay warning-free (-Werror) and correct under clang 14 too.
+  if [[ "${PGGAT_SKIP_CLANG:-}" != 1 ]]; then
+    if [[ ! -f build-clang/meson-private/coredata.dat ]]; then
+      log "configuring build-clang/ (clang++)"
+      CXX=clang++ meson setup build-clang
+    fi
+    log "building with clang (meson compile -C build-clang -j 2)"
+    meson compile -C build-clang -j 2
+    log "running the tests of the clang build"
+    meson test -C build-clang --print-errorlogs --num-processes 2 || status=$?
+    if ((status != 0)); then
+      log "clang tests FAILED (status $status); full log: $REPO_ROOT/build-clang/meson-logs/testlog.txt"
+      exit "$status"
+    fi
+  fi
+  log "all tests passed"
+  exit 0
 }
 
 # Port to listen on: 6432 as in the README when it is free, any free one else.
