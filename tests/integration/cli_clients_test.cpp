@@ -162,6 +162,16 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// pgbench ARGS against pggat on 127.0.0.1:port, user and database app.
+RunResult run_pgbench(std::uint16_t port, const std::vector<std::string>& args,
+                      std::chrono::milliseconds timeout = 60s) {
+  std::vector<std::string> argv{pg_program("pgbench"), "-h", "127.0.0.1", "-p",
+                                std::to_string(port), "-U", "app"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("app");
+  return run_client(argv, timeout);
+}
+
 // pgbench's "number of transactions actually processed: N/M".
 std::string processed_line(const std::string& out) {
   static const std::regex line{"number of transactions actually processed: [0-9]+/[0-9]+"};
@@ -199,15 +209,7 @@ TEST_CASE("pggat run: psql over TCP and over the unix socket", "[cli]") {
 
 TEST_CASE("pggat run: pgbench initialises and runs select-only and tpcb-like", "[cli]") {
   RunningPggat p;
-  const std::vector<std::string> target{"-h", "127.0.0.1", "-p", std::to_string(p.port()),
-                                        "-U", "app"};
-  auto pgbench = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv{pg_program("pgbench")};
-    argv.insert(argv.end(), target.begin(), target.end());
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("app");
-    return run_client(argv, 60s);
-  };
+  auto pgbench = [&](std::vector<std::string> args) { return run_pgbench(p.port(), args); };
 
   const RunResult init = pgbench({"-i", "-s", "1"});
   INFO(p.with_log(init));
@@ -308,6 +310,60 @@ TEST_CASE("pggat run: asyncpg with prepared statements, fetch and transactions",
         "second connection: 3\n"
         "asyncpg OK\n");
   CHECK(direct_count("cli_asyncpg") == 3);
+}
+
+// --- transaction pooling: the same clients over shared servers ---------------
+
+// The example transaction-mode config pointed at this run's addresses.
+void use_transaction_example(json& config) {
+  const json session = config;
+  config = json::parse(pggat::test::read_file(pggat::test::source_path("examples/transaction.json")));
+  config["servers"][0]["listen"] = session["servers"][0]["listen"];
+  config["servers"][0]["routes"][0]["handle"]["recipe"]["address"] =
+      session["servers"][0]["routes"][0]["handle"]["recipe"]["address"];
+  config["servers"][0]["routes"][0]["handle"]["pool"]["client_acquire_timeout"] = "60s";
+  config["servers"][0]["routes"][0]["handle"]["pool"]["pooler"] = "lifo";  // TEMP until rob
+}
+
+TEST_CASE("pggat run, transaction mode: pgbench simple, extended and prepared, 50 clients on 10 servers",
+          "[cli][transaction]") {
+  RunningPggat p(use_transaction_example);
+  auto pgbench = [&](std::vector<std::string> args) { return run_pgbench(p.port(), args, 120s); };
+  const RunResult init = pgbench({"-i", "-s", "1"});
+  INFO(p.with_log(init));
+  REQUIRE(init.ok());
+  for (const std::string mode : {"simple", "extended", "prepared"}) {
+    const RunResult run = pgbench({"-c", "50", "-j", "2", "-t", "20", "-M", mode});
+    INFO(mode << "\n" << p.with_log(run));
+    CHECK(run.ok());
+    CHECK(processed_line(run.out) == "number of transactions actually processed: 1000/1000");
+    CHECK(contains(run.out, "number of failed transactions: 0 "));
+    // pgbench empties the history before each run: every row is a commit of this one.
+    CHECK(direct_count("pgbench_history") == 1000);
+  }
+  CHECK(p.pggat->stop().describe() == "exit 0");
+}
+
+TEST_CASE("pggat run, transaction mode: psycopg 3 and asyncpg with prepared statements",
+          "[cli][transaction]") {
+  RunningPggat p(use_transaction_example);
+  const RunResult psycopg =
+      run_client({python, pggat::test::source_path("tests/integration/clients/psycopg_client.py"),
+                  p.conninfo(), "cli_psycopg_txn", "transaction"});
+  INFO(p.with_log(psycopg));
+  CHECK(psycopg.ok());
+  CHECK(contains(psycopg.out, "prepared statements on the server: 1\n"));
+  CHECK(contains(psycopg.out, "psycopg OK\n"));
+  CHECK(direct_count("cli_psycopg_txn") == 3);
+
+  const RunResult asyncpg =
+      run_client({python, pggat::test::source_path("tests/integration/clients/asyncpg_client.py"),
+                  "127.0.0.1", std::to_string(p.port()), "cli_asyncpg_txn"});
+  INFO(p.with_log(asyncpg));
+  CHECK(asyncpg.ok());
+  CHECK(contains(asyncpg.out, "prepared again: [(1, 7), (2, 14)]\n"));
+  CHECK(contains(asyncpg.out, "asyncpg OK\n"));
+  CHECK(direct_count("cli_asyncpg_txn") == 3);
 }
 
 // --- 2. the command line itself ---------------------------------------------

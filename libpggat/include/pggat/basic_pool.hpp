@@ -30,6 +30,9 @@ struct PGGAT_API BasicPoolOptions {
   std::chrono::nanoseconds server_reconnect_initial_time = std::chrono::seconds(5);
   std::chrono::nanoseconds server_reconnect_max_time = std::chrono::minutes(1);
   std::vector<std::string> tracked_parameters = default_tracked_parameters();
+  // Transaction pooling with extended_query_sync: how many prepared statements
+  // pggat keeps on each server (least recently used ones are closed). 0: no limit.
+  std::size_t max_prepared_statements = 200;
   std::vector<MiddlewareFactory> middlewares{};
 
   static std::vector<std::string> default_tracked_parameters();
@@ -38,7 +41,7 @@ struct PGGAT_API BasicPoolOptions {
 };
 
 // Throws std::invalid_argument naming the option when the combination is not
-// supported (transaction pooling arrives with its own release).
+// supported.
 [[nodiscard]] PGGAT_API std::shared_ptr<Pool> make_basic_pool(BasicPoolOptions options);
 
 }  // namespace pggat

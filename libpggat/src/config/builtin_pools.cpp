@@ -35,7 +35,7 @@ BasicPoolOptions parse_basic(const ConfigNode& node) {
                    "otel_tracing_option", "server_reset_query", "server_reset_query_timeout",
                    "client_acquire_timeout", "server_idle_timeout",
                    "server_reconnect_initial_time", "server_reconnect_max_time",
-                   "tracked_parameters", "critics"});
+                   "tracked_parameters", "critics", "max_prepared_statements"});
   // "mode" picks pggat's preset; without it, a Go-style config that spells out
   // release_after_transaction gets the preset that matches it.
   std::string mode;
@@ -70,6 +70,8 @@ BasicPoolOptions parse_basic(const ConfigNode& node) {
   o.server_reconnect_max_time =
       node.get_duration("server_reconnect_max_time", o.server_reconnect_max_time);
   if (auto t = node.find("tracked_parameters")) o.tracked_parameters = t->as_string_list();
+  if (auto m = node.find("max_prepared_statements"))
+    o.max_prepared_statements = static_cast<std::size_t>(m->as_int(0, 1'000'000));
   return o;
 }
 

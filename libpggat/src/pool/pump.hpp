@@ -5,6 +5,7 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/buffer.hpp>
+#include <asio/this_coro.hpp>
 
 #include "net/connection.hpp"
 #include "pggat/error.hpp"
@@ -31,7 +32,9 @@ struct PumpResult {
   proto::FrameError frame_error = proto::FrameError::none;
 };
 
-enum class FrameAction { forward, drop, stop };
+// forward: pass it on; drop: leave it out; stop: leave it out and end the pump;
+// last: pass it on, then end the pump (nothing after it is consumed).
+enum class FrameAction { forward, drop, stop, last };
 
 // Where a pump is, so its owner can tell, if the pump is cut short, whether a
 // byte stream was left in the middle of a message.
@@ -88,6 +91,11 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
     co_return ec;
   };
   auto read_more = [&]() -> asio::awaitable<std::error_code> {
+    // A cancel that came while this pump was busy writing would not reach the
+    // read about to start: honour it here.
+    const auto cancel_state = co_await asio::this_coro::cancellation_state;
+    if (cancel_state.cancelled() != asio::cancellation_type::none)
+      co_return make_error_code(errc::canceled);
     asio::mutable_buffer space = in.prepare();
     auto [ec, n] = co_await src.stream.read_some(space);
     if (ec) co_return ec;
@@ -150,13 +158,13 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
           if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};
           run = pos;
         }
-        if (action != FrameAction::forward) {
+        if (action == FrameAction::drop || action == FrameAction::stop) {
           const auto ec = co_await add_run(pos);
           if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};
           run = pos + total;
         }
         pos += total;
-        if (action == FrameAction::stop) {
+        if (action == FrameAction::stop || action == FrameAction::last) {
           stop = true;
           break;
         }

@@ -19,6 +19,7 @@
 #include "pggat/pg_error.hpp"
 #include "pggat/pool.hpp"
 #include "pggat/recipe.hpp"
+#include "pool/transaction_state.hpp"
 
 namespace pggat::pool {
 
@@ -41,6 +42,7 @@ struct PooledServer {
   std::shared_ptr<RecipeState> recipe;
   std::chrono::steady_clock::time_point idle_since;
   std::uint64_t watch_generation = 0;  // bumps when an idle watch ends
+  TransactionServer transaction;       // used by transaction pooling only
 };
 using ServerHandle = std::shared_ptr<PooledServer>;
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """psycopg 3 through pggat (run by cli_clients_test.cpp).
 
-    psycopg_client.py CONNINFO TABLE
+    psycopg_client.py CONNINFO TABLE [transaction]
 
 Runs parameterized queries (plain, server-side prepared with prepare=True,
 binary), a committed transaction and a rolled-back one on TABLE (created
@@ -22,7 +22,8 @@ def check(label, got, want):
 
 
 def main():
-    conninfo, table_name = sys.argv[1:]
+    conninfo, table_name = sys.argv[1:3]
+    transaction_mode = sys.argv[3:] == ["transaction"]
     table = sql.Identifier(table_name)
     with psycopg.connect(conninfo, connect_timeout=10) as conn:
         check("user", conn.execute("select current_user, current_database()").fetchone(),
@@ -36,8 +37,11 @@ def main():
         doubled = [conn.execute("select %s::int * 2", (i,), prepare=True).fetchone()[0]
                    for i in range(4)]
         check("prepared", doubled, [0, 2, 4, 6])
+        # Transaction pooling prepares it under pggat's own name on the server.
+        name_pattern = "pggat_%" if transaction_mode else "%"
         named = conn.execute(
-            "select count(*) from pg_prepared_statements where statement = 'select $1::int * 2'"
+            "select count(*) from pg_prepared_statements"
+            " where statement = 'select $1::int * 2' and name like %s", (name_pattern,)
         ).fetchone()[0]
         check("prepared statements on the server", named, 1)
 

@@ -393,17 +393,22 @@ TEST_CASE("load_config: one address listened on twice", "[config][load]") {
   CHECK(pggat::load_config(ok, builtins()).servers.size() == 2);
 }
 
-TEST_CASE("load_config: transaction mode is refused for now", "[config][load]") {
+TEST_CASE("load_config: transaction mode and its fields", "[config][load]") {
   json mode = base_config();
   pool0(mode)["mode"] = "transaction";
-  const ConfigError e = error_of(mode);
-  CHECK(e.path() == "servers[0].routes[0].handle.pool");
-  CHECK_THAT(e.problem(), Contains("transaction pooling") && Contains("not supported"));
+  pool0(mode)["pooler"] = "lifo";
+  pool0(mode)["max_prepared_statements"] = 50;
+  CHECK(pggat::load_config(mode, builtins()).servers.size() == 1);
 
   json release = base_config();
   pool0(release).erase("mode");
   pool0(release)["release_after_transaction"] = true;
-  CHECK_THAT(error_of(release).problem(), Contains("transaction pooling"));
+  pool0(release)["pooler"] = "lifo";
+  CHECK(pggat::load_config(release, builtins()).servers.size() == 1);
+
+  json negative = base_config();
+  pool0(negative)["max_prepared_statements"] = -1;
+  CHECK(error_of(negative).path() == "servers[0].routes[0].handle.pool.max_prepared_statements");
 
   json unknown = base_config();
   pool0(unknown)["mode"] = "statement";

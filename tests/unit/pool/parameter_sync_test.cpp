@@ -36,3 +36,28 @@ TEST_CASE("parameters_query quotes ' and \\ inside E'' literals", "[pool][parame
   CHECK(parameters_query({}, {{"we'ird\\name", ""}}) ==
         "SELECT pg_catalog.set_config(E'we''ird\\\\name', E'', false)");
 }
+
+TEST_CASE("sync_query sets what differs and resets what the client does not have",
+          "[pool][parameter_sync]") {
+  using pggat::pool::sync_query;
+  const Parameters reported{{"application_name", "x"}, {"DateStyle", "ISO, MDY"}};
+  // Reported values and known settings that match cost nothing.
+  CHECK(sync_query(reported, {{"search_path", "a"}},
+                   {{"application_name", "x"}, {"search_path", "a"}})
+            .empty());
+  CHECK(sync_query(reported, {{"search_path", "a"}}, {{"search_path", "b"}}) ==
+        "SELECT pg_catalog.set_config(E'search_path', E'b', false)");
+  // An unreported setting left by another client is reset; an unknown one is set.
+  CHECK(sync_query(reported, {{"search_path", "a"}}, {{"application_name", "y"}}) ==
+        "SELECT pg_catalog.set_config(E'application_name', E'y', false); RESET \"search_path\"");
+  CHECK(sync_query(reported, {{"we\"ird", "1"}}, {}) == "RESET \"we\"\"ird\"");
+  CHECK(sync_query(reported, {}, {{"statement_timeout", "5s"}}) ==
+        "SELECT pg_catalog.set_config(E'statement_timeout', E'5s', false)");
+}
+
+TEST_CASE("read_settings_query reads every name in one row", "[pool][parameter_sync]") {
+  const std::vector<std::string> names{"search_path", "it's"};
+  CHECK(pggat::pool::read_settings_query(names) ==
+        "SELECT pg_catalog.current_setting(E'search_path', true), "
+        "pg_catalog.current_setting(E'it''s', true)");
+}

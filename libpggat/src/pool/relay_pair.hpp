@@ -1,0 +1,151 @@
+// relay_pair: a client->server pump and a server->client pump run side by side.
+#pragma once
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/deferred.hpp>
+#include <asio/experimental/parallel_group.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <optional>
+#include <string>
+
+#include "pggat/pg_error.hpp"
+#include "pool/pump.hpp"
+
+namespace pggat::pool {
+
+struct PairResult {
+  bool up_ended_first = false;  // the client->server pump finished first
+  PumpResult up;
+  PumpResult down;
+  PumpState up_state;
+  PumpState down_state;
+  // A pump cut short mid-message leaves the server's stream unparseable.
+  [[nodiscard]] bool server_torn() const {
+    return up_state.writing || up_state.streaming || down_state.streaming;
+  }
+  [[nodiscard]] bool client_torn() const { return down_state.writing || down_state.streaming; }
+};
+
+// How a relay ended, told from the two pumps' results. Which pump ended first
+// decides: a client pump that stopped means the client said goodbye, and so on.
+struct PairEnd {
+  enum class Kind {
+    client_terminated,  // Terminate
+    client_gone,        // EOF or I/O error on the client
+    client_protocol_error,
+    server_gone,        // the server closed, failed or spoke nonsense
+    server_stopped,     // the server pump stopped on purpose (its inspector said so)
+  };
+  Kind kind = Kind::client_terminated;
+  std::string detail;                    // for the log
+  std::optional<PgError> client_error;  // for protocol errors
+};
+
+namespace detail_relay {
+
+struct DirectedResult {
+  bool to_server = false;
+  PumpResult result;
+};
+
+template <class Inspector>
+asio::awaitable<DirectedResult> directed(bool to_server, net::Connection& src,
+                                         net::Connection& dst, const proto::FrameRules& rules,
+                                         Inspector& inspector, PumpState& state) {
+  // Cancelled pumps end through error codes, never mid-step by an exception:
+  // the stop rule cancels one while its last write may still be completing.
+  co_await asio::this_coro::throw_if_cancelled(false);
+  co_return DirectedResult{to_server, co_await pump(src, dst, rules, inspector, state)};
+}
+
+// When one direction ends, the other is stopped — except when writing to the
+// server failed: the server is going away, and what it said last (often a
+// FATAL saying why) must still reach the client, so that direction runs on
+// until the server's end of file.
+struct StopRule {
+  asio::cancellation_type_t operator()(const std::exception_ptr& e, const DirectedResult& r) const {
+    if (!e && r.to_server && r.result.end == PumpEnd::sink_failed) return asio::cancellation_type::none;
+    return asio::cancellation_type::all;
+  }
+};
+
+}  // namespace detail_relay
+
+template <class UpInspector, class DownInspector>
+asio::awaitable<PairResult> relay_pair(net::Connection& client, net::Connection& server,
+                                       const proto::FrameRules& client_rules,
+                                       const proto::FrameRules& server_rules, UpInspector& up,
+                                       DownInspector& down) {
+  using detail_relay::directed;
+  PairResult out;
+  const auto executor = co_await asio::this_coro::executor;
+  auto [order, up_error, up_result, down_error, down_result] =
+      co_await asio::experimental::make_parallel_group(
+          asio::co_spawn(executor,
+                         directed(true, client, server, client_rules, up, out.up_state),
+                         asio::experimental::deferred),
+          asio::co_spawn(executor,
+                         directed(false, server, client, server_rules, down, out.down_state),
+                         asio::experimental::deferred))
+          .async_wait(detail_relay::StopRule{}, asio::use_awaitable);
+  if (up_error) std::rethrow_exception(up_error);
+  if (down_error) std::rethrow_exception(down_error);
+  out.up_ended_first = order[0] == 0;
+  out.up = up_result.result;
+  out.down = down_result.result;
+  co_return out;
+}
+
+inline PairEnd classify(const PairResult& pair, const std::string& server_name) {
+  PairEnd out;
+  using Kind = PairEnd::Kind;
+  if (pair.up_ended_first && pair.up.end != PumpEnd::sink_failed) {
+    const PumpResult& r = pair.up;
+    switch (r.end) {
+      case PumpEnd::stopped:
+        out.kind = Kind::client_terminated;
+        break;
+      case PumpEnd::source_closed:
+        out.kind = Kind::client_gone;
+        out.detail = r.ec.message();
+        break;
+      case PumpEnd::protocol_error:
+        out.kind = Kind::client_protocol_error;
+        out.detail = proto::describe(r.frame_error, proto::Direction::frontend, r.header);
+        out.client_error = PgError::fatal(sqlstate::protocol_violation, out.detail);
+        break;
+      case PumpEnd::sink_failed:
+        break;
+    }
+    return out;
+  }
+  // A failed write to the server lands here too: what the server said last
+  // (often a FATAL saying why) was read to its end of file.
+  const PumpResult& r = pair.down;
+  switch (r.end) {
+    case PumpEnd::sink_failed:
+      out.kind = Kind::client_gone;
+      out.detail = r.ec.message();
+      break;
+    case PumpEnd::protocol_error:
+      out.kind = Kind::server_gone;
+      out.detail = "server " + server_name + " sent " +
+                   proto::describe(r.frame_error, proto::Direction::backend, r.header);
+      break;
+    case PumpEnd::stopped:
+      if (!pair.up_ended_first) {
+        out.kind = Kind::server_stopped;
+        break;
+      }
+      [[fallthrough]];
+    case PumpEnd::source_closed:
+      out.kind = Kind::server_gone;
+      out.detail = "server " + server_name + " closed the connection: " + r.ec.message();
+      break;
+  }
+  return out;
+}
+
+}  // namespace pggat::pool

@@ -1,0 +1,485 @@
+// Transaction relay: a unit of work relayed with statements renamed and replies accounted for.
+#include "pool/transaction_relay.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "pggat/proto/backend.hpp"
+#include "pool/middleware_run.hpp"
+#include "pool/relay_pair.hpp"
+#include "pool/response_queue.hpp"
+
+namespace pggat::pool {
+namespace {
+
+using Kind = PendingReply::Kind;
+
+// Query texts longer than this are data loads, not SET statements: not scanned.
+constexpr std::size_t max_scanned_query = 64 * 1024;
+
+// Statement names pggat uses on servers for its own purposes; clients' names
+// never reach a server unrenamed, except unknown ones, which fail there as
+// they would on PostgreSQL.
+constexpr std::string_view duplicate_probe_name = "pggat_duplicate";
+constexpr std::string_view duplicate_probe_query = "pggat: statement already exists";
+
+bool contains_ignoring_case(std::string_view text, std::string_view needle) {
+  if (needle.empty() || needle.size() > text.size()) return false;
+  auto lower = [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); };
+  const auto it = std::search(text.begin(), text.end(), needle.begin(), needle.end(),
+                              [&](char a, char b) { return lower(a) == lower(b); });
+  return it != text.end();
+}
+
+std::string server_name(const backend::ServerConnection& s) { return s.address.to_string(); }
+
+// Client to server: statements renamed and prepared where missing, every
+// message that will be answered queued, Terminate ends the unit.
+class UpInspector {
+ public:
+  UpInspector(backend::ServerConnection& server, TransactionServer& server_state,
+              TransactionClient& client_state, const UnitOptions& options, ResponseQueue& queue,
+              MiddlewareRun& middlewares, Injections& injections)
+      : server_(server),
+        server_state_(server_state),
+        client_(client_state),
+        options_(options),
+        queue_(queue),
+        middlewares_(middlewares),
+        injections_(injections) {
+    // Tracked parameters the server does not report may change silently:
+    // queries naming them are looked for.
+    if (options_.dynamic_parameters)
+      for (const auto& name : client_.tracked)
+        if (server_.parameters.find(name) == nullptr) unreported_.push_back(name);
+  }
+
+  bool needs_whole(char type) const {
+    switch (type) {
+      case 'P':
+      case 'B':
+      case 'D':
+        return options_.registry != nullptr || middlewares_.wants(type);
+      case 'Q':
+        return !unreported_.empty() || middlewares_.wants(type);
+      default:
+        return middlewares_.wants(type);
+    }
+  }
+
+  FrameAction on_frame(char type, proto::Bytes body) {
+    if (type == 'X') return FrameAction::stop;
+    if (middlewares_.wants(type) && !middlewares_.run(type, body)) return FrameAction::drop;
+    server_.state.on_client(type);
+    switch (type) {
+      case 'Q':
+        note_query(proto::as_string_view(body));
+        queue_.push({.kind = Kind::query});
+        return FrameAction::forward;
+      case 'F':
+        queue_.push({.kind = Kind::query});
+        return FrameAction::forward;
+      case 'S':
+        queue_.push({.kind = Kind::sync});
+        return FrameAction::forward;
+      case 'E':
+        queue_.push({.kind = Kind::execute});
+        return FrameAction::forward;
+      case 'C':
+        // Unknown names, portals and even the client's own statement names
+        // (which the server never had) all close as PostgreSQL would: with
+        // CloseComplete. The server's copy stays for other clients.
+        if (options_.registry != nullptr) forget_closed(body);
+        queue_.push({.kind = Kind::close});
+        return FrameAction::forward;
+      case 'P':
+        return on_parse(body);
+      case 'B':
+        return on_bind(body);
+      case 'D':
+        return on_describe(body);
+      default:
+        return FrameAction::forward;
+    }
+  }
+
+  Injections* injections() { return &injections_; }
+
+ private:
+  void note_query(std::string_view text) {
+    if (unreported_.empty() || client_.settings_dirty) return;
+    if (text.size() > max_scanned_query) text = text.substr(0, max_scanned_query);
+    for (const auto& name : unreported_)
+      if (contains_ignoring_case(text, name)) {
+        client_.settings_dirty = true;
+        return;
+      }
+  }
+
+  FrameAction on_parse(proto::Bytes body) {
+    const auto named = parse_statement_name(body);
+    if (named) note_query(proto::as_string_view(body.subspan(named->name.size() + 1)));
+    if (options_.registry == nullptr || !named || named->name.empty()) {
+      queue_.push({.kind = Kind::parse});
+      return FrameAction::forward;
+    }
+    if (client_.statements.find(named->name)) {
+      // PostgreSQL refuses to redefine a named statement. The server must fail
+      // too (so it skips to Sync and aborts a transaction as PostgreSQL would):
+      // it gets a Parse that cannot succeed, and the error is rewritten.
+      append_parse(duplicate_probe_name, duplicate_probe_query);
+      queue_.push({.kind = Kind::parse,
+                   .renamed = std::make_shared<ClientStatement>(
+                       ClientStatement{std::string(named->name), nullptr}),
+                   .duplicate = true});
+      return FrameAction::drop;
+    }
+    const proto::Bytes tail = body.subspan(named->name.size() + 1);
+    StatementRef def = options_.registry->intern(tail);
+    auto statement =
+        std::make_shared<const ClientStatement>(ClientStatement{std::string(named->name), def});
+    client_.statements.add(statement);
+    prepare(def, /*visible=*/statement);
+    return FrameAction::drop;
+  }
+
+  FrameAction on_bind(proto::Bytes body) {
+    const auto named = options_.registry != nullptr ? bind_statement_name(body) : std::nullopt;
+    auto statement = named && !named->name.empty() ? client_.statements.find(named->name) : nullptr;
+    if (!statement) {
+      queue_.push({.kind = Kind::bind});
+      return FrameAction::forward;
+    }
+    ensure_prepared(statement->def);
+    append_renamed_bind(injections_.forward, body, named->name_offset, named->name.size(),
+                        statement->def->server_name);
+    queue_.push({.kind = Kind::bind, .renamed = std::move(statement)});
+    return FrameAction::drop;
+  }
+
+  FrameAction on_describe(proto::Bytes body) {
+    const auto target = options_.registry != nullptr ? targeted_name(body) : std::nullopt;
+    auto statement = target && target->target == 'S' && !target->name.empty()
+                         ? client_.statements.find(target->name)
+                         : nullptr;
+    if (!statement) {
+      queue_.push({.kind = Kind::describe});
+      return FrameAction::forward;
+    }
+    ensure_prepared(statement->def);
+    append_describe_statement(injections_.forward, statement->def->server_name);
+    queue_.push({.kind = Kind::describe, .renamed = std::move(statement)});
+    return FrameAction::drop;
+  }
+
+  void forget_closed(proto::Bytes body) {
+    const auto target = targeted_name(body);
+    if (target && target->target == 'S' && !target->name.empty())
+      client_.statements.erase(target->name);
+  }
+
+  // The server gets `def` unless it holds it already.
+  void ensure_prepared(const StatementRef& def) {
+    if (server_state_.statements.touch(def.get())) return;
+    prepare(def, nullptr);
+  }
+
+  // Prepares `def` under its server name. A Close goes first: after a failure
+  // pggat may not know whether the server kept it, and closing a statement
+  // that does not exist is not an error. `visible`: the client's own Parse,
+  // whose ParseComplete or error is the client's.
+  void prepare(const StatementRef& def, std::shared_ptr<const ClientStatement> visible) {
+    if (auto evicted = server_state_.statements.insert(def)) {
+      append_close_statement(injections_.forward, (*evicted)->server_name);
+      queue_.push({.kind = Kind::close, .swallow = true});
+    }
+    append_close_statement(injections_.forward, def->server_name);
+    queue_.push({.kind = Kind::close, .swallow = true});
+    append_renamed_parse(injections_.forward, def->server_name, def->parse_tail);
+    const bool swallow = visible == nullptr;
+    queue_.push({.kind = Kind::parse,
+                 .swallow = swallow,
+                 .client_parse = std::move(visible),
+                 .server_statement = def});
+  }
+
+  void append_parse(std::string_view name, std::string_view query) {
+    proto::Buffer tail;
+    proto::append(tail, proto::as_bytes(query));
+    tail.push_back(std::byte{0});
+    tail.push_back(std::byte{0});
+    tail.push_back(std::byte{0});
+    append_renamed_parse(injections_.forward, name, tail);
+  }
+
+  backend::ServerConnection& server_;
+  TransactionServer& server_state_;
+  TransactionClient& client_;
+  const UnitOptions& options_;
+  ResponseQueue& queue_;
+  MiddlewareRun& middlewares_;
+  Injections& injections_;
+  std::vector<std::string> unreported_;
+};
+
+// Server to client: replies matched against the queue (pggat's own are
+// dropped), errors renamed back, parameters deduplicated, and the unit ends
+// at the ReadyForQuery that leaves the server idle.
+class DownInspector {
+ public:
+  DownInspector(backend::ServerConnection& server, TransactionServer& server_state,
+                TransactionClient& client_state, const UnitOptions& options, ResponseQueue& queue,
+                MiddlewareRun& middlewares, Injections& injections)
+      : server_(server),
+        server_state_(server_state),
+        client_(client_state),
+        options_(options),
+        queue_(queue),
+        middlewares_(middlewares),
+        injections_(injections) {}
+
+  bool needs_whole(char type) const {
+    return type == 'S' || type == 'Z' || type == 'E' || type == 'C' || middlewares_.wants(type);
+  }
+
+  FrameAction on_frame(char type, proto::Bytes body) {
+    server_.observe_server_message(type, body);
+    bool forward = true;
+    switch (type) {
+      case 'S':
+        forward = on_parameter(body);
+        break;
+      case '1':
+        forward = !pop_if(Kind::parse).swallow;
+        break;
+      case '2':
+        pop_if(Kind::bind);
+        break;
+      case '3':
+        forward = !pop_if(Kind::close).swallow;
+        break;
+      case 'T':
+      case 'n':
+        if (!queue_.empty() && queue_.front().kind == Kind::describe) queue_.pop();
+        break;
+      case 'C':
+        on_command_tag(body);
+        pop_if(Kind::execute);
+        break;
+      case 'I':
+      case 's':
+        pop_if(Kind::execute);
+        break;
+      case 'E':
+        forward = on_error(body);
+        break;
+      case 'Z':
+        while (!queue_.empty()) {
+          if (queue_.pop().ends_with_ready()) break;
+        }
+        break;
+      default:
+        break;
+    }
+    if (!forward) return FrameAction::drop;
+    if (middlewares_.wants(type) && !middlewares_.run(type, body)) return FrameAction::drop;
+    if (type == 'Z' && server_.state.idle() && queue_.empty()) return FrameAction::last;
+    return FrameAction::forward;
+  }
+
+  Injections* injections() { return &injections_; }
+  [[nodiscard]] bool sent_fatal() const { return sent_fatal_; }
+
+ private:
+  // Pops the front when it is of `kind`; a reply pggat did not expect (a
+  // middleware's injection, say) is passed on.
+  PendingReply pop_if(Kind kind) {
+    if (queue_.empty() || queue_.front().kind != kind) return PendingReply{};
+    return queue_.pop();
+  }
+
+  bool on_parameter(proto::Bytes body) {
+    const auto ps = proto::be::ParameterStatus::decode(body);
+    if (!ps) return true;
+    if (options_.dynamic_parameters &&
+        std::any_of(client_.tracked.begin(), client_.tracked.end(),
+                    [&](const std::string& n) { return iequals(n, ps->name); }))
+      client_.wanted.set(ps->name, ps->value);
+    // The client hears about a value once, however many servers report it.
+    const std::string* seen = client_.view.find(ps->name);
+    if (seen != nullptr && *seen == ps->value) return false;
+    client_.view.set(ps->name, ps->value);
+    return true;
+  }
+
+  void on_command_tag(proto::Bytes body) {
+    const auto cc = proto::be::CommandComplete::decode(body);
+    if (!cc) return;
+    if (cc->tag == "DISCARD ALL" || cc->tag == "DEALLOCATE ALL") {
+      // The server dropped every statement: the client's and other clients'.
+      client_.statements.clear();
+      server_state_.statements.clear();
+    }
+    if (cc->tag == "DISCARD ALL") server_state_.settings.clear();
+    if ((cc->tag == "DISCARD ALL" || cc->tag == "RESET") && options_.dynamic_parameters)
+      client_.settings_dirty = true;
+  }
+
+  // A message that failed (or was skipped after a failure) leaves no trace.
+  void undo(const PendingReply& e) {
+    if (e.client_parse) client_.statements.erase_if_same(e.client_parse);
+    if (e.server_statement) server_state_.statements.erase(e.server_statement.get());
+  }
+
+  bool on_error(proto::Bytes body) {
+    const auto decoded = proto::be::ErrorResponse::decode(body);
+    if (!decoded) return true;
+    PgError error = decoded->to_pg_error();
+    if (error.is_fatal()) sent_fatal_ = true;
+    if (queue_.empty() || queue_.front().ends_with_ready()) return true;  // inside a Query
+
+    // Extended protocol: the failing message, then everything up to Sync is skipped.
+    PendingReply failed = queue_.pop();
+    undo(failed);
+    while (!queue_.empty() && !queue_.front().ends_with_ready()) undo(queue_.pop());
+
+    if (failed.duplicate) {
+      proto::be::ErrorResponse::encode(
+          injections_.forward,
+          PgError::error("42P05", "prepared statement \"" + failed.renamed->name + "\" already exists"));
+      return false;
+    }
+    if (failed.renamed && failed.renamed->def) {
+      // A statement whose result type changed under it is re-prepared next time.
+      if (error.code == "0A000") server_state_.statements.erase(failed.renamed->def.get());
+      const std::string& from = failed.renamed->def->server_name;
+      if (error.message.find(from) != std::string::npos) {
+        std::string message = error.message;
+        for (std::size_t at = message.find(from); at != std::string::npos;
+             at = message.find(from, at + failed.renamed->name.size()))
+          message.replace(at, from.size(), failed.renamed->name);
+        rewrite_message(*decoded, message);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // The same ErrorResponse with another message text.
+  void rewrite_message(const proto::be::ErrorResponse& original, const std::string& message) {
+    std::vector<proto::be::ErrorField> fields;
+    for (const auto& f : original.fields) {
+      if (f.code == proto::be::error_field::message) fields.push_back({f.code, message});
+      else fields.push_back(f);
+    }
+    proto::be::ErrorResponse::encode(injections_.forward, fields);
+  }
+
+  backend::ServerConnection& server_;
+  TransactionServer& server_state_;
+  TransactionClient& client_;
+  const UnitOptions& options_;
+  ResponseQueue& queue_;
+  MiddlewareRun& middlewares_;
+  Injections& injections_;
+  bool sent_fatal_ = false;
+};
+
+}  // namespace
+
+asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
+                                        backend::ServerConnection& server,
+                                        TransactionServer& server_state,
+                                        TransactionClient& client_state, const UnitOptions& options,
+                                        std::span<const std::unique_ptr<Middleware>> middlewares) {
+  const proto::FrameRules client_rules{proto::Direction::frontend, proto::states::frontend_ready,
+                                       client.facts.max_message_size};
+  const proto::FrameRules server_rules{proto::Direction::backend, proto::states::backend_ready,
+                                       proto::default_max_message_length};
+  ResponseQueue queue;
+  Injections up_injections, down_injections;
+  MiddlewareRun client_side(middlewares, client.client, server.state, true, up_injections);
+  MiddlewareRun server_side(middlewares, client.client, server.state, false, down_injections);
+  UpInspector up(server, server_state, client_state, options, queue, client_side, up_injections);
+  DownInspector down(server, server_state, client_state, options, queue, server_side,
+                     down_injections);
+  const PairResult pair =
+      co_await relay_pair(client.conn, server.conn, client_rules, server_rules, up, down);
+  if (pair.server_torn()) server.torn = true;
+
+  UnitOutcome out;
+  out.server_sent_fatal = down.sent_fatal();
+  PairEnd end = classify(pair, server_name(server));
+  switch (end.kind) {
+    case PairEnd::Kind::server_stopped:
+      out.end = UnitOutcome::End::released;
+      co_return out;
+    case PairEnd::Kind::client_terminated:
+      out.end = UnitOutcome::End::client_terminated;
+      break;
+    case PairEnd::Kind::client_gone:
+      out.end = UnitOutcome::End::client_gone;
+      break;
+    case PairEnd::Kind::client_protocol_error:
+      out.end = UnitOutcome::End::client_protocol_error;
+      break;
+    case PairEnd::Kind::server_gone:
+      out.end = UnitOutcome::End::server_gone;
+      break;
+  }
+  out.detail = std::move(end.detail);
+  out.client_error = std::move(end.client_error);
+  // Whatever the server still owed may or may not have happened: forget the
+  // statements it would have created.
+  out.owed_ready = queue.owed_ready();
+  while (!queue.empty()) {
+    PendingReply e = queue.pop();
+    if (e.client_parse) client_state.statements.erase_if_same(e.client_parse);
+    if (e.server_statement) server_state.statements.erase(e.server_statement.get());
+  }
+  if (out.end == UnitOutcome::End::server_gone) {
+    server.torn = true;
+    out.client_torn = pair.client_torn();
+  }
+  co_return out;
+}
+
+std::size_t prepare_only_batch(proto::Bytes buffered, std::uint32_t max_message_size,
+                               TransactionClient& client_state, StatementRegistry& registry,
+                               proto::Buffer& reply) {
+  const proto::FrameRules rules{proto::Direction::frontend, proto::states::frontend_ready,
+                                max_message_size};
+  // First pass: is it Parse of new names, then Sync, all here?
+  std::size_t pos = 0;
+  std::size_t parses = 0;
+  for (;;) {
+    const proto::HeaderResult h = proto::decode_header(buffered.subspan(pos), rules);
+    if (h.status != proto::DecodeStatus::ok || buffered.size() - pos < h.header.total_size()) return 0;
+    const proto::Bytes body =
+        buffered.subspan(pos + proto::FrameHeader::size, h.header.body_size());
+    pos += h.header.total_size();
+    if (h.header.type == 'S') break;
+    if (h.header.type != 'P') return 0;
+    const auto named = parse_statement_name(body);
+    if (!named || named->name.empty() || client_state.statements.find(named->name)) return 0;
+    ++parses;
+  }
+  if (parses == 0) return 0;
+  // Second pass: record them and answer as the server would have.
+  std::size_t at = 0;
+  while (at < pos) {
+    const proto::HeaderResult h = proto::decode_header(buffered.subspan(at), rules);
+    const proto::Bytes body = buffered.subspan(at + proto::FrameHeader::size, h.header.body_size());
+    at += h.header.total_size();
+    if (h.header.type != 'P') continue;
+    const auto named = parse_statement_name(body);
+    StatementRef def = registry.intern(body.subspan(named->name.size() + 1));
+    client_state.statements.add(std::make_shared<const ClientStatement>(
+        ClientStatement{std::string(named->name), std::move(def)}));
+    proto::be::ParseComplete{}.encode(reply);
+  }
+  proto::be::ReadyForQuery{proto::be::TransactionStatus::idle}.encode(reply);
+  return pos;
+}
+
+}  // namespace pggat::pool

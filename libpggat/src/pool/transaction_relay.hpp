@@ -1,0 +1,65 @@
+// Transaction relay: one unit of work of a client on a server it holds until idle.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+
+#include "backend/server_connection.hpp"
+#include "frontend/client_session.hpp"
+#include "pggat/middleware.hpp"
+#include "pggat/parameters.hpp"
+#include "pggat/pg_error.hpp"
+#include "pool/prepared_statements.hpp"
+#include "pool/transaction_state.hpp"
+
+namespace pggat::pool {
+
+struct UnitOptions {
+  StatementRegistry* registry = nullptr;  // null: statements pass through untouched
+  bool dynamic_parameters = true;         // server reports update the client's parameters
+};
+
+struct UnitOutcome {
+  enum class End {
+    released,  // the server is idle: the unit of work is over
+    client_terminated,
+    client_gone,
+    client_protocol_error,
+    server_gone,
+  };
+  End end = End::released;
+  std::optional<PgError> client_error;  // FATAL for the client, unless it already got one
+  std::string detail;                    // for the log
+  // server_gone: the ReadyForQuery messages the client still waits for, and
+  // whether the stream to the client was cut mid-message.
+  std::size_t owed_ready = 0;
+  bool client_torn = false;
+  bool server_sent_fatal = false;
+};
+
+// Relays between the client and `server` until the server is idle outside a
+// transaction with nothing owed, or one side ends. Named statements are
+// renamed to pggat's per-server names and prepared where missing.
+[[nodiscard]] asio::awaitable<UnitOutcome> relay_unit(
+    detail::ClientSession& client, backend::ServerConnection& server, TransactionServer& server_state,
+    TransactionClient& client_state, const UnitOptions& options,
+    std::span<const std::unique_ptr<Middleware>> middlewares);
+
+// When every server is busy, a client that only prepares statements (Parse of
+// new names, then Sync: what libpq's PQprepare sends) is answered by pggat at
+// once, and the statements are prepared on a server when first used. Without
+// this, a driver that blocks in PQprepare while its other connections hold
+// servers in open transactions (pgbench -M prepared) deadlocks the pool. The
+// price: an error in such a statement surfaces at its first use. Returns the
+// bytes of the client's buffer it answered (0: not such a batch; nothing done).
+[[nodiscard]] std::size_t prepare_only_batch(proto::Bytes buffered, std::uint32_t max_message_size,
+                                             TransactionClient& client_state,
+                                             StatementRegistry& registry, proto::Buffer& reply);
+
+}  // namespace pggat::pool

@@ -1,0 +1,279 @@
+// Transaction pooling, client's view: servers shared between transactions,
+// parameters and prepared statements following their client, cancel, failures.
+#include <libpq-fe.h>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "support/pooler.hpp"
+#include "support/postgres_server.hpp"
+#include "support/pq.hpp"
+#include "support/raw_client.hpp"
+#include "pggat/proto/frontend.hpp"
+
+using namespace pggat::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+nlohmann::json transaction_config(const nlohmann::json& pool_overrides = {},
+                                  const nlohmann::json& recipe_overrides = {{"max_connections", 4}}) {
+  // lifo: a released server is the next one lent, so tests can steer clients.
+  nlohmann::json pool = {{"mode", "transaction"}, {"pooler", "lifo"}};
+  if (pool_overrides.is_object()) pool.update(pool_overrides);
+  return session_config(pool, recipe_overrides);
+}
+
+std::string setting(PqConnection& c, const std::string& name) {
+  const PqResult r = c.exec("select current_setting('" + name + "')");
+  REQUIRE(r.ok());
+  return r.value();
+}
+
+// Holds a server in an open transaction, so the next client gets another one.
+struct HeldServer {
+  PqConnection& c;
+  std::string pid;
+  explicit HeldServer(PqConnection& conn) : c(conn) {
+    REQUIRE(c.exec("begin").ok());
+    pid = c.exec("select pg_backend_pid()").value();
+  }
+  ~HeldServer() { (void)c.exec("commit"); }
+};
+
+}  // namespace
+
+TEST_CASE("transaction mode: servers are shared between clients, one transaction at a time",
+          "[transaction]") {
+  InProcessPooler pooler(transaction_config({}, {{"max_connections", 1}}));
+  PqConnection a(pooler.conninfo());
+  PqConnection b(pooler.conninfo());
+  // One server, two clients: both work, and both talk to the same backend.
+  const std::string pid_a = a.exec("select pg_backend_pid()").value();
+  const std::string pid_b = b.exec("select pg_backend_pid()").value();
+  CHECK(pid_a == pid_b);
+  // A transaction keeps its server until it ends; the other client waits.
+  REQUIRE(a.exec("begin").ok());
+  REQUIRE(a.exec("create temp table if not exists t (v int)").ok());
+  REQUIRE(PQsendQuery(b.get(), "select pg_backend_pid()") == 1);
+  REQUIRE(a.exec("commit").ok());
+  PGresult* r = PQgetResult(b.get());
+  REQUIRE(r != nullptr);
+  CHECK(std::string(PQgetvalue(r, 0, 0)) == pid_a);
+  PQclear(r);
+  while ((r = PQgetResult(b.get())) != nullptr) PQclear(r);
+}
+
+TEST_CASE("transaction mode: SET application_name and search_path follow the client",
+          "[transaction]") {
+  PostgresServer::instance().execute(
+      "create schema if not exists txn_alpha; grant usage on schema txn_alpha to app", "app");
+  InProcessPooler pooler(transaction_config());
+  PqConnection a(pooler.conninfo("app", "app", "application_name=start"));
+  PqConnection other(pooler.conninfo());
+  CHECK(std::string(PQparameterStatus(a.get(), "application_name")) == "start");
+  REQUIRE(a.exec("set application_name = 'alpha'").ok());
+  REQUIRE(a.exec("set search_path to txn_alpha, public").ok());
+  CHECK(std::string(PQparameterStatus(a.get(), "application_name")) == "alpha");
+
+  std::set<std::string> pids;
+  for (int i = 0; i < 100; ++i) {
+    // Every other transaction, the server a would get is taken first.
+    std::optional<HeldServer> held;
+    if (i % 2 == 0) held.emplace(other);
+    const PqResult r =
+        a.exec("select pg_backend_pid(), current_setting('application_name'), "
+               "current_setting('search_path')");
+    REQUIRE(r.ok());
+    pids.insert(r.value(0, 0));
+    CHECK(r.value(0, 1) == "alpha");
+    CHECK(r.value(0, 2) == "txn_alpha, public");
+  }
+  CHECK(pids.size() >= 2);
+  // The other client never sees a's settings.
+  CHECK(setting(other, "application_name") == "");
+  CHECK(setting(other, "search_path") == "\"$user\", public");
+
+  // RESET and a rolled-back SET are followed too.
+  REQUIRE(a.exec("reset search_path").ok());
+  REQUIRE(a.exec("begin").ok());
+  REQUIRE(a.exec("set search_path to nowhere").ok());
+  REQUIRE(a.exec("rollback").ok());
+  for (int i = 0; i < 4; ++i) {
+    std::optional<HeldServer> held;
+    if (i % 2 == 0) held.emplace(other);
+    CHECK(setting(a, "search_path") == "\"$user\", public");
+    CHECK(setting(a, "application_name") == "alpha");
+  }
+  CHECK(std::string(PQparameterStatus(a.get(), "application_name")) == "alpha");
+}
+
+TEST_CASE("transaction mode: startup parameters follow the client to every server",
+          "[transaction]") {
+  InProcessPooler pooler(transaction_config());
+  PqConnection a(pooler.conninfo("app", "app", "options='-c statement_timeout=1234 -c DateStyle=German'"));
+  PqConnection other(pooler.conninfo());
+  for (int i = 0; i < 6; ++i) {
+    std::optional<HeldServer> held;
+    if (i % 2 == 0) held.emplace(other);
+    CHECK(setting(a, "statement_timeout") == "1234ms");
+    CHECK(setting(a, "DateStyle") == "German, DMY");
+  }
+  CHECK(setting(other, "statement_timeout") == "0");
+  CHECK(setting(other, "DateStyle") == "ISO, MDY");
+}
+
+TEST_CASE("transaction mode: protocol-level prepared statements work across servers",
+          "[transaction]") {
+  InProcessPooler pooler(transaction_config());
+  PqConnection a(pooler.conninfo());
+  PqConnection other(pooler.conninfo());
+  PqResult prepared{PQprepare(a.get(), "add_one", "select $1::int + 1", 0, nullptr)};
+  REQUIRE(prepared.ok());
+
+  std::set<std::string> pids;
+  for (int i = 0; i < 10; ++i) {
+    std::optional<HeldServer> held;
+    if (i % 2 == 0) held.emplace(other);
+    const std::string arg = std::to_string(i);
+    const char* values[] = {arg.c_str()};
+    PqResult r{PQexecPrepared(a.get(), "add_one", 1, values, nullptr, nullptr, 0)};
+    INFO(r.error());
+    REQUIRE(r.ok());
+    CHECK(r.value() == std::to_string(i + 1));
+    pids.insert(a.exec("select pg_backend_pid()").value());
+  }
+  CHECK(pids.size() >= 2);
+
+  SECTION("redefining a name fails as PostgreSQL does, and the old one stays") {
+    PqResult again{PQprepare(a.get(), "add_one", "select 0", 0, nullptr)};
+    CHECK(again.sqlstate() == "42P05");
+    CHECK(again.error().find("prepared statement \"add_one\" already exists") != std::string::npos);
+    const char* values[] = {"41"};
+    PqResult r{PQexecPrepared(a.get(), "add_one", 1, values, nullptr, nullptr, 0)};
+    CHECK(r.value() == "42");
+  }
+  SECTION("unknown names and failed Parses give PostgreSQL's errors, with the client's names") {
+    PqResult missing{PQexecPrepared(a.get(), "nope", 0, nullptr, nullptr, nullptr, 0)};
+    CHECK(missing.sqlstate() == "26000");
+    CHECK(missing.error().find("prepared statement \"nope\" does not exist") != std::string::npos);
+    PqResult bad{PQprepare(a.get(), "bad", "selec 1", 0, nullptr)};
+    CHECK(bad.sqlstate() == "42601");
+    PqResult use_bad{PQexecPrepared(a.get(), "bad", 0, nullptr, nullptr, nullptr, 0)};
+    CHECK(use_bad.sqlstate() == "26000");
+    CHECK(use_bad.error().find("\"bad\"") != std::string::npos);
+    // The name is free again.
+    PqResult good{PQprepare(a.get(), "bad", "select 'fine'", 0, nullptr)};
+    CHECK(good.ok());
+    PqResult use_good{PQexecPrepared(a.get(), "bad", 0, nullptr, nullptr, nullptr, 0)};
+    CHECK(use_good.value() == "fine");
+  }
+  SECTION("DEALLOCATE ALL and DISCARD ALL drop the client's statements") {
+    const std::string reset = GENERATE(std::string("deallocate all"), std::string("discard all"));
+    REQUIRE(a.exec(reset).ok());
+    PqResult gone{PQexecPrepared(a.get(), "add_one", 0, nullptr, nullptr, nullptr, 0)};
+    CHECK(gone.sqlstate() == "26000");
+    PqResult again{PQprepare(a.get(), "add_one", "select $1::int + 2", 0, nullptr)};
+    REQUIRE(again.ok());
+    const char* values[] = {"40"};
+    PqResult r{PQexecPrepared(a.get(), "add_one", 1, values, nullptr, nullptr, 0)};
+    CHECK(r.value() == "42");
+  }
+  SECTION("another client's statement of the same name is its own") {
+    PqResult theirs{PQprepare(other.get(), "add_one", "select $1::int + 100", 0, nullptr)};
+    REQUIRE(theirs.ok());
+    const char* values[] = {"1"};
+    PqResult mine{PQexecPrepared(a.get(), "add_one", 1, values, nullptr, nullptr, 0)};
+    PqResult their_result{PQexecPrepared(other.get(), "add_one", 1, values, nullptr, nullptr, 0)};
+    CHECK(mine.value() == "2");
+    CHECK(their_result.value() == "101");
+  }
+  SECTION("a statement whose result type changed is re-prepared on the next use") {
+    PostgresServer::instance().execute("drop table if exists txn_shape; create table txn_shape (a int); grant all on txn_shape to app",
+        "app");
+    PqResult p{PQprepare(a.get(), "shape", "select * from txn_shape", 0, nullptr)};
+    REQUIRE(p.ok());
+    REQUIRE(PqResult{PQexecPrepared(a.get(), "shape", 0, nullptr, nullptr, nullptr, 0)}.ok());
+    PostgresServer::instance().execute("alter table txn_shape add column b int", "app");
+    PqResult changed{PQexecPrepared(a.get(), "shape", 0, nullptr, nullptr, nullptr, 0)};
+    if (!changed.ok()) CHECK(changed.sqlstate() == "0A000");
+    PqResult after{PQexecPrepared(a.get(), "shape", 0, nullptr, nullptr, nullptr, 0)};
+    INFO(after.error());
+    CHECK(after.ok());
+    CHECK(PQnfields(after.get()) == 2);
+  }
+}
+
+TEST_CASE("transaction mode: a cancel reaches the server running the client's query",
+          "[transaction]") {
+  InProcessPooler pooler(transaction_config());
+  PqConnection a(pooler.conninfo("app", "app", "application_name=txn_cancel"));
+  REQUIRE(PQsendQuery(a.get(), "select pg_sleep(30)") == 1);
+  // Wait until the query runs on a server, then cancel it through pggat.
+  pqxx::connection admin{PostgresServer::instance().conninfo("postgres", "postgres-pass", "postgres")};
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (;;) {
+    pqxx::nontransaction n(admin);
+    if (n.exec("select count(*) from pg_stat_activity where application_name = 'txn_cancel' and "
+                 "query = 'select pg_sleep(30)' and state = 'active'")[0][0].as<int>() == 1)
+      break;
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+  }
+  const auto started = std::chrono::steady_clock::now();
+  PGcancel* cancel = PQgetCancel(a.get());
+  char err[256];
+  REQUIRE(PQcancel(cancel, err, sizeof err) == 1);
+  PQfreeCancel(cancel);
+  PGresult* r = PQgetResult(a.get());
+  REQUIRE(r != nullptr);
+  CHECK(std::string(PQresultErrorField(r, PG_DIAG_SQLSTATE)) == "57014");
+  PQclear(r);
+  while ((r = PQgetResult(a.get())) != nullptr) PQclear(r);
+  CHECK(std::chrono::steady_clock::now() - started < 1s);
+  CHECK(a.exec("select 1").value() == "1");
+}
+
+TEST_CASE("transaction mode: a client leaving mid-transaction leaves nothing behind",
+          "[transaction]") {
+  PostgresServer::instance().execute(
+      "create table if not exists txn_lock (id int primary key); "
+      "insert into txn_lock values (1) on conflict do nothing; grant all on txn_lock to app",
+      "app");
+  InProcessPooler pooler(transaction_config({}, {{"max_connections", 2}}));
+  for (int round = 0; round < 10; ++round) {
+    {
+      RawClient raw("127.0.0.1", pooler.port());
+      raw.send_startup("app", "app");
+      REQUIRE(raw.read_until_ready());
+      pggat::proto::Buffer out;
+      pggat::proto::fe::Query{"begin; select * from txn_lock where id = 1 for update"}.encode(out);
+      raw.send(out);
+      REQUIRE(raw.read_until_ready());
+      // Gone without a word, holding a row lock in an open transaction.
+    }
+    PqConnection b(pooler.conninfo());
+    const PqResult r = b.exec("set lock_timeout = '5s'; select id from txn_lock where id = 1 for update");
+    INFO(r.error());
+    CHECK(r.ok());
+  }
+}
+
+TEST_CASE("transaction mode: a server killed mid-transaction fails that client only",
+          "[transaction]") {
+  InProcessPooler pooler(transaction_config({}, {{"max_connections", 2}}));
+  PqConnection victim(pooler.conninfo());
+  PqConnection bystander(pooler.conninfo());
+  REQUIRE(victim.exec("begin").ok());
+  const std::string pid = victim.exec("select pg_backend_pid()").value();
+  PostgresServer::instance().execute("select pg_terminate_backend(" + pid + ")", "postgres");
+  const PqResult failed = victim.exec("select 1");
+  CHECK_FALSE(failed.ok());
+  // Other clients carry on, and new ones get a fresh server.
+  CHECK(bystander.exec("select 2").value() == "2");
+  PqConnection next(pooler.conninfo());
+  CHECK(next.exec("select 3").value() == "3");
+}
