@@ -55,6 +55,20 @@ class ResponseQueue {
     --size_;
     return e;
   }
+  // Removes the Sync entries behind the front one: PostgreSQL ignores Syncs
+  // sent during COPY FROM STDIN.
+  void drop_syncs_behind_front() {
+    std::size_t kept = 1;
+    for (std::size_t i = 1; i < size_; ++i) {
+      PendingReply& e = slots_[(head_ + i) & (slots_.size() - 1)];
+      if (e.kind == PendingReply::Kind::sync) continue;
+      if (kept != i) slots_[(head_ + kept) & (slots_.size() - 1)] = std::move(e);
+      ++kept;
+    }
+    for (std::size_t i = kept; i < size_; ++i) slots_[(head_ + i) & (slots_.size() - 1)] = PendingReply{};
+    size_ = kept;
+  }
+
   // ReadyForQuery messages still owed.
   [[nodiscard]] std::size_t owed_ready() const {
     std::size_t n = 0;

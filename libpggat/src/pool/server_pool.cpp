@@ -89,7 +89,9 @@ void ServerPool::stop() {
   std::lock_guard lock(mu_);
   if (stopped_) return;
   stopped_ = true;
-  if (janitor_) janitor_->cancel();
+  // Destroyed now, not with the pool: an embedder may drop its io_context
+  // before the last reference to the pool, and a timer must not outlive it.
+  janitor_.reset();
   while (!waiters_.empty())
     finish_waiter_locked(waiters_.front(), nullptr,
                          PgError::fatal(sqlstate::admin_shutdown, "pggat is shutting down"));

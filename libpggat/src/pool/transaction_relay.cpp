@@ -80,7 +80,8 @@ class UpInspector {
         queue_.push({.kind = Kind::query});
         return FrameAction::forward;
       case 'S':
-        queue_.push({.kind = Kind::sync});
+        // A Sync during COPY FROM STDIN is ignored by PostgreSQL: no reply.
+        if (!server_.state.copy_in()) queue_.push({.kind = Kind::sync});
         return FrameAction::forward;
       case 'E':
         queue_.push({.kind = Kind::execute});
@@ -269,6 +270,10 @@ class DownInspector {
       case 'I':
       case 's':
         pop_if(Kind::execute);
+        break;
+      case 'G':
+        // Syncs the client sent behind the Execute of this COPY get no reply.
+        if (!queue_.empty() && queue_.front().kind == Kind::execute) queue_.drop_syncs_behind_front();
         break;
       case 'E':
         forward = on_error(body);

@@ -1,6 +1,7 @@
 // Conversation: where a client<->server exchange stands, read from the messages both send.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "pggat/proto/bytes.hpp"
@@ -18,14 +19,22 @@ class Conversation {
       case 'Q':
       case 'F':
         ++pending_ready_;
+        syncs_after_execute_ = 0;
         break;
       case 'S':
-        ++pending_ready_;
         unsynced_ = false;
+        // PostgreSQL ignores a Sync during COPY FROM STDIN (libpq sends one
+        // right behind the Execute of a COPY): no ReadyForQuery for it.
+        if (client_copy_in_) break;
+        ++pending_ready_;
+        ++syncs_after_execute_;
+        break;
+      case 'E':
+        syncs_after_execute_ = 0;
+        unsynced_ = true;
         break;
       case 'P':
       case 'B':
-      case 'E':
       case 'D':
       case 'C':
       case 'H':
@@ -34,6 +43,7 @@ class Conversation {
       case 'c':
       case 'f':
         copy_in_ = false;
+        client_copy_in_ = false;
         break;
       default:
         break;
@@ -47,9 +57,14 @@ class Conversation {
         if (pending_ready_ > 0) --pending_ready_;
         if (body.size() == 1) status_ = static_cast<char>(body[0]);
         copy_in_ = copy_out_ = false;
+        client_copy_in_ = false;
         break;
       case 'G':
         copy_in_ = true;
+        client_copy_in_ = true;
+        // Syncs sent behind the Execute that started this COPY are ignored.
+        pending_ready_ -= std::min(pending_ready_, syncs_after_execute_);
+        syncs_after_execute_ = 0;
         break;
       case 'H':
         copy_out_ = true;
@@ -82,6 +97,8 @@ class Conversation {
   std::uint32_t pending_ready_ = 0;
   bool unsynced_ = false;
   bool copy_in_ = false;
+  bool client_copy_in_ = false;  // the client is sending COPY data (until CopyDone/Fail)
+  std::uint32_t syncs_after_execute_ = 0;
   bool copy_out_ = false;
   char status_ = 'I';
 };

@@ -222,3 +222,32 @@ TEST_CASE("Conversation ignores messages that change nothing", "[proto][conversa
   server_sends(c, "RSKNAsnt");
   CHECK(c.idle());
 }
+
+TEST_CASE("Conversation: a Sync sent behind the Execute of a COPY FROM STDIN is owed nothing",
+          "[proto][conversation]") {
+  // libpq's PQexecParams("COPY ... FROM STDIN"): P B D E S, then the data, CopyDone, Sync.
+  Conversation c;
+  client_sends(c, "PBDES");
+  CHECK(c.pending_ready() == 1);
+  server_sends(c, "12nG");  // ParseComplete, BindComplete, NoData, CopyInResponse
+  CHECK(c.pending_ready() == 0);
+  CHECK(c.copy_in());
+  client_sends(c, "ddH");  // data, and a Flush PostgreSQL ignores too
+  client_sends(c, "S");    // ignored during COPY
+  CHECK(c.pending_ready() == 0);
+  client_sends(c, "cS");
+  CHECK(c.pending_ready() == 1);
+  server_sends(c, "C");
+  ready(c, 'I');
+  CHECK(c.pending_ready() == 0);
+  CHECK(c.idle());
+
+  // Simple-protocol COPY is unchanged: one Query, one ReadyForQuery.
+  client_sends(c, "Q");
+  server_sends(c, "G");
+  CHECK(c.pending_ready() == 1);
+  client_sends(c, "dc");
+  server_sends(c, "C");
+  ready(c, 'I');
+  CHECK(c.idle());
+}
