@@ -32,6 +32,9 @@ struct PendingReply {
   // A Parse that redefines one of the client's statements: its (deliberate)
   // failure is reported as PostgreSQL would, 42P05 naming the statement.
   bool duplicate = false;
+  // A Sync sent after an Execute before any COPY data ended: PostgreSQL
+  // ignores it if that Execute starts COPY FROM STDIN.
+  bool maybe_in_copy = false;
 
   [[nodiscard]] bool ends_with_ready() const { return kind == Kind::sync || kind == Kind::query; }
 };
@@ -55,13 +58,13 @@ class ResponseQueue {
     --size_;
     return e;
   }
-  // Removes the Sync entries behind the front one: PostgreSQL ignores Syncs
-  // sent during COPY FROM STDIN.
+  // Removes the Syncs sent during the COPY FROM STDIN the front entry (an
+  // Execute) started: PostgreSQL ignores them.
   void drop_syncs_behind_front() {
     std::size_t kept = 1;
     for (std::size_t i = 1; i < size_; ++i) {
       PendingReply& e = slots_[(head_ + i) & (slots_.size() - 1)];
-      if (e.kind == PendingReply::Kind::sync) continue;
+      if (e.kind == PendingReply::Kind::sync && e.maybe_in_copy) continue;
       if (kept != i) slots_[(head_ + kept) & (slots_.size() - 1)] = std::move(e);
       ++kept;
     }

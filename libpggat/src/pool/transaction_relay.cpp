@@ -73,6 +73,7 @@ class UpInspector {
     server_.state.on_client(type);
     switch (type) {
       case 'Q':
+        after_execute_ = false;
         note_query(proto::as_string_view(body));
         queue_.push({.kind = Kind::query});
         return FrameAction::forward;
@@ -81,10 +82,16 @@ class UpInspector {
         return FrameAction::forward;
       case 'S':
         // A Sync during COPY FROM STDIN is ignored by PostgreSQL: no reply.
-        if (!server_.state.copy_in()) queue_.push({.kind = Kind::sync});
+        if (!server_.state.copy_in())
+          queue_.push({.kind = Kind::sync, .maybe_in_copy = after_execute_});
         return FrameAction::forward;
       case 'E':
+        after_execute_ = true;
         queue_.push({.kind = Kind::execute});
+        return FrameAction::forward;
+      case 'c':
+      case 'f':
+        after_execute_ = false;
         return FrameAction::forward;
       case 'C':
         // Unknown names, portals and even the client's own statement names
@@ -221,6 +228,7 @@ class UpInspector {
   MiddlewareRun& middlewares_;
   Injections& injections_;
   std::vector<std::string> unreported_;
+  bool after_execute_ = false;  // see PendingReply::maybe_in_copy
 };
 
 // Server to client: replies matched against the queue (pggat's own are

@@ -20,6 +20,7 @@ class Conversation {
       case 'F':
         ++pending_ready_;
         syncs_after_execute_ = 0;
+        counting_syncs_ = false;
         break;
       case 'S':
         unsynced_ = false;
@@ -27,10 +28,11 @@ class Conversation {
         // right behind the Execute of a COPY): no ReadyForQuery for it.
         if (client_copy_in_) break;
         ++pending_ready_;
-        ++syncs_after_execute_;
+        if (counting_syncs_) ++syncs_after_execute_;
         break;
       case 'E':
         syncs_after_execute_ = 0;
+        counting_syncs_ = true;
         unsynced_ = true;
         break;
       case 'P':
@@ -42,8 +44,10 @@ class Conversation {
         break;
       case 'c':
       case 'f':
+        // Syncs after the end of the COPY data are answered as usual.
         copy_in_ = false;
         client_copy_in_ = false;
+        counting_syncs_ = false;
         break;
       default:
         break;
@@ -65,6 +69,7 @@ class Conversation {
         // Syncs sent behind the Execute that started this COPY are ignored.
         pending_ready_ -= std::min(pending_ready_, syncs_after_execute_);
         syncs_after_execute_ = 0;
+        counting_syncs_ = false;
         break;
       case 'H':
         copy_out_ = true;
@@ -98,7 +103,10 @@ class Conversation {
   bool unsynced_ = false;
   bool copy_in_ = false;
   bool client_copy_in_ = false;  // the client is sending COPY data (until CopyDone/Fail)
+  // Syncs sent after the last Execute and before any COPY data ended: the ones
+  // PostgreSQL ignores if that Execute turns out to start COPY FROM STDIN.
   std::uint32_t syncs_after_execute_ = 0;
+  bool counting_syncs_ = false;
   bool copy_out_ = false;
   char status_ = 'I';
 };
