@@ -1,6 +1,7 @@
 // RecvBuffer: one connection's receive buffer; messages are parsed and forwarded in place.
 #pragma once
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -54,6 +55,27 @@ class RecvBuffer {
     begin_ = 0;
     buf_ = std::move(bigger);
     capacity_ = cap;
+  }
+
+  // Puts bytes back in front of what is buffered, as if they had just arrived
+  // (a message pggat must send again).
+  void prepend(proto::Bytes bytes) {
+    if (bytes.empty()) return;
+    if (buf_ && begin_ >= bytes.size()) {
+      begin_ -= bytes.size();
+      std::memcpy(buf_.get() + begin_, bytes.data(), bytes.size());
+      return;
+    }
+    const std::size_t total = bytes.size() + size();
+    std::size_t cap = std::max(capacity_, base_capacity_);
+    while (cap < total) cap *= 2;
+    auto bigger = std::make_unique<std::byte[]>(cap);
+    std::memcpy(bigger.get(), bytes.data(), bytes.size());
+    if (!empty()) std::memcpy(bigger.get() + bytes.size(), buf_.get() + begin_, size());
+    buf_ = std::move(bigger);
+    capacity_ = cap;
+    begin_ = 0;
+    end_ = total;
   }
 
   // Frees the storage when nothing is buffered (and shrinks a grown buffer).

@@ -239,12 +239,19 @@ class BasicPool final : public Pool {
       }
 
       session.cancel_target = detail::ClientSession::CancelTarget{server.address, server.key};
-      const pool::UnitOutcome outcome =
+      pool::UnitOutcome outcome =
           co_await pool::relay_unit(session, server, server_state, state, unit_options, middlewares);
+      if (outcome.end == pool::UnitOutcome::End::retry) {
+        // Once: a statement that changes again under the retry fails visibly.
+        pool::UnitOptions once = unit_options;
+        once.retry_changed_statements = false;
+        outcome = co_await pool::relay_unit(session, server, server_state, state, once, middlewares);
+      }
       session.cancel_target.reset();
 
       using End = pool::UnitOutcome::End;
       switch (outcome.end) {
+        case End::retry:  // not after a run without retries
         case End::released:
           if (state.settings_dirty) {
             state.settings_dirty = false;

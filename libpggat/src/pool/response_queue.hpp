@@ -35,6 +35,8 @@ struct PendingReply {
   // A Sync sent after an Execute before any COPY data ended: PostgreSQL
   // ignores it if that Execute starts COPY FROM STDIN.
   bool maybe_in_copy = false;
+  // The Bind that opened a segment pggat can send again (see RetrySegment).
+  bool retry_first = false;
 
   [[nodiscard]] bool ends_with_ready() const { return kind == Kind::sync || kind == Kind::query; }
 };

@@ -33,20 +33,42 @@ bool contains_ignoring_case(std::string_view text, std::string_view needle) {
 
 std::string server_name(const backend::ServerConnection& s) { return s.address.to_string(); }
 
+// A Sync segment that starts with a Bind of one of pggat's statements while
+// nothing is owed and no transaction is open: if that Bind fails because the
+// statement's result type changed (0A000, after an ALTER TABLE), nothing of
+// the segment has happened, so it can be sent again after a fresh Parse.
+struct RetrySegment {
+  static constexpr std::size_t max_bytes = 64 * 1024;
+  proto::Buffer bytes;     // the client's messages of the segment, as sent
+  bool recording = false;  // bytes are being kept
+  bool complete = false;   // its Sync is in bytes
+  bool retrying = false;   // the 0A000 was dropped; waiting for the Sync's ReadyForQuery
+  bool ready = false;      // the ReadyForQuery came with nothing else owed: send again
+  proto::Buffer error;     // the dropped error, passed on after all if no retry happens
+};
+
+void append_frame(proto::Buffer& out, char type, proto::Bytes body) {
+  out.push_back(static_cast<std::byte>(type));
+  const auto n = static_cast<std::uint32_t>(body.size() + 4);
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::byte>(n >> shift));
+  proto::append(out, body);
+}
+
 // Client to server: statements renamed and prepared where missing, every
 // message that will be answered queued, Terminate ends the unit.
 class UpInspector {
  public:
   UpInspector(backend::ServerConnection& server, TransactionServer& server_state,
               TransactionClient& client_state, const UnitOptions& options, ResponseQueue& queue,
-              MiddlewareRun& middlewares, Injections& injections)
+              MiddlewareRun& middlewares, Injections& injections, RetrySegment* retry)
       : server_(server),
         server_state_(server_state),
         client_(client_state),
         options_(options),
         queue_(queue),
         middlewares_(middlewares),
-        injections_(injections) {
+        injections_(injections),
+        retry_(retry) {
     // Tracked parameters the server does not report may change silently:
     // queries naming them are looked for.
     if (options_.dynamic_parameters)
@@ -70,6 +92,7 @@ class UpInspector {
   FrameAction on_frame(char type, proto::Bytes body) {
     if (type == 'X') return FrameAction::stop;
     if (middlewares_.wants(type) && !middlewares_.run(type, body)) return FrameAction::drop;
+    if (retry_ != nullptr) record(type, body);
     server_.state.on_client(type);
     switch (type) {
       case 'Q':
@@ -158,10 +181,15 @@ class UpInspector {
       queue_.push({.kind = Kind::bind});
       return FrameAction::forward;
     }
+    // Only a Bind that opened its segment, of a statement the server already
+    // had, can fail with nothing else done.
+    const bool retry_first = retry_ != nullptr && retry_->recording && retry_->bytes.size() ==
+                                                                          body.size() + 5 &&
+                             server_state_.statements.touch(statement->def.get());
     ensure_prepared(statement->def);
     append_renamed_bind(injections_.forward, body, named->name_offset, named->name.size(),
                         statement->def->server_name);
-    queue_.push({.kind = Kind::bind, .renamed = std::move(statement)});
+    queue_.push({.kind = Kind::bind, .renamed = std::move(statement), .retry_first = retry_first});
     return FrameAction::drop;
   }
 
@@ -178,6 +206,27 @@ class UpInspector {
     append_describe_statement(injections_.forward, statement->def->server_name);
     queue_.push({.kind = Kind::describe, .renamed = std::move(statement)});
     return FrameAction::drop;
+  }
+
+  // Keeps the messages of a segment that may have to be sent again.
+  void record(char type, proto::Bytes body) {
+    RetrySegment& r = *retry_;
+    if (at_segment_start_) {
+      r.recording = type == 'B' && queue_.empty() && !r.retrying &&
+                    server_.state.transaction_status() == 'I';
+      r.complete = false;
+      r.bytes.clear();
+    } else if (r.complete && !r.retrying) {
+      r.recording = false;  // more work behind the segment: it is not alone
+    }
+    at_segment_start_ = type == 'S';
+    if (!r.recording || r.complete) return;
+    if (r.bytes.size() + body.size() + 5 > RetrySegment::max_bytes) {
+      r.recording = false;
+      return;
+    }
+    append_frame(r.bytes, type, body);
+    if (type == 'S') r.complete = true;
   }
 
   void forget_closed(proto::Bytes body) {
@@ -229,6 +278,8 @@ class UpInspector {
   Injections& injections_;
   std::vector<std::string> unreported_;
   bool after_execute_ = false;  // see PendingReply::maybe_in_copy
+  RetrySegment* retry_;         // null: no retries
+  bool at_segment_start_ = true;
 };
 
 // Server to client: replies matched against the queue (pggat's own are
@@ -238,14 +289,15 @@ class DownInspector {
  public:
   DownInspector(backend::ServerConnection& server, TransactionServer& server_state,
                 TransactionClient& client_state, const UnitOptions& options, ResponseQueue& queue,
-                MiddlewareRun& middlewares, Injections& injections)
+                MiddlewareRun& middlewares, Injections& injections, RetrySegment* retry)
       : server_(server),
         server_state_(server_state),
         client_(client_state),
         options_(options),
         queue_(queue),
         middlewares_(middlewares),
-        injections_(injections) {}
+        injections_(injections),
+        retry_(retry) {}
 
   bool needs_whole(char type) const {
     return type == 'S' || type == 'Z' || type == 'E' || type == 'C' || middlewares_.wants(type);
@@ -289,6 +341,15 @@ class DownInspector {
       case 'Z':
         while (!queue_.empty()) {
           if (queue_.pop().ends_with_ready()) break;
+        }
+        if (retry_ != nullptr && retry_->retrying) {
+          retry_->retrying = false;
+          if (queue_.empty()) {
+            retry_->ready = true;
+            return FrameAction::stop;  // this ReadyForQuery is not the client's
+          }
+          // The client sent more meanwhile: it gets the error after all.
+          proto::append(injections_.forward, retry_->error);
         }
         break;
       default:
@@ -351,10 +412,12 @@ class DownInspector {
     if (error.is_fatal()) sent_fatal_ = true;
     if (queue_.empty() || queue_.front().ends_with_ready()) return true;  // inside a Query
 
-    // Extended protocol: the failing message, then everything up to Sync is skipped.
+    // Extended protocol: the failing message, then everything up to Sync is
+    // skipped, a Query or FunctionCall too.
     PendingReply failed = queue_.pop();
     undo(failed);
-    while (!queue_.empty() && !queue_.front().ends_with_ready()) undo(queue_.pop());
+    while (!queue_.empty() && queue_.front().kind != Kind::sync) undo(queue_.pop());
+    server_.state.assume_pending_ready(static_cast<std::uint32_t>(queue_.owed_ready()));
 
     if (failed.duplicate) {
       proto::be::ErrorResponse::encode(
@@ -364,7 +427,15 @@ class DownInspector {
     }
     if (failed.renamed && failed.renamed->def) {
       // A statement whose result type changed under it is re-prepared next time.
-      if (error.code == "0A000") server_state_.statements.erase(failed.renamed->def.get());
+      if (error.code == "0A000") {
+        server_state_.statements.erase(failed.renamed->def.get());
+        if (failed.retry_first && retry_ != nullptr && retry_->complete && queue_.size() == 1) {
+          retry_->retrying = true;
+          retry_->error.clear();
+          append_frame(retry_->error, 'E', body);
+          return false;
+        }
+      }
       const std::string& from = failed.renamed->def->server_name;
       if (error.message.find(from) != std::string::npos) {
         std::string message = error.message;
@@ -395,6 +466,7 @@ class DownInspector {
   ResponseQueue& queue_;
   MiddlewareRun& middlewares_;
   Injections& injections_;
+  RetrySegment* retry_;
   bool sent_fatal_ = false;
 };
 
@@ -413,9 +485,13 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
   Injections up_injections, down_injections;
   MiddlewareRun client_side(middlewares, client.client, server.state, true, up_injections);
   MiddlewareRun server_side(middlewares, client.client, server.state, false, down_injections);
-  UpInspector up(server, server_state, client_state, options, queue, client_side, up_injections);
+  RetrySegment retry;
+  RetrySegment* const retry_ptr =
+      options.registry != nullptr && options.retry_changed_statements ? &retry : nullptr;
+  UpInspector up(server, server_state, client_state, options, queue, client_side, up_injections,
+                 retry_ptr);
   DownInspector down(server, server_state, client_state, options, queue, server_side,
-                     down_injections);
+                     down_injections, retry_ptr);
   const PairResult pair =
       co_await relay_pair(client.conn, server.conn, client_rules, server_rules, up, down);
   if (pair.server_torn()) server.torn = true;
@@ -425,6 +501,12 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
   PairEnd end = classify(pair, server_name(server));
   switch (end.kind) {
     case PairEnd::Kind::server_stopped:
+      if (retry.ready) {
+        out.end = UnitOutcome::End::retry;
+        // Sent again as if the client had just sent it, ahead of anything newer.
+        client.conn.in.prepend(retry.bytes);
+        co_return out;
+      }
       out.end = UnitOutcome::End::released;
       co_return out;
     case PairEnd::Kind::client_terminated:

@@ -23,11 +23,16 @@ namespace pggat::pool {
 struct UnitOptions {
   StatementRegistry* registry = nullptr;  // null: statements pass through untouched
   bool dynamic_parameters = true;         // server reports update the client's parameters
+  // A statement whose result type changed under it (0A000 at Bind) is
+  // prepared again and its Sync segment re-sent once, invisibly, when that
+  // segment was the only work in flight outside a transaction.
+  bool retry_changed_statements = true;
 };
 
 struct UnitOutcome {
   enum class End {
     released,  // the server is idle: the unit of work is over
+    retry,     // the client's messages were put back to be sent again, same server
     client_terminated,
     client_gone,
     client_protocol_error,

@@ -85,6 +85,10 @@ class Conversation {
     }
   }
 
+  // For an owner that tracks replies exactly (the transaction relay's queue):
+  // what PostgreSQL skipped after an error is owed nothing.
+  void assume_pending_ready(std::uint32_t n) { pending_ready_ = n; }
+
   // ReadyForQuery messages the server still owes.
   [[nodiscard]] std::uint32_t pending_ready() const { return pending_ready_; }
   // Extended-protocol messages were sent after the last Sync.

@@ -158,3 +158,20 @@ TEST_CASE("RecvBuffer prepare is empty only when full of unparsed bytes", "[net]
   CHECK(buf.prepare().size() == 1);  // tail was empty: compacted to make room
   CHECK(contents(buf) == pattern(16).substr(1));
 }
+
+TEST_CASE("RecvBuffer prepend puts bytes back in front", "[net][recv_buffer]") {
+  auto bytes = [](std::string_view s) { return pggat::proto::as_bytes(s); };
+  RecvBuffer buf(16);
+  buf.prepend(bytes("first"));  // into an empty, unallocated buffer
+  CHECK(contents(buf) == "first");
+  receive(buf, "|next");
+  buf.consume(6);
+  buf.prepend(bytes("again"));  // fits in the consumed space
+  CHECK(contents(buf) == "againnext");
+  const std::string big = pattern(40);
+  buf.prepend(bytes(big));  // needs a bigger buffer; what was there stays behind it
+  CHECK(contents(buf) == big + "againnext");
+  CHECK(buf.capacity() >= big.size() + 9);
+  buf.consume(buf.size());
+  CHECK(buf.empty());
+}
