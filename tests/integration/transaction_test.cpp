@@ -13,7 +13,9 @@
 #include "support/pooler.hpp"
 #include "support/postgres_server.hpp"
 #include "support/pq.hpp"
+#include "support/pggat_process.hpp"
 #include "support/raw_client.hpp"
+#include "support/tcp_proxy.hpp"
 #include "pggat/proto/frontend.hpp"
 
 using namespace pggat::test;
@@ -297,4 +299,84 @@ TEST_CASE("transaction mode: a server killed mid-transaction fails that client o
   CHECK(bystander.exec("select 2").value() == "2");
   PqConnection next(pooler.conninfo());
   CHECK(next.exec("select 3").value() == "3");
+}
+
+TEST_CASE("transaction mode: a server that vanishes silently costs the client its transaction, "
+          "not its connection",
+          "[transaction]") {
+  TcpProxy proxy("127.0.0.1", PostgresServer::instance().port());
+  InProcessPooler pooler(transaction_config({}, {{"address", proxy.address()}, {"max_connections", 2}}));
+  PqConnection a(pooler.conninfo("app", "app", "application_name=txn_vanish"));
+  REQUIRE(a.exec("select 1").ok());
+  REQUIRE(PQsendQuery(a.get(), "select pg_sleep(30)") == 1);
+  pqxx::connection admin{PostgresServer::instance().conninfo("postgres", "postgres-pass", "postgres")};
+  REQUIRE(eventually([&] {
+    pqxx::nontransaction n(admin);
+    return n.exec("select count(*) from pg_stat_activity where application_name = 'txn_vanish' "
+                  "and state = 'active'")[0][0].as<int>() == 1;
+  }));
+  proxy.cut_all();
+
+  PGresult* r = PQgetResult(a.get());
+  REQUIRE(r != nullptr);
+  CHECK(std::string(PQresultErrorField(r, PG_DIAG_SQLSTATE)) == "08006");
+  CHECK(std::string(PQresultErrorMessage(r)).find("lost the connection to server") != std::string::npos);
+  PQclear(r);
+  while ((r = PQgetResult(a.get())) != nullptr) PQclear(r);
+  // The same connection runs its next transaction on a new server.
+  CHECK(PQstatus(a.get()) == CONNECTION_OK);
+  CHECK(a.exec("select current_setting('application_name')").value() == "txn_vanish");
+  CHECK(proxy.accepted() >= 2);
+  // The backend whose client vanished is told to stop by PostgreSQL itself;
+  // cancel it here so it does not sleep on.
+  PostgresServer::instance().execute(
+      "select pg_cancel_backend(pid) from pg_stat_activity where query = 'select pg_sleep(30)'",
+      "postgres");
+}
+
+TEST_CASE("transaction mode: after a storm of clients killed mid-transaction the pool shrinks "
+          "back to its minimum",
+          "[transaction]") {
+  InProcessPooler pooler(transaction_config(
+      {{"server_idle_timeout", "1s"}},
+      {{"max_connections", 4}, {"min_connections", 1}, {"parameters", {{"application_name", "storm"}}}}));
+  pqxx::connection admin{PostgresServer::instance().conninfo("postgres", "postgres-pass", "postgres")};
+  auto storm_backends = [&] {
+    pqxx::nontransaction n(admin);
+    return n.exec("select count(*) from pg_stat_activity where application_name = 'storm'")[0][0]
+        .as<int>();
+  };
+  for (int i = 0; i < 40; ++i) {
+    RawClient raw("127.0.0.1", pooler.port());
+    raw.send_startup("app", "app");
+    REQUIRE(raw.read_until_ready());
+    pggat::proto::Buffer out;
+    // Killed at different points: in a transaction, mid-query, mid-COPY, mid-pipeline.
+    switch (i % 4) {
+      case 0:
+        pggat::proto::fe::Query{"begin; select 1"}.encode(out);
+        raw.send(out);
+        REQUIRE(raw.read_until_ready());
+        break;
+      case 1:
+        pggat::proto::fe::Query{"begin; select pg_sleep(0.2)"}.encode(out);
+        raw.send(out);
+        break;
+      case 2:
+        pggat::proto::fe::Query{"copy (select 1) to stdout; begin"}.encode(out);
+        pggat::proto::fe::Query{"create temp table t (a int); copy t from stdin"}.encode(out);
+        raw.send(out);
+        break;
+      case 3:
+        pggat::proto::fe::Parse::encode(out, "", "select 1", {});
+        raw.send(out);
+        break;
+    }
+  }
+  // Every server went back to the pool clean, and the spare ones close.
+  CHECK(eventually([&] { return storm_backends() == 1; }, 20s));
+  PqConnection c(pooler.conninfo());
+  const PqResult r = c.exec("select current_setting('transaction_isolation'), now() = statement_timestamp()");
+  REQUIRE(r.ok());
+  CHECK(r.value(0, 1) == "t");  // not inside a leftover transaction
 }
