@@ -63,10 +63,9 @@ const std::set<std::string> known_lost_servers = {"skipped_after_error.pgs"};
 
 // Scripts that use session state transaction pooling does not keep, as
 // docs/transaction-pooling.md says: SQL-level PREPARE and pg_prepared_statements
-// (named_statement_reuse), SQL DEALLOCATE of a protocol-level statement
-// (discard_deallocate), and state left for the next client (reset_2_fresh_state).
-const std::set<std::string> session_only_scripts = {
-    "named_statement_reuse.pgs", "discard_deallocate.pgs", "reset_2_fresh_state.pgs"};
+// (named_statement_reuse), and state left for the next client (reset_2_fresh_state).
+const std::set<std::string> session_only_scripts = {"named_statement_reuse.pgs",
+                                                    "reset_2_fresh_state.pgs"};
 
 // Scripts whose server really goes away (a FATAL ends the backend).
 const std::set<std::string> server_ending_scripts = {"terminate_self.pgs"};

@@ -194,6 +194,17 @@ TEST_CASE("transaction mode: protocol-level prepared statements work across serv
     PqResult r{PQexecPrepared(a.get(), "add_one", 1, values, nullptr, nullptr, 0)};
     CHECK(r.value() == "42");
   }
+  SECTION("SQL DEALLOCATE of a protocol-level statement drops it, as on PostgreSQL") {
+    const PqResult dropped = a.exec("deallocate add_one");
+    INFO(dropped.error());
+    REQUIRE(dropped.ok());
+    CHECK(std::string(PQcmdStatus(dropped.get())) == "DEALLOCATE");
+    PqResult gone{PQexecPrepared(a.get(), "add_one", 0, nullptr, nullptr, nullptr, 0)};
+    CHECK(gone.sqlstate() == "26000");
+    const PqResult unknown = a.exec("deallocate add_one");
+    CHECK(unknown.sqlstate() == "26000");
+    CHECK(unknown.error().find("prepared statement \"add_one\" does not exist") != std::string::npos);
+  }
   SECTION("another client's statement of the same name is its own") {
     PqResult theirs{PQprepare(other.get(), "add_one", "select $1::int + 100", 0, nullptr)};
     REQUIRE(theirs.ok());

@@ -177,4 +177,56 @@ std::optional<TargetedName> targeted_name(proto::Bytes body) {
   return TargetedName{static_cast<char>(body[0]), proto::as_string_view(body.subspan(1, *n))};
 }
 
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Consumes a keyword (case-insensitive) followed by whitespace or the end.
+bool take_keyword(std::string_view& s, std::string_view word) {
+  if (s.size() < word.size()) return false;
+  for (std::size_t i = 0; i < word.size(); ++i)
+    if (lower(s[i]) != word[i]) return false;
+  if (s.size() > word.size() && !is_space(s[word.size()])) return false;
+  s.remove_prefix(word.size());
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> sql_deallocate_name(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && (is_space(s.back()) || s.back() == ';')) s.remove_suffix(1);
+  if (!take_keyword(s, "deallocate")) return std::nullopt;
+  std::string_view rest = s;
+  if (take_keyword(rest, "prepare") && !rest.empty()) s = rest;
+  if (s.empty()) return std::nullopt;
+  std::string name;
+  if (s.front() == '"') {
+    for (std::size_t i = 1; i < s.size(); ++i) {
+      if (s[i] != '"') {
+        name += s[i];
+        continue;
+      }
+      if (i + 1 < s.size() && s[i + 1] == '"') {
+        name += '"';
+        ++i;
+        continue;
+      }
+      if (i + 1 != s.size() || name.empty()) return std::nullopt;
+      return name;
+    }
+    return std::nullopt;
+  }
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '$' || static_cast<unsigned char>(c) >= 0x80;
+    if (!ok) return std::nullopt;
+    name += lower(c);
+  }
+  if (name == "all" || (name[0] >= '0' && name[0] <= '9') || name[0] == '$') return std::nullopt;
+  return name;
+}
+
 }  // namespace pggat::pool

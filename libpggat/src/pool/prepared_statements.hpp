@@ -109,4 +109,10 @@ struct TargetedName {
 };
 [[nodiscard]] std::optional<TargetedName> targeted_name(proto::Bytes body);
 
+// The statement name of a query that is exactly `DEALLOCATE [PREPARE] name`
+// (a trailing semicolon and whitespace allowed; unquoted names fold to lower
+// case, quoted ones are taken as written). nullopt for anything else,
+// `DEALLOCATE ALL` included.
+[[nodiscard]] std::optional<std::string> sql_deallocate_name(std::string_view query);
+
 }  // namespace pggat::pool

@@ -35,6 +35,9 @@ struct PendingReply {
   // A Sync sent after an Execute before any COPY data ended: PostgreSQL
   // ignores it if that Execute starts COPY FROM STDIN.
   bool maybe_in_copy = false;
+  // A Query pggat rewrote with a statement of its own in front, whose
+  // CommandComplete is not the client's.
+  bool drop_first_command = false;
   // The Bind that opened a segment pggat can send again (see RetrySegment).
   bool retry_first = false;
 

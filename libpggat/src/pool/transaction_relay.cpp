@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "pggat/proto/backend.hpp"
+#include "pggat/proto/frontend.hpp"
 #include "pool/middleware_run.hpp"
 #include "pool/relay_pair.hpp"
 #include "pool/response_queue.hpp"
@@ -98,6 +99,7 @@ class UpInspector {
       case 'Q':
         after_execute_ = false;
         note_query(proto::as_string_view(body));
+        if (options_.registry != nullptr) return on_query(body);
         queue_.push({.kind = Kind::query});
         return FrameAction::forward;
       case 'F':
@@ -145,6 +147,25 @@ class UpInspector {
         client_.settings_dirty = true;
         return;
       }
+  }
+
+  // SQL DEALLOCATE of one of the client's protocol-level statements: the
+  // server never had that name. The client's statement goes, and the server
+  // runs a DEALLOCATE of its own (after a PREPARE of a throwaway name, whose
+  // reply is dropped) so the client gets the reply, or the error, it expects.
+  FrameAction on_query(proto::Bytes body) {
+    std::string_view text = proto::as_string_view(body);
+    if (!text.empty() && text.back() == '\0') text.remove_suffix(1);
+    const auto name = text.size() < 1024 ? sql_deallocate_name(text) : std::nullopt;
+    if (!name || !client_.statements.find(*name)) {
+      queue_.push({.kind = Kind::query});
+      return FrameAction::forward;
+    }
+    client_.statements.erase(*name);
+    proto::fe::Query{"PREPARE pggat_deallocate AS SELECT 1; DEALLOCATE pggat_deallocate"}.encode(
+        injections_.forward);
+    queue_.push({.kind = Kind::query, .drop_first_command = true});
+    return FrameAction::drop;
   }
 
   FrameAction on_parse(proto::Bytes body) {
@@ -324,6 +345,11 @@ class DownInspector {
         if (!queue_.empty() && queue_.front().kind == Kind::describe) queue_.pop();
         break;
       case 'C':
+        if (!queue_.empty() && queue_.front().drop_first_command) {
+          queue_.front().drop_first_command = false;
+          forward = false;
+          break;
+        }
         on_command_tag(body);
         pop_if(Kind::execute);
         break;

@@ -183,3 +183,18 @@ TEST_CASE("prepare_only_batch answers Parse-then-Sync of new names and nothing e
   CHECK(none.empty());
   CHECK_FALSE(client.statements.find("c"));
 }
+
+TEST_CASE("sql_deallocate_name reads DEALLOCATE [PREPARE] name and nothing else",
+          "[pool][statements]") {
+  CHECK(sql_deallocate_name("DEALLOCATE s1") == "s1");
+  CHECK(sql_deallocate_name("  deallocate prepare S1 ;  ") == "s1");
+  CHECK(sql_deallocate_name("deallocate \"Mixed\"\"Case\"") == "Mixed\"Case");
+  CHECK(sql_deallocate_name("deallocate prepare") == "prepare");  // a statement named prepare
+  CHECK_FALSE(sql_deallocate_name("deallocate all"));
+  CHECK_FALSE(sql_deallocate_name("DEALLOCATE PREPARE ALL"));
+  CHECK_FALSE(sql_deallocate_name("deallocate s1; select 1"));
+  CHECK_FALSE(sql_deallocate_name("deallocates1"));
+  CHECK_FALSE(sql_deallocate_name("select 1"));
+  CHECK_FALSE(sql_deallocate_name("deallocate \"unterminated"));
+  CHECK_FALSE(sql_deallocate_name("deallocate"));
+}
