@@ -391,3 +391,33 @@ TEST_CASE("transaction mode: after a storm of clients killed mid-transaction the
   REQUIRE(r.ok());
   CHECK(r.value(0, 1) == "t");  // not inside a leftover transaction
 }
+
+TEST_CASE("transaction mode: steady-state prepared traffic sends no Parse to servers",
+          "[transaction]") {
+  TcpProxy proxy("127.0.0.1", PostgresServer::instance().port());
+  InProcessPooler pooler(transaction_config({}, {{"address", proxy.address()}, {"max_connections", 2}}));
+  PqConnection a(pooler.conninfo());
+  PqConnection b(pooler.conninfo());
+  PqConnection x(pooler.conninfo());
+  PqConnection y(pooler.conninfo());
+  for (PqConnection* c : {&a, &b})
+    REQUIRE(PqResult{PQprepare(c->get(), "q", "select $1::int * 3", 0, nullptr)}.ok());
+  auto run = [](PqConnection& c) {
+    const char* values[] = {"14"};
+    PqResult r{PQexecPrepared(c.get(), "q", 1, values, nullptr, nullptr, 0)};
+    REQUIRE(r.ok());
+    CHECK(r.value() == "42");
+  };
+  // Warm up: both clients' statement (the same text) used on both servers.
+  on_each_server(a, x, y, [&] { run(a); });
+  on_each_server(b, x, y, [&] { run(b); });
+  const long parses = proxy.sent('P');
+  const long binds = proxy.sent('B');
+  for (int i = 0; i < 10; ++i) {
+    on_each_server(a, x, y, [&] { run(a); });
+    on_each_server(b, x, y, [&] { run(b); });
+  }
+  CHECK(proxy.sent('B') - binds == 40);
+  CHECK(proxy.sent('P') == parses);  // no Parse and so no extra round trip
+  CHECK(parses <= 4);                // at most once per client per server, at first use
+}

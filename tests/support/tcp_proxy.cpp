@@ -74,6 +74,31 @@ void TcpProxy::accept_loop() {
 void TcpProxy::pump(int client_fd, int server_fd) {
   pollfd fds[2] = {{client_fd, POLLIN, 0}, {server_fd, POLLIN, 0}};
   char buf[16384];
+  // Counting the client's messages: a header is read byte by byte, then the
+  // body skipped. The startup packet has no type byte.
+  std::string header(1, '\0');
+  std::size_t body_left = 0;
+  bool startup = true;
+  auto count = [&](const char* data, std::size_t n) {
+    for (std::size_t i = 0; i < n;) {
+      if (body_left > 0) {
+        const std::size_t k = std::min(body_left, n - i);
+        body_left -= k;
+        i += k;
+        continue;
+      }
+      header += data[i++];
+      if (header.size() < 5) continue;
+      const auto len = static_cast<std::uint32_t>(static_cast<unsigned char>(header[1]) << 24 |
+                                                  static_cast<unsigned char>(header[2]) << 16 |
+                                                  static_cast<unsigned char>(header[3]) << 8 |
+                                                  static_cast<unsigned char>(header[4]));
+      if (!startup) ++sent_[static_cast<unsigned char>(header[0])];
+      body_left = len - 4;  // the length counts itself, never the type byte
+      startup = false;
+      header.clear();
+    }
+  };
   for (;;) {
     if (::poll(fds, 2, -1) < 0) break;
     bool done = false;
@@ -84,6 +109,7 @@ void TcpProxy::pump(int client_fd, int server_fd) {
         done = true;
         break;
       }
+      if (i == 0) count(buf, static_cast<std::size_t>(n));
       const int to = fds[1 - i].fd;
       for (ssize_t sent = 0; sent < n;) {
         const ssize_t m = ::send(to, buf + sent, static_cast<std::size_t>(n - sent), MSG_NOSIGNAL);

@@ -24,6 +24,10 @@ class TcpProxy {
   [[nodiscard]] std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   // Connections forwarded so far.
   [[nodiscard]] int accepted() const { return accepted_.load(); }
+  // Messages of `type` the clients of this proxy sent (after their startup packet).
+  [[nodiscard]] long sent(char type) const {
+    return sent_[static_cast<unsigned char>(type)].load();
+  }
   void cut_all();
 
  private:
@@ -36,6 +40,7 @@ class TcpProxy {
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int> accepted_{0};
+  std::atomic<long> sent_[256] = {};
   std::mutex mu_;
   std::vector<int> open_fds_;
   std::vector<std::thread> threads_;
