@@ -3,6 +3,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -26,6 +27,13 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::second
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return pred();
+}
+
+std::string pids_of(const std::string& application_name) {
+  return PostgresServer::instance()
+      .execute("select coalesce(string_agg(pid::text, ',' order by pid), '') from pg_stat_activity "
+               "where application_name = '" + application_name + "'")[0][0]
+      .as<std::string>();
 }
 
 }  // namespace
@@ -65,8 +73,9 @@ TEST_CASE("a client that waits too long gets a clear FATAL naming the pool", "[p
                                         {{"max_connections", 1}}));
   auto holder = std::make_unique<pqxx::connection>(pooler.conninfo());
   const std::string error = connection_error(pooler.conninfo());
-  CHECK(error.find("timed out after 300ms waiting for a server connection in pool \"tight\"") !=
-        std::string::npos);
+  CHECK(error.find("timed out after 300ms waiting for a server connection in pool \"tight\" "
+                   "(1 server busy, 1 client waiting; see client_acquire_timeout and "
+                   "max_connections)") != std::string::npos);
   // The held server is still fine, and goes to the next client once free.
   CHECK(pqxx::nontransaction(*holder).exec("select 1")[0][0].as<int>() == 1);
   holder.reset();
@@ -295,4 +304,38 @@ TEST_CASE("a server whose reset fails or overruns its timeout is closed, not reu
                  .as<int>() == 0;
     }));
   }
+}
+
+TEST_CASE("min_connections are dialed at start and serve the first clients", "[pool]") {
+  const std::string marker = "pggat-min-start-test";
+  InProcessPooler pooler(session_config(
+      {}, {{"min_connections", 3}, {"max_connections", 5}, {"parameters", {{"application_name", marker}}}}));
+  // Before any client has come.
+  REQUIRE(eventually([&] {
+    const std::string pids = pids_of(marker);
+    return std::count(pids.begin(), pids.end(), ',') == 2;
+  }));
+  const std::string dialed = "," + pids_of(marker) + ",";
+  PqConnection a(pooler.conninfo());
+  const std::string pid = a.exec("select pg_backend_pid()").value();
+  CHECK(dialed.find("," + pid + ",") != std::string::npos);  // no dial was needed
+  CHECK("," + pids_of(marker) + "," == dialed);
+}
+
+TEST_CASE("pooler rob serves session clients", "[pool][rob]") {
+  InProcessPooler pooler(session_config({{"pooler", {{"pooler", "rob"}}}}, {{"max_connections", 2}}));
+  std::atomic<int> ok{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 10; ++i) {
+    clients.emplace_back([&] {
+      try {
+        PqConnection c(pooler.conninfo());
+        if (c.exec("select pg_sleep(0.02), 1").value(0, 1) == "1") ++ok;
+      } catch (const std::exception&) {
+        // counted as not ok
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  CHECK(ok == 10);
 }

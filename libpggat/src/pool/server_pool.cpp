@@ -1,4 +1,4 @@
-// The server side of a pool: dialing with backoff, lending (lifo), idle watch, cleanup, janitor.
+// The server side of a pool: dialing with backoff, lending (lifo, rob), idle watch, cleanup, janitor.
 #include "pool/server_pool.hpp"
 
 #include <algorithm>
@@ -30,8 +30,10 @@ struct RecipeState {
 };
 
 struct ServerPool::Waiter {
-  explicit Waiter(const asio::any_io_executor& ex) : timer(ex) {}
+  Waiter(const asio::any_io_executor& ex, std::shared_ptr<ClientShare> s)
+      : timer(ex), share(std::move(s)) {}
   asio::steady_timer timer;
+  std::shared_ptr<ClientShare> share;
   bool done = false;
   ServerHandle server;
   std::optional<PgError> error;
@@ -113,21 +115,16 @@ std::string ServerPool::display_name_locked() const {
 }
 
 asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
-    std::chrono::nanoseconds timeout) {
-  auto w = std::make_shared<Waiter>(co_await asio::this_coro::executor);
+    std::chrono::nanoseconds timeout, std::shared_ptr<ClientShare> share) {
+  auto w = std::make_shared<Waiter>(co_await asio::this_coro::executor, share);
   {
     std::lock_guard lock(mu_);
     if (stopped_)
       co_return Unexpected(PgError::fatal(sqlstate::admin_shutdown, "pggat is shutting down"));
     if (!idle_.empty()) {
-      ServerHandle s = std::move(idle_.back());
-      idle_.pop_back();
-      ++s->watch_generation;
-      s->connection->conn.stream.cancel();  // ends the idle watch
-      --stats_.servers_idle;
-      ++stats_.servers_active;
-      ++stats_.acquires;
-      co_return s;
+      ServerHandle server = take_idle_locked();
+      lend_locked(*server, share);
+      co_return server;
     }
     waiters_.push_back(w);
     ++stats_.clients_waiting;
@@ -148,13 +145,13 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
   if (w->done) {
     if (w->server && cancelled) {
       // Our caller gave up while the server was on its way: take it back.
-      --stats_.servers_active;
-      hand_over_locked(std::move(w->server));
+      release_locked(std::move(w->server));
       co_return Unexpected(PgError::fatal(sqlstate::connection_failure, "client went away"));
     }
     if (w->server) co_return std::move(w->server);
     co_return Unexpected(std::move(*w->error));
   }
+  const std::uint64_t waiting = waiters_.size();  // this client included
   std::erase(waiters_, w);
   --stats_.clients_waiting;
   if (cancelled || wait_ec == asio::error::operation_aborted)
@@ -162,13 +159,38 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
   ++stats_.acquire_timeouts;
   co_return Unexpected(PgError::fatal(
       sqlstate::insufficient_resources,
-      "timed out after " + format_duration(timeout) + " waiting for a server connection in pool \"" +
-          display_name_locked() + "\" (all " + std::to_string(stats_.servers_active) +
-          " servers busy; see client_acquire_timeout and max_connections)"));
+      acquire_timeout_message(timeout, display_name_locked(),
+                              stats_.servers_active + stats_.servers_resetting, waiting)));
+}
+
+ServerHandle ServerPool::take_idle_locked() {
+  ServerHandle s = std::move(idle_.back());
+  idle_.pop_back();
+  ++s->watch_generation;
+  s->connection->conn.stream.cancel();  // ends the idle watch
+  --stats_.servers_idle;
+  ++stats_.servers_active;
+  return s;
+}
+
+void ServerPool::lend_locked(PooledServer& server, std::shared_ptr<ClientShare> share) {
+  server.holder = std::move(share);
+  server.lent_at = Clock::now();
+  ++stats_.acquires;
+}
+
+void ServerPool::end_loan_locked(PooledServer& server) {
+  if (server.holder) server.holder->held += Clock::now() - server.lent_at;
+  server.holder.reset();
 }
 
 void ServerPool::release(ServerHandle server) {
   std::lock_guard lock(mu_);
+  release_locked(std::move(server));
+}
+
+void ServerPool::release_locked(ServerHandle server) {
+  end_loan_locked(*server);
   --stats_.servers_active;
   backend::ServerConnection& c = *server->connection;
   if (stopped_ || c.torn || server->recipe->removed || !c.conn.stream.is_open()) {
@@ -185,6 +207,7 @@ void ServerPool::release(ServerHandle server) {
 
 void ServerPool::discard(ServerHandle server) {
   std::lock_guard lock(mu_);
+  end_loan_locked(*server);
   --stats_.servers_active;
   discard_locked(std::move(server));
 }
@@ -212,7 +235,7 @@ void ServerPool::finish_waiter_locked(std::shared_ptr<Waiter> w, ServerHandle se
   w->done = true;
   if (server) {
     ++stats_.servers_active;
-    ++stats_.acquires;
+    lend_locked(*server, w->share);
   }
   w->server = std::move(server);
   w->error = std::move(error);
@@ -223,7 +246,10 @@ void ServerPool::finish_waiter_locked(std::shared_ptr<Waiter> w, ServerHandle se
 void ServerPool::hand_over_locked(ServerHandle server) {
   server->connection->state = proto::Conversation{};
   if (!waiters_.empty()) {
-    finish_waiter_locked(waiters_.front(), std::move(server), std::nullopt);
+    const std::size_t next = next_waiter(options_.pooler, waiters_, [](const auto& w) {
+      return w->share ? w->share->held : std::chrono::nanoseconds(0);
+    });
+    finish_waiter_locked(waiters_[next], std::move(server), std::nullopt);
     return;
   }
   make_idle_locked(std::move(server));
@@ -403,6 +429,17 @@ void ServerPool::run_janitor_locked() {
       dial_locked(r);
   }
   fill_waiters_locked();
+}
+
+std::string acquire_timeout_message(std::chrono::nanoseconds timeout, const std::string& pool,
+                                    std::uint64_t busy, std::uint64_t waiting) {
+  auto count = [](std::uint64_t n, std::string_view what) {
+    return std::to_string(n) + " " + std::string(what) + (n == 1 ? "" : "s");
+  };
+  return "timed out after " + format_duration(timeout) +
+         " waiting for a server connection in pool \"" + pool + "\" (" +
+         count(busy, "server") + " busy, " + count(waiting, "client") +
+         " waiting; see client_acquire_timeout and max_connections)";
 }
 
 }  // namespace pggat::pool
