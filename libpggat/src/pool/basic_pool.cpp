@@ -97,6 +97,8 @@ class BasicPool final : public Pool {
             .reset_query = options_.server_reset_query,
             .reset_timeout = options_.server_reset_query_timeout,
             .idle_timeout = options_.server_idle_timeout,
+            .lifetime = options_.server_lifetime,
+            .check_delay = options_.server_check_delay,
             .reconnect_initial = options_.server_reconnect_initial_time,
             .reconnect_max = options_.server_reconnect_max_time,
             .janitor_period = std::chrono::seconds(1)})) {}

@@ -1,6 +1,7 @@
-// The server pool's decisions as pure functions: who gets a freed server, what a timeout says.
+// The server pool's decisions as pure functions: who gets a server, which servers retire or need a check.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -36,6 +37,27 @@ template <class Waiters, class Held>
     ++i;
   }
   return best;
+}
+
+// Past server_lifetime (0: unlimited).
+[[nodiscard]] inline bool past_lifetime(std::chrono::steady_clock::time_point created,
+                                        std::chrono::steady_clock::time_point now,
+                                        std::chrono::nanoseconds lifetime) {
+  return lifetime.count() > 0 && now - created >= lifetime;
+}
+
+// An idle server unused for longer than server_check_delay (0: always) is
+// checked before it is lent.
+[[nodiscard]] inline bool needs_check(std::chrono::steady_clock::time_point idle_since,
+                                      std::chrono::steady_clock::time_point now,
+                                      std::chrono::nanoseconds check_delay) {
+  return check_delay.count() <= 0 || now - idle_since > check_delay;
+}
+
+// How long a check may take: short, since a client is waiting behind it.
+[[nodiscard]] inline std::chrono::nanoseconds check_timeout(std::chrono::nanoseconds connect_timeout) {
+  constexpr std::chrono::nanoseconds cap = std::chrono::seconds(5);
+  return connect_timeout.count() > 0 ? std::min(connect_timeout, cap) : cap;
 }
 
 // The FATAL message of client_acquire_timeout. `waiting` counts the client

@@ -1,4 +1,4 @@
-// The server side of a pool: dialing with backoff, lending (lifo, rob), idle watch, cleanup, janitor.
+// The server side of a pool: dialing with backoff, lending (lifo, rob), checks, idle watch, cleanup, janitor.
 #include "pool/server_pool.hpp"
 
 #include <algorithm>
@@ -117,24 +117,51 @@ std::string ServerPool::display_name_locked() const {
 asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
     std::chrono::nanoseconds timeout, std::shared_ptr<ClientShare> share) {
   auto w = std::make_shared<Waiter>(co_await asio::this_coro::executor, share);
-  {
+  for (;;) {
+    ServerHandle server;
+    std::chrono::nanoseconds check_limit{0};
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_)
+        co_return Unexpected(PgError::fatal(sqlstate::admin_shutdown, "pggat is shutting down"));
+      if (idle_.empty()) {
+        waiters_.push_back(w);
+        ++stats_.clients_waiting;
+        fill_waiters_locked();
+        if (!w->done) {
+          const auto limit = timeout > std::chrono::nanoseconds::zero()
+                                 ? std::chrono::duration_cast<Clock::duration>(timeout)
+                                 : Clock::duration(std::chrono::hours(24 * 365));
+          w->timer.expires_after(limit);
+        }
+        break;
+      }
+      server = take_idle_locked();
+      if (!needs_check(server->idle_since, Clock::now(), options_.check_delay)) {
+        lend_locked(*server, share);
+        co_return server;
+      }
+      check_limit = check_timeout(server->recipe->dial.connect_timeout);
+    }
+    // Outside the lock: a round trip to a server that may not answer.
+    const bool healthy = co_await check_server(*server->connection, check_limit);
+    const bool cancelled =
+        (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
     std::lock_guard lock(mu_);
-    if (stopped_)
-      co_return Unexpected(PgError::fatal(sqlstate::admin_shutdown, "pggat is shutting down"));
-    if (!idle_.empty()) {
-      ServerHandle server = take_idle_locked();
+    if (healthy) {
       lend_locked(*server, share);
-      co_return server;
+      if (!cancelled && !stopped_) co_return server;
+      // The caller is gone (it would drop the server) or pggat is stopping.
+      release_locked(std::move(server));
+    } else {
+      if (context_.log && !cancelled)
+        context_.log->info("pool \"{}\": idle server #{} failed its check and was closed",
+                           display_name_locked(), server->connection->id);
+      --stats_.servers_active;
+      discard_locked(std::move(server));
     }
-    waiters_.push_back(w);
-    ++stats_.clients_waiting;
-    fill_waiters_locked();
-    if (!w->done) {
-      const auto limit = timeout > std::chrono::nanoseconds::zero()
-                             ? std::chrono::duration_cast<Clock::duration>(timeout)
-                             : Clock::duration(std::chrono::hours(24 * 365));
-      w->timer.expires_after(limit);
-    }
+    if (cancelled)
+      co_return Unexpected(PgError::fatal(sqlstate::connection_failure, "client went away"));
   }
   std::error_code wait_ec;
   if (!w->done) std::tie(wait_ec) = co_await w->timer.async_wait(net::use_nothrow);
@@ -195,6 +222,13 @@ void ServerPool::release_locked(ServerHandle server) {
   backend::ServerConnection& c = *server->connection;
   if (stopped_ || c.torn || server->recipe->removed || !c.conn.stream.is_open()) {
     discard_locked(std::move(server));
+    return;
+  }
+  if (past_lifetime(server->created_at, Clock::now(), options_.lifetime)) {
+    if (context_.log)
+      context_.log->debug("pool \"{}\": server #{} reached server_lifetime and was closed",
+                          display_name_locked(), c.id);
+    close_busy_locked(std::move(server));
     return;
   }
   if (c.state.idle() && options_.reset_query.empty() && c.conn.in.empty()) {
@@ -353,6 +387,7 @@ asio::awaitable<void> ServerPool::dial_task([[maybe_unused]] std::shared_ptr<Ser
   auto server = std::make_shared<PooledServer>();
   server->connection = std::move(*result);
   server->recipe = recipe;
+  server->created_at = Clock::now();
   if (context_.log)
     context_.log->debug("pool \"{}\": connected server #{} ({})", display_name_locked(), id,
                         options.address.to_string());
@@ -381,20 +416,23 @@ asio::awaitable<void> ServerPool::reset_task([[maybe_unused]] std::shared_ptr<Se
   std::lock_guard lock(mu_);
   --stats_.servers_resetting;
   if (!ok || stopped_ || server->recipe->removed) {
-    backend::ServerConnection& c = *server->connection;
     if (!ok && context_.log)
       context_.log->info("pool \"{}\": server #{} could not be reset and was closed",
-                         display_name_locked(), c.id);
-    // A backend still busy (a long query, a slow reset) would run on after we
-    // hang up; a cancel stops it and frees its slot on the server.
-    if (c.state.pending_ready() > 0)
-      net::spawn(context_.executor,
-                 backend::send_cancel(c.address, c.key, std::chrono::seconds(5)), context_.log,
-                 "cancel on discard");
-    discard_locked(std::move(server));
+                         display_name_locked(), server->connection->id);
+    close_busy_locked(std::move(server));
     co_return;
   }
   hand_over_locked(std::move(server));
+}
+
+void ServerPool::close_busy_locked(ServerHandle server) {
+  backend::ServerConnection& c = *server->connection;
+  // A backend still busy (a long query, a slow reset) would run on after we
+  // hang up; a cancel stops it and frees its slot on the server.
+  if (c.state.pending_ready() > 0)
+    net::spawn(context_.executor, backend::send_cancel(c.address, c.key, std::chrono::seconds(5)),
+               context_.log, "cancel on discard");
+  discard_locked(std::move(server));
 }
 
 void ServerPool::schedule_janitor() {
@@ -412,17 +450,17 @@ void ServerPool::schedule_janitor() {
 
 void ServerPool::run_janitor_locked() {
   const auto now = Clock::now();
-  if (options_.idle_timeout.count() > 0) {
-    const auto limit = std::chrono::duration_cast<Clock::duration>(options_.idle_timeout);
-    // Oldest first: the stack's bottom has been idle longest.
-    std::erase_if(idle_, [&](const ServerHandle& s) {
-      if (now - s->idle_since < limit || s->recipe->open <= s->recipe->recipe.min_connections)
-        return false;
-      --stats_.servers_idle;
-      discard_locked(s);
-      return true;
-    });
-  }
+  // Oldest first: the stack's bottom has been idle longest. Servers past their
+  // lifetime go whatever min_connections says; the loop below dials anew.
+  std::erase_if(idle_, [&](const ServerHandle& s) {
+    const bool unused = options_.idle_timeout.count() > 0 &&
+                        now - s->idle_since >= options_.idle_timeout &&
+                        s->recipe->open > s->recipe->recipe.min_connections;
+    if (!unused && !past_lifetime(s->created_at, now, options_.lifetime)) return false;
+    --stats_.servers_idle;
+    discard_locked(s);
+    return true;
+  });
   for (const auto& r : recipes_) {
     while (!r->removed && r->open + r->dialing < r->recipe.min_connections && r->retry_at <= now &&
            r->has_capacity())

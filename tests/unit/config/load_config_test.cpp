@@ -477,6 +477,19 @@ TEST_CASE("load_config: the pool's scheduling fields", "[config][load]") {
   const ConfigError u = error_of(unknown);
   CHECK(u.path() == "servers[0].routes[0].handle.pool.pooler");
   CHECK(u.problem() == "unknown pooler \"fifo\" (known: lifo, rob)");
+
+  json timings = base_config();
+  pool0(timings)["server_lifetime"] = "30m";
+  pool0(timings)["server_check_delay"] = 0;
+  CHECK_NOTHROW(pggat::load_config(timings, builtins()));
+
+  for (const char* key : {"server_lifetime", "server_check_delay"}) {
+    json bad = base_config();
+    pool0(bad)[key] = "an hour";
+    const ConfigError e = error_of(bad);
+    CHECK(e.path() == std::string("servers[0].routes[0].handle.pool.") + key);
+    CHECK_THAT(e.problem(), Contains("invalid duration \"an hour\""));
+  }
 }
 
 TEST_CASE("load_config_file: unreadable files and JSON syntax errors name the file",

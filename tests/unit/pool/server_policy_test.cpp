@@ -1,4 +1,4 @@
-// The server pool's pure decisions: next waiter (lifo, rob), timeout message.
+// The server pool's pure decisions: next waiter (lifo, rob), lifetime, check delay, timeout message.
 #include "pool/server_policy.hpp"
 
 #include <catch2/catch.hpp>
@@ -9,7 +9,10 @@
 using namespace std::chrono_literals;
 using pggat::PoolerKind;
 using pggat::pool::acquire_timeout_message;
+using pggat::pool::check_timeout;
+using pggat::pool::needs_check;
 using pggat::pool::next_waiter;
+using pggat::pool::past_lifetime;
 using Held = std::vector<std::chrono::nanoseconds>;
 
 namespace {
@@ -42,6 +45,24 @@ TEST_CASE("next_waiter: rob picks the waiter that has held servers the least",
   };
   const std::deque<W> waiters{{7, 30ms}, {8, 10ms}, {9, 20ms}};
   CHECK(waiters[next_waiter(PoolerKind::rob, waiters, [](const W& w) { return w.held; })].id == 8);
+}
+
+TEST_CASE("past_lifetime: 0 is unlimited, otherwise age against the limit", "[pool][server_policy]") {
+  const auto t0 = std::chrono::steady_clock::time_point{} + 100h;
+  CHECK_FALSE(past_lifetime(t0, t0 + 59min, 1h));
+  CHECK(past_lifetime(t0, t0 + 1h, 1h));
+  CHECK(past_lifetime(t0, t0 + 2h, 1h));
+  CHECK_FALSE(past_lifetime(t0, t0 + 1000h, 0s));
+}
+
+TEST_CASE("needs_check: 0 always checks, otherwise only after the delay", "[pool][server_policy]") {
+  const auto t0 = std::chrono::steady_clock::time_point{} + 100h;
+  CHECK(needs_check(t0, t0, 0s));
+  CHECK_FALSE(needs_check(t0, t0 + 30s, 30s));
+  CHECK(needs_check(t0, t0 + 31s, 30s));
+  CHECK(check_timeout(15s) == 5s);
+  CHECK(check_timeout(1s) == 1s);
+  CHECK(check_timeout(0s) == 5s);  // no connect timeout: still bounded
 }
 
 TEST_CASE("acquire_timeout_message names the pool and the queue", "[pool][server_policy]") {
