@@ -322,7 +322,6 @@ void use_transaction_example(json& config) {
   config["servers"][0]["routes"][0]["handle"]["recipe"]["address"] =
       session["servers"][0]["routes"][0]["handle"]["recipe"]["address"];
   config["servers"][0]["routes"][0]["handle"]["pool"]["client_acquire_timeout"] = "60s";
-  config["servers"][0]["routes"][0]["handle"]["pool"]["pooler"] = "lifo";  // TEMP until rob
 }
 
 TEST_CASE("pggat run, transaction mode: pgbench simple, extended and prepared, 50 clients on 10 servers",

@@ -2,9 +2,12 @@
 #include <catch2/catch.hpp>
 
 #include <poll.h>
+#include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -27,6 +30,62 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::second
   }
   return pred();
 }
+
+std::string pids_of(const std::string& application_name) {
+  return PostgresServer::instance()
+      .execute("select coalesce(string_agg(pid::text, ',' order by pid), '') from pg_stat_activity "
+               "where application_name = '" + application_name + "'")[0][0]
+      .as<std::string>();
+}
+
+bool backend_exists(const std::string& pid) {
+  return PostgresServer::instance()
+             .execute("select count(*) from pg_stat_activity where pid = " + pid)[0][0]
+             .as<int>() == 1;
+}
+
+bool backend_idle(const std::string& pid) {
+  return PostgresServer::instance()
+             .execute("select count(*) from pg_stat_activity where pid = " + pid +
+                      " and state = 'idle'")[0][0]
+             .as<int>() == 1;
+}
+
+// The first value of `sql`'s result, or nullopt when none came within `limit`
+// (a query on a silent server must fail the test, not hang it).
+std::optional<std::string> value_within(PqConnection& c, const std::string& sql,
+                                        std::chrono::milliseconds limit) {
+  if (PQsendQuery(c.get(), sql.c_str()) != 1) return std::nullopt;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (PQisBusy(c.get()) == 1) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    pollfd p{PQsocket(c.get()), POLLIN, 0};
+    ::poll(&p, 1, static_cast<int>(left.count()));
+    if (PQconsumeInput(c.get()) == 0) return std::nullopt;
+  }
+  std::optional<std::string> value;
+  while (PGresult* r = PQgetResult(c.get())) {
+    const PqResult result(r);
+    if (!value && result.ok() && result.rows() > 0) value = result.value();
+  }
+  return value;
+}
+
+// SIGSTOPs a backend: alive to the kernel, silent to pggat. Resumed on scope exit.
+class FrozenBackend {
+ public:
+  explicit FrozenBackend(const std::string& pid) : pid_(std::stoi(pid)) {
+    REQUIRE(::kill(pid_, SIGSTOP) == 0);
+  }
+  ~FrozenBackend() { ::kill(pid_, SIGCONT); }
+  FrozenBackend(const FrozenBackend&) = delete;
+  FrozenBackend& operator=(const FrozenBackend&) = delete;
+
+ private:
+  pid_t pid_;
+};
 
 }  // namespace
 
@@ -65,8 +124,9 @@ TEST_CASE("a client that waits too long gets a clear FATAL naming the pool", "[p
                                         {{"max_connections", 1}}));
   auto holder = std::make_unique<pqxx::connection>(pooler.conninfo());
   const std::string error = connection_error(pooler.conninfo());
-  CHECK(error.find("timed out after 300ms waiting for a server connection in pool \"tight\"") !=
-        std::string::npos);
+  CHECK(error.find("timed out after 300ms waiting for a server connection in pool \"tight\" "
+                   "(1 server busy, 1 client waiting; see client_acquire_timeout and "
+                   "max_connections)") != std::string::npos);
   // The held server is still fine, and goes to the next client once free.
   CHECK(pqxx::nontransaction(*holder).exec("select 1")[0][0].as<int>() == 1);
   holder.reset();
@@ -295,4 +355,110 @@ TEST_CASE("a server whose reset fails or overruns its timeout is closed, not reu
                  .as<int>() == 0;
     }));
   }
+}
+
+TEST_CASE("min_connections are dialed at start and serve the first clients", "[pool]") {
+  const std::string marker = "pggat-min-start-test";
+  InProcessPooler pooler(session_config(
+      {}, {{"min_connections", 3}, {"max_connections", 5}, {"parameters", {{"application_name", marker}}}}));
+  // Before any client has come.
+  REQUIRE(eventually([&] {
+    const std::string pids = pids_of(marker);
+    return std::count(pids.begin(), pids.end(), ',') == 2;
+  }));
+  const std::string dialed = "," + pids_of(marker) + ",";
+  PqConnection a(pooler.conninfo());
+  const std::string pid = a.exec("select pg_backend_pid()").value();
+  CHECK(dialed.find("," + pid + ",") != std::string::npos);  // no dial was needed
+  CHECK("," + pids_of(marker) + "," == dialed);
+}
+
+TEST_CASE("a server past server_lifetime is closed on release and when idle, then replaced",
+          "[pool][lifetime]") {
+  const std::string marker = "pggat-lifetime-test";
+  InProcessPooler pooler(session_config({{"server_lifetime", "3s"}},
+                                        {{"min_connections", 1},
+                                         {"max_connections", 1},
+                                         {"parameters", {{"application_name", marker}}}}));
+  REQUIRE(eventually([&] { return !pids_of(marker).empty(); }));
+  const std::string first = pids_of(marker);
+  {
+    // Young: reused.
+    PqConnection a(pooler.conninfo());
+    CHECK(a.exec("select pg_backend_pid()").value() == first);
+  }
+  {
+    PqConnection b(pooler.conninfo());
+    CHECK(b.exec("select pg_backend_pid()").value() == first);
+    // Lent servers are left alone however old they get.
+    REQUIRE(eventually([&] {
+      return b.exec("select clock_timestamp() - backend_start > interval '3.2s' from "
+                    "pg_stat_activity where pid = pg_backend_pid()")
+                 .value() == "t";
+    }));
+    CHECK(b.exec("select 7").value() == "7");
+  }
+  // Released past its lifetime: closed, and the next client gets a new one.
+  CHECK(eventually([&] { return !backend_exists(first); }));
+  std::string second;
+  {
+    PqConnection c(pooler.conninfo());
+    second = c.exec("select pg_backend_pid()").value();
+    CHECK(second != first);
+  }
+  // Idle past its lifetime: the janitor closes it and dials min_connections anew.
+  CHECK(eventually([&] {
+    const std::string now = pids_of(marker);
+    return !now.empty() && now != second && !backend_exists(second);
+  }));
+}
+
+TEST_CASE("an idle server that fails its check is replaced before the client sees it",
+          "[pool][check]") {
+  // connect_timeout bounds the check (at most 5s).
+  InProcessPooler pooler(session_config({{"server_check_delay", 0}},
+                                        {{"max_connections", 2}, {"connect_timeout", "1s"}}));
+  std::string pid;
+  {
+    PqConnection a(pooler.conninfo());
+    pid = a.exec("select pg_backend_pid()").value();
+  }
+  REQUIRE(eventually([&] { return backend_idle(pid); }));
+
+  SECTION("a backend that stopped answering") {
+    // The idle watch cannot see this one: only the check can.
+    FrozenBackend frozen(pid);
+    PqConnection b(pooler.conninfo());
+    // Served by a new server, once the 1s check has given up on the old one.
+    const auto served_by = value_within(b, "select pg_backend_pid()", std::chrono::seconds(8));
+    REQUIRE(served_by.has_value());
+    CHECK(*served_by != pid);
+    CHECK(b.exec("select 5").value() == "5");
+  }
+  SECTION("a backend terminated just before the client came") {
+    PostgresServer::instance().execute("select pg_terminate_backend(" + pid + ")");
+    PqConnection b(pooler.conninfo());
+    CHECK(b.exec("select 5").value() == "5");
+    CHECK(b.exec("select pg_backend_pid()").value() != pid);
+  }
+  // pggat hung up on it; resumed, it sees that and exits.
+  CHECK(eventually([&] { return !backend_exists(pid); }));
+}
+
+TEST_CASE("pooler rob serves session clients", "[pool][rob]") {
+  InProcessPooler pooler(session_config({{"pooler", {{"pooler", "rob"}}}}, {{"max_connections", 2}}));
+  std::atomic<int> ok{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 10; ++i) {
+    clients.emplace_back([&] {
+      try {
+        PqConnection c(pooler.conninfo());
+        if (c.exec("select pg_sleep(0.02), 1").value(0, 1) == "1") ++ok;
+      } catch (const std::exception&) {
+        // counted as not ok
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  CHECK(ok == 10);
 }

@@ -27,6 +27,12 @@ struct PGGAT_API BasicPoolOptions {
   std::chrono::nanoseconds server_reset_query_timeout = std::chrono::seconds(15);
   std::chrono::nanoseconds client_acquire_timeout = std::chrono::minutes(1);  // 0: forever
   std::chrono::nanoseconds server_idle_timeout = std::chrono::minutes(5);     // 0: never
+  // Servers older than this are closed when returned, or by the janitor when
+  // idle (PgBouncer's server_lifetime). 0: unlimited.
+  std::chrono::nanoseconds server_lifetime = std::chrono::hours(1);
+  // Idle servers unused for longer than this get an empty query before they
+  // are lent; a failed check closes them unseen by the client. 0: always check.
+  std::chrono::nanoseconds server_check_delay = std::chrono::seconds(30);
   std::chrono::nanoseconds server_reconnect_initial_time = std::chrono::seconds(5);
   std::chrono::nanoseconds server_reconnect_max_time = std::chrono::minutes(1);
   std::vector<std::string> tracked_parameters = default_tracked_parameters();

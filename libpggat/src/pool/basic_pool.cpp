@@ -92,9 +92,16 @@ class BasicPool final : public Pool {
   explicit BasicPool(BasicPoolOptions options)
       : options_(std::move(options)),
         servers_(std::make_shared<pool::ServerPool>(pool::ServerPoolOptions{
-            options_.name, options_.server_reset_query, options_.server_reset_query_timeout,
-            options_.server_idle_timeout, options_.server_reconnect_initial_time,
-            options_.server_reconnect_max_time, std::chrono::seconds(1)})) {}
+            .name = options_.name,
+            .pooler = options_.pooler,
+            .reset_query = options_.server_reset_query,
+            .reset_timeout = options_.server_reset_query_timeout,
+            .idle_timeout = options_.server_idle_timeout,
+            .lifetime = options_.server_lifetime,
+            .check_delay = options_.server_check_delay,
+            .reconnect_initial = options_.server_reconnect_initial_time,
+            .reconnect_max = options_.server_reconnect_max_time,
+            .janitor_period = std::chrono::seconds(1)})) {}
 
   void add_recipe(std::string name, Recipe recipe) override {
     servers_->add_recipe(std::move(name), std::move(recipe));
@@ -169,6 +176,8 @@ class BasicPool final : public Pool {
   // a unit of work until the server is idle again outside a transaction.
   asio::awaitable<Verdict> serve_transactions(Client& client) {
     detail::ClientSession& session = client.session();
+    // The client's account for the rob pooler, across its units of work.
+    auto share = std::make_shared<pool::ClientShare>(pool::ClientShare{.client_id = client.id()});
     pool::TransactionClient state;
     state.tracked = options_.tracked_parameters;
     for (const auto& [name, value] : client.parameters) {
@@ -180,7 +189,7 @@ class BasicPool final : public Pool {
     // Startup: one server tells the client what the parameters are, after
     // being given the client's (a bad one fails the client as PostgreSQL would).
     {
-      auto result = co_await acquire_for(session);
+      auto result = co_await acquire_for(share);
       if (!result) co_return std::move(result.error());
       pool::ServerHandle handle = std::move(*result);
       DiscardUnlessReturned guard{*servers_, handle};
@@ -221,7 +230,7 @@ class BasicPool final : public Pool {
           continue;
         }
       }
-      auto result = co_await acquire_for(session);
+      auto result = co_await acquire_for(share);
       if (!result) co_return std::move(result.error());
       pool::ServerHandle handle = std::move(*result);
       DiscardUnlessReturned guard{*servers_, handle};
@@ -292,8 +301,9 @@ class BasicPool final : public Pool {
     }
   }
 
-  asio::awaitable<Expected<pool::ServerHandle, Verdict>> acquire_for(detail::ClientSession&) {
-    auto result = co_await servers_->acquire(options_.client_acquire_timeout);
+  asio::awaitable<Expected<pool::ServerHandle, Verdict>> acquire_for(
+      std::shared_ptr<pool::ClientShare> share) {
+    auto result = co_await servers_->acquire(options_.client_acquire_timeout, std::move(share));
     if (!result) co_return Unexpected(Verdict::fail(std::move(result.error())));
     pool::ServerHandle handle = std::move(*result);
     if (!handle->transaction.initialized) {
@@ -341,8 +351,6 @@ class BasicPool final : public Pool {
 }  // namespace
 
 std::shared_ptr<Pool> make_basic_pool(BasicPoolOptions options) {
-  if (options.pooler == PoolerKind::rob)
-    throw std::invalid_argument("pooler \"rob\" is not supported by this version yet; use \"lifo\"");
   return std::make_shared<BasicPool>(std::move(options));
 }
 

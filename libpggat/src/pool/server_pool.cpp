@@ -1,4 +1,4 @@
-// The server side of a pool: dialing with backoff, lending (lifo), idle watch, cleanup, janitor.
+// The server side of a pool: dialing with backoff, lending (lifo, rob), checks, idle watch, cleanup, janitor.
 #include "pool/server_pool.hpp"
 
 #include <algorithm>
@@ -30,8 +30,10 @@ struct RecipeState {
 };
 
 struct ServerPool::Waiter {
-  explicit Waiter(const asio::any_io_executor& ex) : timer(ex) {}
+  Waiter(const asio::any_io_executor& ex, std::shared_ptr<ClientShare> s)
+      : timer(ex), share(std::move(s)) {}
   asio::steady_timer timer;
+  std::shared_ptr<ClientShare> share;
   bool done = false;
   ServerHandle server;
   std::optional<PgError> error;
@@ -113,31 +115,53 @@ std::string ServerPool::display_name_locked() const {
 }
 
 asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
-    std::chrono::nanoseconds timeout) {
-  auto w = std::make_shared<Waiter>(co_await asio::this_coro::executor);
-  {
+    std::chrono::nanoseconds timeout, std::shared_ptr<ClientShare> share) {
+  auto w = std::make_shared<Waiter>(co_await asio::this_coro::executor, share);
+  for (;;) {
+    ServerHandle server;
+    std::chrono::nanoseconds check_limit{0};
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_)
+        co_return Unexpected(PgError::fatal(sqlstate::admin_shutdown, "pggat is shutting down"));
+      if (idle_.empty()) {
+        waiters_.push_back(w);
+        ++stats_.clients_waiting;
+        fill_waiters_locked();
+        if (!w->done) {
+          const auto limit = timeout > std::chrono::nanoseconds::zero()
+                                 ? std::chrono::duration_cast<Clock::duration>(timeout)
+                                 : Clock::duration(std::chrono::hours(24 * 365));
+          w->timer.expires_after(limit);
+        }
+        break;
+      }
+      server = take_idle_locked();
+      if (!needs_check(server->idle_since, Clock::now(), options_.check_delay)) {
+        lend_locked(*server, share);
+        co_return server;
+      }
+      check_limit = check_timeout(server->recipe->dial.connect_timeout);
+    }
+    // Outside the lock: a round trip to a server that may not answer.
+    const bool healthy = co_await check_server(*server->connection, check_limit);
+    const bool cancelled =
+        (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
     std::lock_guard lock(mu_);
-    if (stopped_)
-      co_return Unexpected(PgError::fatal(sqlstate::admin_shutdown, "pggat is shutting down"));
-    if (!idle_.empty()) {
-      ServerHandle s = std::move(idle_.back());
-      idle_.pop_back();
-      ++s->watch_generation;
-      s->connection->conn.stream.cancel();  // ends the idle watch
-      --stats_.servers_idle;
-      ++stats_.servers_active;
-      ++stats_.acquires;
-      co_return s;
+    if (healthy) {
+      lend_locked(*server, share);
+      if (!cancelled && !stopped_) co_return server;
+      // The caller is gone (it would drop the server) or pggat is stopping.
+      release_locked(std::move(server));
+    } else {
+      if (context_.log && !cancelled)
+        context_.log->info("pool \"{}\": idle server #{} failed its check and was closed",
+                           display_name_locked(), server->connection->id);
+      --stats_.servers_active;
+      discard_locked(std::move(server));
     }
-    waiters_.push_back(w);
-    ++stats_.clients_waiting;
-    fill_waiters_locked();
-    if (!w->done) {
-      const auto limit = timeout > std::chrono::nanoseconds::zero()
-                             ? std::chrono::duration_cast<Clock::duration>(timeout)
-                             : Clock::duration(std::chrono::hours(24 * 365));
-      w->timer.expires_after(limit);
-    }
+    if (cancelled)
+      co_return Unexpected(PgError::fatal(sqlstate::connection_failure, "client went away"));
   }
   std::error_code wait_ec;
   if (!w->done) std::tie(wait_ec) = co_await w->timer.async_wait(net::use_nothrow);
@@ -148,13 +172,13 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
   if (w->done) {
     if (w->server && cancelled) {
       // Our caller gave up while the server was on its way: take it back.
-      --stats_.servers_active;
-      hand_over_locked(std::move(w->server));
+      release_locked(std::move(w->server));
       co_return Unexpected(PgError::fatal(sqlstate::connection_failure, "client went away"));
     }
     if (w->server) co_return std::move(w->server);
     co_return Unexpected(std::move(*w->error));
   }
+  const std::uint64_t waiting = waiters_.size();  // this client included
   std::erase(waiters_, w);
   --stats_.clients_waiting;
   if (cancelled || wait_ec == asio::error::operation_aborted)
@@ -162,17 +186,49 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
   ++stats_.acquire_timeouts;
   co_return Unexpected(PgError::fatal(
       sqlstate::insufficient_resources,
-      "timed out after " + format_duration(timeout) + " waiting for a server connection in pool \"" +
-          display_name_locked() + "\" (all " + std::to_string(stats_.servers_active) +
-          " servers busy; see client_acquire_timeout and max_connections)"));
+      acquire_timeout_message(timeout, display_name_locked(),
+                              stats_.servers_active + stats_.servers_resetting, waiting)));
+}
+
+ServerHandle ServerPool::take_idle_locked() {
+  ServerHandle s = std::move(idle_.back());
+  idle_.pop_back();
+  ++s->watch_generation;
+  s->connection->conn.stream.cancel();  // ends the idle watch
+  --stats_.servers_idle;
+  ++stats_.servers_active;
+  return s;
+}
+
+void ServerPool::lend_locked(PooledServer& server, std::shared_ptr<ClientShare> share) {
+  server.holder = std::move(share);
+  server.lent_at = Clock::now();
+  ++stats_.acquires;
+}
+
+void ServerPool::end_loan_locked(PooledServer& server) {
+  if (server.holder) server.holder->held += Clock::now() - server.lent_at;
+  server.holder.reset();
 }
 
 void ServerPool::release(ServerHandle server) {
   std::lock_guard lock(mu_);
+  release_locked(std::move(server));
+}
+
+void ServerPool::release_locked(ServerHandle server) {
+  end_loan_locked(*server);
   --stats_.servers_active;
   backend::ServerConnection& c = *server->connection;
   if (stopped_ || c.torn || server->recipe->removed || !c.conn.stream.is_open()) {
     discard_locked(std::move(server));
+    return;
+  }
+  if (past_lifetime(server->created_at, Clock::now(), options_.lifetime)) {
+    if (context_.log)
+      context_.log->debug("pool \"{}\": server #{} reached server_lifetime and was closed",
+                          display_name_locked(), c.id);
+    close_busy_locked(std::move(server));
     return;
   }
   if (c.state.idle() && options_.reset_query.empty() && c.conn.in.empty()) {
@@ -185,6 +241,7 @@ void ServerPool::release(ServerHandle server) {
 
 void ServerPool::discard(ServerHandle server) {
   std::lock_guard lock(mu_);
+  end_loan_locked(*server);
   --stats_.servers_active;
   discard_locked(std::move(server));
 }
@@ -212,7 +269,7 @@ void ServerPool::finish_waiter_locked(std::shared_ptr<Waiter> w, ServerHandle se
   w->done = true;
   if (server) {
     ++stats_.servers_active;
-    ++stats_.acquires;
+    lend_locked(*server, w->share);
   }
   w->server = std::move(server);
   w->error = std::move(error);
@@ -223,7 +280,10 @@ void ServerPool::finish_waiter_locked(std::shared_ptr<Waiter> w, ServerHandle se
 void ServerPool::hand_over_locked(ServerHandle server) {
   server->connection->state = proto::Conversation{};
   if (!waiters_.empty()) {
-    finish_waiter_locked(waiters_.front(), std::move(server), std::nullopt);
+    const std::size_t next = next_waiter(options_.pooler, waiters_, [](const auto& w) {
+      return w->share ? w->share->held : std::chrono::nanoseconds(0);
+    });
+    finish_waiter_locked(waiters_[next], std::move(server), std::nullopt);
     return;
   }
   make_idle_locked(std::move(server));
@@ -327,6 +387,7 @@ asio::awaitable<void> ServerPool::dial_task([[maybe_unused]] std::shared_ptr<Ser
   auto server = std::make_shared<PooledServer>();
   server->connection = std::move(*result);
   server->recipe = recipe;
+  server->created_at = Clock::now();
   if (context_.log)
     context_.log->debug("pool \"{}\": connected server #{} ({})", display_name_locked(), id,
                         options.address.to_string());
@@ -355,20 +416,23 @@ asio::awaitable<void> ServerPool::reset_task([[maybe_unused]] std::shared_ptr<Se
   std::lock_guard lock(mu_);
   --stats_.servers_resetting;
   if (!ok || stopped_ || server->recipe->removed) {
-    backend::ServerConnection& c = *server->connection;
     if (!ok && context_.log)
       context_.log->info("pool \"{}\": server #{} could not be reset and was closed",
-                         display_name_locked(), c.id);
-    // A backend still busy (a long query, a slow reset) would run on after we
-    // hang up; a cancel stops it and frees its slot on the server.
-    if (c.state.pending_ready() > 0)
-      net::spawn(context_.executor,
-                 backend::send_cancel(c.address, c.key, std::chrono::seconds(5)), context_.log,
-                 "cancel on discard");
-    discard_locked(std::move(server));
+                         display_name_locked(), server->connection->id);
+    close_busy_locked(std::move(server));
     co_return;
   }
   hand_over_locked(std::move(server));
+}
+
+void ServerPool::close_busy_locked(ServerHandle server) {
+  backend::ServerConnection& c = *server->connection;
+  // A backend still busy (a long query, a slow reset) would run on after we
+  // hang up; a cancel stops it and frees its slot on the server.
+  if (c.state.pending_ready() > 0)
+    net::spawn(context_.executor, backend::send_cancel(c.address, c.key, std::chrono::seconds(5)),
+               context_.log, "cancel on discard");
+  discard_locked(std::move(server));
 }
 
 void ServerPool::schedule_janitor() {
@@ -386,23 +450,34 @@ void ServerPool::schedule_janitor() {
 
 void ServerPool::run_janitor_locked() {
   const auto now = Clock::now();
-  if (options_.idle_timeout.count() > 0) {
-    const auto limit = std::chrono::duration_cast<Clock::duration>(options_.idle_timeout);
-    // Oldest first: the stack's bottom has been idle longest.
-    std::erase_if(idle_, [&](const ServerHandle& s) {
-      if (now - s->idle_since < limit || s->recipe->open <= s->recipe->recipe.min_connections)
-        return false;
-      --stats_.servers_idle;
-      discard_locked(s);
-      return true;
-    });
-  }
+  // Oldest first: the stack's bottom has been idle longest. Servers past their
+  // lifetime go whatever min_connections says; the loop below dials anew.
+  std::erase_if(idle_, [&](const ServerHandle& s) {
+    const bool unused = options_.idle_timeout.count() > 0 &&
+                        now - s->idle_since >= options_.idle_timeout &&
+                        s->recipe->open > s->recipe->recipe.min_connections;
+    if (!unused && !past_lifetime(s->created_at, now, options_.lifetime)) return false;
+    --stats_.servers_idle;
+    discard_locked(s);
+    return true;
+  });
   for (const auto& r : recipes_) {
     while (!r->removed && r->open + r->dialing < r->recipe.min_connections && r->retry_at <= now &&
            r->has_capacity())
       dial_locked(r);
   }
   fill_waiters_locked();
+}
+
+std::string acquire_timeout_message(std::chrono::nanoseconds timeout, const std::string& pool,
+                                    std::uint64_t busy, std::uint64_t waiting) {
+  auto count = [](std::uint64_t n, std::string_view what) {
+    return std::to_string(n) + " " + std::string(what) + (n == 1 ? "" : "s");
+  };
+  return "timed out after " + format_duration(timeout) +
+         " waiting for a server connection in pool \"" + pool + "\" (" +
+         count(busy, "server") + " busy, " + count(waiting, "client") +
+         " waiting; see client_acquire_timeout and max_connections)";
 }
 
 }  // namespace pggat::pool

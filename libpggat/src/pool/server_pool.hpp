@@ -19,15 +19,19 @@
 #include "pggat/pg_error.hpp"
 #include "pggat/pool.hpp"
 #include "pggat/recipe.hpp"
+#include "pool/server_policy.hpp"
 #include "pool/transaction_state.hpp"
 
 namespace pggat::pool {
 
 struct ServerPoolOptions {
   std::string name;  // for logs and errors
+  PoolerKind pooler = PoolerKind::lifo;  // which waiter a freed server goes to
   std::string reset_query;
   std::chrono::nanoseconds reset_timeout = std::chrono::seconds(15);
   std::chrono::nanoseconds idle_timeout = std::chrono::minutes(5);  // 0: never
+  std::chrono::nanoseconds lifetime = std::chrono::hours(1);        // 0: unlimited
+  std::chrono::nanoseconds check_delay = std::chrono::seconds(30);  // 0: always check
   std::chrono::nanoseconds reconnect_initial = std::chrono::seconds(5);
   std::chrono::nanoseconds reconnect_max = std::chrono::minutes(1);
   std::chrono::nanoseconds janitor_period = std::chrono::seconds(1);
@@ -40,9 +44,13 @@ struct RecipeState;
 struct PooledServer {
   std::unique_ptr<backend::ServerConnection> connection;
   std::shared_ptr<RecipeState> recipe;
-  std::chrono::steady_clock::time_point idle_since;
+  std::chrono::steady_clock::time_point created_at;  // for server_lifetime
+  std::chrono::steady_clock::time_point idle_since;  // for idle timeout and check delay
   std::uint64_t watch_generation = 0;  // bumps when an idle watch ends
   TransactionServer transaction;       // used by transaction pooling only
+  // The client holding it and since when: its share is charged on return.
+  std::shared_ptr<ClientShare> holder;
+  std::chrono::steady_clock::time_point lent_at;
 };
 using ServerHandle = std::shared_ptr<PooledServer>;
 
@@ -60,12 +68,17 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
 
   // A server for one client. Waits up to `timeout` (0: forever) for one to be
   // free or dialed. A failed dial fails the waiting client with FATAL 08006
-  // naming the server and the reason.
+  // naming the server and the reason. An idle server unused for longer than
+  // check_delay is checked first; one that fails is closed and the next tried.
+  // `share` is the client's account for the rob pooler: the time it holds the
+  // server is added to it on release or discard. Without one the client
+  // counts as having held nothing.
   [[nodiscard]] asio::awaitable<Expected<ServerHandle, PgError>> acquire(
-      std::chrono::nanoseconds timeout);
+      std::chrono::nanoseconds timeout, std::shared_ptr<ClientShare> share = nullptr);
 
   // Gives a server back: it is cleaned (see reset_server) in the background and
-  // then lent again or kept idle; if it cannot be cleaned it is closed.
+  // then lent again or kept idle; if it cannot be cleaned, or it is older than
+  // the lifetime, it is closed.
   void release(ServerHandle server);
   // Closes a server that is known to be broken.
   void discard(ServerHandle server);
@@ -78,6 +91,13 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
 
   void dial_locked(const std::shared_ptr<RecipeState>& recipe);
   void fill_waiters_locked();
+  // Off the idle stack and counted active, its idle watch ended.
+  ServerHandle take_idle_locked();
+  void lend_locked(PooledServer& server, std::shared_ptr<ClientShare> share);
+  void end_loan_locked(PooledServer& server);
+  void release_locked(ServerHandle server);
+  // Closes a server, cancelling first what it may still be running.
+  void close_busy_locked(ServerHandle server);
   void hand_over_locked(ServerHandle server);
   void make_idle_locked(ServerHandle server);
   void discard_locked(ServerHandle server);

@@ -1,4 +1,4 @@
-// Server cleanup between clients: finish what the last client left, then the reset query.
+// Server upkeep between clients: finish what the last client left, the reset query, the idle check.
 #include "pool/server_reset.hpp"
 
 #include "net/deadline.hpp"
@@ -51,6 +51,12 @@ asio::awaitable<bool> reset_steps(backend::ServerConnection& server, const std::
   co_return server.state.idle();
 }
 
+asio::awaitable<bool> check_steps(backend::ServerConnection& server) {
+  bool ok = co_await send_query(server, "");
+  if (ok) ok = co_await drain_server(server, true);
+  co_return ok && server.state.idle();
+}
+
 }  // namespace
 
 asio::awaitable<bool> drain_server(backend::ServerConnection& server, bool errors_fail) {
@@ -82,6 +88,12 @@ asio::awaitable<bool> drain_server(backend::ServerConnection& server, bool error
 asio::awaitable<bool> reset_server(backend::ServerConnection& server, const std::string& reset_query,
                                    std::chrono::nanoseconds timeout) {
   auto ok = co_await net::with_timeout(reset_steps(server, reset_query), timeout);
+  co_return ok.value_or(false);
+}
+
+asio::awaitable<bool> check_server(backend::ServerConnection& server,
+                                  std::chrono::nanoseconds timeout) {
+  auto ok = co_await net::with_timeout(check_steps(server), timeout);
   co_return ok.value_or(false);
 }
 

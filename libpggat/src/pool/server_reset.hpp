@@ -1,4 +1,4 @@
-// Bringing a server back to a clean idle state after its client is done with it.
+// Server upkeep between clients: cleanup after one, a liveness check before the next.
 #pragma once
 
 #include <chrono>
@@ -17,6 +17,12 @@ namespace pggat::pool {
 // of it is bounded by `timeout`.
 [[nodiscard]] asio::awaitable<bool> reset_server(backend::ServerConnection& server,
                                                  const std::string& reset_query,
+                                                 std::chrono::nanoseconds timeout);
+
+// Sends an empty query and expects EmptyQueryResponse and ReadyForQuery, all
+// within `timeout`: true when the server answered and is idle. For an idle
+// server that may have died without a word (a crashed host, a stopped backend).
+[[nodiscard]] asio::awaitable<bool> check_server(backend::ServerConnection& server,
                                                  std::chrono::nanoseconds timeout);
 
 // Reads and discards server messages until every owed ReadyForQuery has come.

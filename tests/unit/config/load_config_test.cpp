@@ -118,6 +118,13 @@ TEST_CASE("load_config_file loads examples/session.json", "[config][load]") {
   CHECK(config.shutdown_timeout == 30s);
 }
 
+TEST_CASE("load_config_file loads examples/transaction.json (pooler rob)", "[config][load]") {
+  const Config config = pggat::load_config_file(source_file("examples/transaction.json"), builtins());
+  REQUIRE(config.servers.size() == 1);
+  REQUIRE(config.servers[0].routes().size() == 1);
+  CHECK(config.servers[0].routes()[0].handle != nullptr);
+}
+
 TEST_CASE("load_config accepts the Go wrapping {\"apps\": {\"pggat\": ...}}", "[config][load]") {
   std::ifstream in(source_file("examples/session.json"));
   REQUIRE(in);
@@ -444,12 +451,6 @@ TEST_CASE("load_config: unsupported features are refused clearly", "[config][loa
   CHECK(c.path() == "servers[0].routes[0].handle.pool.critics");
   CHECK_THAT(c.problem(), Contains("critics") && Contains("not supported"));
 
-  json rob = base_config();
-  pool0(rob)["pooler"] = {{"pooler", "rob"}};
-  const ConfigError p = error_of(rob);
-  CHECK(p.path() == "servers[0].routes[0].handle.pool");
-  CHECK_THAT(p.problem(), Contains("rob"));
-
   json tracing = base_config();
   pool0(tracing)["packet_tracing_option"] = true;
   CHECK(error_of(tracing).path() == "servers[0].routes[0].handle.pool.packet_tracing_option");
@@ -462,6 +463,33 @@ TEST_CASE("load_config: unsupported features are refused clearly", "[config][loa
   recipe0(off)["ssl_mode"] = "disable";
   pool0(off)["pooler"] = "lifo";
   CHECK_NOTHROW(pggat::load_config(off, builtins()));
+}
+
+TEST_CASE("load_config: the pool's scheduling fields", "[config][load]") {
+  json rob = base_config();
+  pool0(rob)["pooler"] = {{"pooler", "rob"}};
+  CHECK_NOTHROW(pggat::load_config(rob, builtins()));
+  pool0(rob)["pooler"] = "rob";
+  CHECK_NOTHROW(pggat::load_config(rob, builtins()));
+
+  json unknown = base_config();
+  pool0(unknown)["pooler"] = {{"pooler", "fifo"}};
+  const ConfigError u = error_of(unknown);
+  CHECK(u.path() == "servers[0].routes[0].handle.pool.pooler");
+  CHECK(u.problem() == "unknown pooler \"fifo\" (known: lifo, rob)");
+
+  json timings = base_config();
+  pool0(timings)["server_lifetime"] = "30m";
+  pool0(timings)["server_check_delay"] = 0;
+  CHECK_NOTHROW(pggat::load_config(timings, builtins()));
+
+  for (const char* key : {"server_lifetime", "server_check_delay"}) {
+    json bad = base_config();
+    pool0(bad)[key] = "an hour";
+    const ConfigError e = error_of(bad);
+    CHECK(e.path() == std::string("servers[0].routes[0].handle.pool.") + key);
+    CHECK_THAT(e.problem(), Contains("invalid duration \"an hour\""));
+  }
 }
 
 TEST_CASE("load_config_file: unreadable files and JSON syntax errors name the file",

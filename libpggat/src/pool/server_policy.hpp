@@ -1,0 +1,69 @@
+// The server pool's decisions as pure functions: who gets a server, which servers retire or need a check.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "pggat/basic_pool.hpp"
+
+namespace pggat::pool {
+
+// One per client: how long it has held servers, for the rob pooler. The pool
+// reads and writes `held` under its lock, when a server is lent and returned.
+struct ClientShare {
+  std::uint64_t client_id = 0;
+  std::chrono::nanoseconds held{0};
+};
+
+// Which of the waiters (in arrival order) a freed server goes to. lifo serves
+// them first come, first served; rob picks the one with the least `held(w)`,
+// the earliest of equals, so clients with no history stay FIFO. A template
+// over the waiters' container so a release allocates nothing.
+template <class Waiters, class Held>
+[[nodiscard]] std::size_t next_waiter(PoolerKind pooler, const Waiters& waiters, Held held) {
+  std::size_t best = 0;
+  if (pooler != PoolerKind::rob) return best;
+  std::chrono::nanoseconds least = std::chrono::nanoseconds::max();
+  std::size_t i = 0;
+  for (const auto& w : waiters) {
+    const std::chrono::nanoseconds h = held(w);
+    if (h < least) {
+      least = h;
+      best = i;
+    }
+    ++i;
+  }
+  return best;
+}
+
+// Past server_lifetime (0: unlimited).
+[[nodiscard]] inline bool past_lifetime(std::chrono::steady_clock::time_point created,
+                                        std::chrono::steady_clock::time_point now,
+                                        std::chrono::nanoseconds lifetime) {
+  return lifetime.count() > 0 && now - created >= lifetime;
+}
+
+// An idle server unused for longer than server_check_delay (0: always) is
+// checked before it is lent.
+[[nodiscard]] inline bool needs_check(std::chrono::steady_clock::time_point idle_since,
+                                      std::chrono::steady_clock::time_point now,
+                                      std::chrono::nanoseconds check_delay) {
+  return check_delay.count() <= 0 || now - idle_since > check_delay;
+}
+
+// How long a check may take: short, since a client is waiting behind it.
+[[nodiscard]] inline std::chrono::nanoseconds check_timeout(std::chrono::nanoseconds connect_timeout) {
+  constexpr std::chrono::nanoseconds cap = std::chrono::seconds(5);
+  return connect_timeout.count() > 0 ? std::min(connect_timeout, cap) : cap;
+}
+
+// The FATAL message of client_acquire_timeout. `waiting` counts the client
+// that timed out.
+[[nodiscard]] std::string acquire_timeout_message(std::chrono::nanoseconds timeout,
+                                                  const std::string& pool, std::uint64_t busy,
+                                                  std::uint64_t waiting);
+
+}  // namespace pggat::pool
