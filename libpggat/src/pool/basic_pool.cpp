@@ -182,7 +182,7 @@ class BasicPool final : public Pool {
     state.tracked = options_.tracked_parameters;
     for (const auto& [name, value] : client.parameters) {
       if (std::none_of(state.tracked.begin(), state.tracked.end(),
-                       [&](const std::string& n) { return iequals(n, name); }))
+                       [&name = name](const std::string& n) { return iequals(n, name); }))
         state.tracked.push_back(name);
     }
 
