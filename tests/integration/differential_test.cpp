@@ -336,10 +336,16 @@ TEST_CASE("replies are normalized only where two runs may legitimately differ", 
         "d CopyData \"a\\tb\\n\\x01\\\"\"");
 }
 
-TEST_CASE("32 clients COPY in and out through 4 server connections", "[differential][stress]") {
+TEST_CASE("32 clients COPY in and out through 4 server connections, in both modes",
+          "[differential][stress]") {
   // In session mode the 32 clients queue for the 4 servers, each holding one
-  // for its whole session, so the later ones wait several rounds.
-  InProcessPooler pooler(session_config({{"mode", "session"}, {"client_acquire_timeout", "120s"}},
+  // for its whole session, so the later ones wait several rounds. In
+  // transaction mode each holds one for its transaction: the COPYs run inside
+  // one, on a temp table that goes with it.
+  const std::string mode = GENERATE(as<std::string>{}, "session", "transaction");
+  INFO("pool mode " << mode);
+  const bool in_transaction = mode == "transaction";
+  InProcessPooler pooler(session_config({{"mode", mode}, {"client_acquire_timeout", "120s"}},
                                         {{"max_connections", 4}}));
   constexpr int clients = 32;
   constexpr int rows = 3000;
@@ -354,7 +360,7 @@ TEST_CASE("32 clients COPY in and out through 4 server connections", "[different
   std::vector<Outcome> outcomes(clients);
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
-    threads.emplace_back([&pooler, &outcome = outcomes[c], c] {
+    threads.emplace_back([&pooler, &outcome = outcomes[c], c, in_transaction] {
       const auto line = [c](int n) {
         return std::to_string(c) + "\t" + std::to_string(n) + "\tclient " + std::to_string(c) +
                " row " + std::to_string(n) + "\n";
@@ -363,8 +369,10 @@ TEST_CASE("32 clients COPY in and out through 4 server connections", "[different
         // libpq's connect_timeout covers the wait for a server: the default
         // 10 s of conninfo() could run out on a loaded machine.
         PqConnection pq(pooler.conninfo("app", "app", "connect_timeout=120"));
+        if (in_transaction && !pq.exec("begin").ok()) throw std::runtime_error("begin failed");
         outcome.backend_pid = pq.exec("select pg_backend_pid()").value();
-        if (!pq.exec("create temp table stress_rows (client int, n int, label text)").ok())
+        const std::string create = "create temp table stress_rows (client int, n int, label text)";
+        if (!pq.exec(in_transaction ? create + " on commit drop" : create).ok())
           throw std::runtime_error("create table failed");
         if (pq.exec("copy stress_rows from stdin").status() != PGRES_COPY_IN)
           throw std::runtime_error("copy in did not start");
@@ -397,6 +405,8 @@ TEST_CASE("32 clients COPY in and out through 4 server connections", "[different
         }
         PqResult out(PQgetResult(pq.get()));
         if (!out.ok()) throw std::runtime_error("copy out: " + out.error());
+        while (PGresult* r = PQgetResult(pq.get())) PQclear(r);
+        if (in_transaction && !pq.exec("commit").ok()) throw std::runtime_error("commit failed");
       } catch (const std::exception& e) {
         outcome.error = e.what();
       }
