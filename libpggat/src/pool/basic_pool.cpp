@@ -219,7 +219,10 @@ class BasicPool final : public Pool {
     for (;;) {
       const bool more = co_await await_client_message(session);
       if (!more) co_return Verdict::done();
-      if (unit_options.registry != nullptr && servers_->stats().servers_idle == 0) {
+      // Only a batch that starts with Parse can be a prepare-only one; the
+      // pool's lock is taken for nothing else.
+      if (unit_options.registry != nullptr && static_cast<char>(session.conn.in.data()[0]) == 'P' &&
+          servers_->stats().servers_idle == 0) {
         proto::Buffer& reply = session.conn.out;
         const std::size_t answered = pool::prepare_only_batch(
             session.conn.in.data(), session.facts.max_message_size, state, statements_, reply);

@@ -32,7 +32,12 @@ bool contains_ignoring_case(std::string_view text, std::string_view needle) {
   return it != text.end();
 }
 
-std::string server_name(const backend::ServerConnection& s) { return s.address.to_string(); }
+// A message that failed, was skipped after a failure, or may never have been
+// answered leaves no trace: the statements it would have created are forgotten.
+void forget(const PendingReply& e, TransactionClient& client, TransactionServer& server) {
+  if (e.client_parse) client.statements.erase_if_same(e.client_parse);
+  if (e.server_statement) server.statements.erase(e.server_statement.get());
+}
 
 // A Sync segment that starts with a Bind of one of pggat's statements while
 // nothing is owed and no transaction is open: if that Bind fails because the
@@ -425,11 +430,7 @@ class DownInspector {
       client_.settings_dirty = true;
   }
 
-  // A message that failed (or was skipped after a failure) leaves no trace.
-  void undo(const PendingReply& e) {
-    if (e.client_parse) client_.statements.erase_if_same(e.client_parse);
-    if (e.server_statement) server_state_.statements.erase(e.server_statement.get());
-  }
+  void undo(const PendingReply& e) { forget(e, client_, server_state_); }
 
   bool on_error(proto::Bytes body) {
     const auto decoded = proto::be::ErrorResponse::decode(body);
@@ -524,7 +525,7 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
 
   UnitOutcome out;
   out.server_sent_fatal = down.sent_fatal();
-  PairEnd end = classify(pair, server_name(server));
+  PairEnd end = classify(pair, server.address.to_string());
   switch (end.kind) {
     case PairEnd::Kind::server_stopped:
       if (retry.ready) {
@@ -553,11 +554,7 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
   // Whatever the server still owed may or may not have happened: forget the
   // statements it would have created.
   out.owed_ready = queue.owed_ready();
-  while (!queue.empty()) {
-    PendingReply e = queue.pop();
-    if (e.client_parse) client_state.statements.erase_if_same(e.client_parse);
-    if (e.server_statement) server_state.statements.erase(e.server_statement.get());
-  }
+  while (!queue.empty()) forget(queue.pop(), client_state, server_state);
   if (out.end == UnitOutcome::End::server_gone) {
     server.torn = true;
     out.client_torn = pair.client_torn();
