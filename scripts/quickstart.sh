@@ -30,6 +30,10 @@ readonly PACKAGES=(
   postgresql-15 postgresql-client-15 pgbouncer
   python3-psycopg python3-asyncpg
 )
+# Only the tests' client drivers need these: JDBC (a JDK, since the client
+# runs in source-file mode) and node-postgres (from npm, see install_node_client).
+readonly TEST_PACKAGES=(default-jdk-headless libpostgresql-jdbc-java)
+readonly NODE_CLIENT_DIR="$REPO_ROOT/tests/integration/clients/node"
 
 # State for cleanup(), which runs on every exit.
 POLICY_RC_CREATED=false
@@ -100,19 +104,20 @@ on_signal() {
 
 missing_packages() {
   local pkg
-  for pkg in "${PACKAGES[@]}"; do
+  for pkg in "$@"; do
     if [[ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" != installed ]]; then
       echo "$pkg"
     fi
   done
 }
 
+# install_packages PACKAGE...: apt-get install those not installed yet.
 install_packages() {
   if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
-    die "this script needs Debian 12 (dpkg/apt); install these by hand: ${PACKAGES[*]}"
+    die "this script needs Debian 12 (dpkg/apt); install these by hand: $*"
   fi
   local missing
-  mapfile -t missing < <(missing_packages)
+  mapfile -t missing < <(missing_packages "$@")
   if ((${#missing[@]} == 0)); then
     log "all packages already installed"
     return
@@ -160,8 +165,24 @@ build() {
   meson compile -C build -j 2
 }
 
+# node-postgres at the version tests/integration/clients/node/package-lock.json
+# pins, from the npm registry (Debian's node-pg cannot be installed beside a
+# nodesource nodejs). Node and npm from Debian unless some are already there.
+install_node_client() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    install_packages nodejs npm
+  fi
+  if [[ -d "$NODE_CLIENT_DIR/node_modules/pg" &&
+    ! "$NODE_CLIENT_DIR/package-lock.json" -nt "$NODE_CLIENT_DIR/node_modules/.package-lock.json" ]]; then
+    return
+  fi
+  log "installing node-postgres (npm ci in $NODE_CLIENT_DIR)"
+  npm ci --prefix "$NODE_CLIENT_DIR" --no-audit --no-fund --loglevel=error
+}
+
 cmd_test() {
-  install_packages
+  install_packages "${PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+  install_node_client
   build
   log "running the tests"
   local status=0
@@ -268,7 +289,7 @@ wait_until_listening() {
 }
 
 cmd_run() {
-  install_packages
+  install_packages "${PACKAGES[@]}"
   build
   local pggat_bin=${PGGAT_BIN:-$REPO_ROOT/build/pggat-cli/pggat}
   [[ -x "$pggat_bin" ]] || die "pggat binary not found or not executable: $pggat_bin"

@@ -365,6 +365,67 @@ TEST_CASE("pggat run, transaction mode: psycopg 3 and asyncpg with prepared stat
   CHECK(direct_count("cli_asyncpg_txn") == 3);
 }
 
+// Transaction mode with only two servers for six clients: their rounds keep
+// landing on servers that lack their statements and settings.
+void use_two_transaction_servers(json& config) {
+  use_transaction_example(config);
+  config["servers"][0]["routes"][0]["handle"]["recipe"]["max_connections"] = 2;
+}
+
+// Debian's libpostgresql-jdbc-java and a JDK (source-file mode compiles the
+// client at launch); scripts/quickstart.sh test installs both.
+const std::string jdbc_jar = "/usr/share/java/postgresql.jar";
+// node-postgres from tests/integration/clients/node/package-lock.json;
+// scripts/quickstart.sh test runs `npm ci` there.
+const std::string node_client_dir = "tests/integration/clients/node";
+
+TEST_CASE("pggat run: JDBC server-prepared statements, batches and cursors over shared servers",
+          "[cli][transaction]") {
+  {
+    INFO(jdbc_jar << " is missing: apt-get install libpostgresql-jdbc-java default-jdk-headless "
+                     "(scripts/quickstart.sh test does)");
+    REQUIRE(std::filesystem::exists(jdbc_jar));
+  }
+  const bool transaction = GENERATE(false, true);
+  INFO((transaction ? "transaction mode, 2 servers" : "session mode"));
+  RunningPggat p(transaction ? use_two_transaction_servers : std::function<void(json&)>{});
+  const std::string table = transaction ? "cli_jdbc_txn" : "cli_jdbc";
+  // prepareThreshold=1: a named server-side statement from the first use.
+  const RunResult r = run_client(
+      {"java", "-cp", jdbc_jar, pggat::test::source_path("tests/integration/clients/JdbcClient.java"),
+       "jdbc:postgresql://127.0.0.1:" + std::to_string(p.port()) + "/app?prepareThreshold=1",
+       table, "6", "25"},
+      120s);
+  INFO(p.with_log(r));
+  CHECK(r.ok());
+  CHECK(contains(r.out, "workers: 6 x 25 rounds\n"));
+  CHECK(contains(r.out, "jdbc OK\n"));
+  CHECK(direct_count(table) == 6 * 25 * 3);
+  CHECK(direct_count(table, "n < 0") == 0);  // the rolled-back inserts
+}
+
+TEST_CASE("pggat run: node-postgres named queries over shared servers", "[cli][transaction]") {
+  const std::string client = pggat::test::source_path(node_client_dir + "/node_client.js");
+  {
+    INFO("node-postgres is missing: npm ci --prefix " << node_client_dir
+                                                       << " (scripts/quickstart.sh test does)");
+    REQUIRE(
+        std::filesystem::exists(pggat::test::source_path(node_client_dir + "/node_modules/pg")));
+  }
+  const bool transaction = GENERATE(false, true);
+  INFO((transaction ? "transaction mode, 2 servers" : "session mode"));
+  RunningPggat p(transaction ? use_two_transaction_servers : std::function<void(json&)>{});
+  const std::string table = transaction ? "cli_node_txn" : "cli_node";
+  const RunResult r =
+      run_client({"node", client, "127.0.0.1", std::to_string(p.port()), table, "6", "25"}, 60s);
+  INFO(p.with_log(r));
+  CHECK(r.ok());
+  CHECK(contains(r.out, "workers: 6 x 25 rounds\n"));
+  CHECK(contains(r.out, "node-postgres OK\n"));
+  CHECK(direct_count(table) == 6 * 25 * 3);
+  CHECK(direct_count(table, "n < 0") == 0);
+}
+
 // --- 2. the command line itself ---------------------------------------------
 
 TEST_CASE("pggat validate, --version and config errors", "[cli]") {
