@@ -51,16 +51,6 @@ const std::vector<nlohmann::json> pool_modes = {
     {{"mode", "transaction"}, {"pooler", "lifo"}},
 };
 
-// Scripts after which pggat loses its server, because of a bug in pggat, in
-// session mode (transaction mode tracks replies exactly and keeps it):
-//
-// skipped_after_error.pgs -- PostgreSQL skips a Query or FunctionCall sent
-// after an error in the extended protocol and before the next Sync, but
-// proto::Conversation counts it as owing a ReadyForQuery. After the session,
-// the reset waits for a ReadyForQuery that never comes until
-// server_reset_query_timeout, then closes the server.
-const std::set<std::string> known_lost_servers = {"skipped_after_error.pgs"};
-
 // Scripts that use session state transaction pooling does not keep, as
 // docs/transaction-pooling.md says: SQL-level PREPARE and pg_prepared_statements
 // (named_statement_reuse), and state left for the next client (reset_2_fresh_state).
@@ -224,13 +214,8 @@ TEST_CASE("corpus scripts get the same replies through pggat as from PostgreSQL"
       pid_before = pid_after;
       if (server_ending_scripts.count(name) != 0) {
         CHECK_FALSE(server_kept);  // and the next client got a new one
-      } else if (transaction_mode || known_lost_servers.count(name) == 0) {
-        CHECK(server_kept);
       } else {
-        // Known pggat bug, see known_lost_servers: reported, not failed.
-        CHECK_NOFAIL(server_kept);
-        if (server_kept)
-          WARN(name << ": known bug no longer reproduces; remove it from known_lost_servers");
+        CHECK(server_kept);
       }
     }
   }

@@ -4,9 +4,9 @@
 #include <cstddef>
 #include <memory>
 #include <utility>
-#include <vector>
 
 #include "pool/prepared_statements.hpp"
+#include "proto/ring_buffer.hpp"
 
 namespace pggat::pool {
 
@@ -44,58 +44,53 @@ struct PendingReply {
   [[nodiscard]] bool ends_with_ready() const { return kind == Kind::sync || kind == Kind::query; }
 };
 
-// A ring buffer: no allocation once it has grown to the pipeline's depth.
+// The type of the message a reply of `kind` answers ('Q' for FunctionCall too).
+constexpr char message_type(PendingReply::Kind kind) {
+  switch (kind) {
+    case PendingReply::Kind::parse:
+      return 'P';
+    case PendingReply::Kind::bind:
+      return 'B';
+    case PendingReply::Kind::close:
+      return 'C';
+    case PendingReply::Kind::describe:
+      return 'D';
+    case PendingReply::Kind::execute:
+      return 'E';
+    case PendingReply::Kind::sync:
+      return 'S';
+    case PendingReply::Kind::query:
+      return 'Q';
+  }
+  return 'Q';
+}
+
 class ResponseQueue {
  public:
-  [[nodiscard]] bool empty() const { return size_ == 0; }
-  [[nodiscard]] std::size_t size() const { return size_; }
-  [[nodiscard]] PendingReply& front() { return slots_[head_]; }
+  [[nodiscard]] bool empty() const { return entries_.empty(); }
+  [[nodiscard]] std::size_t size() const { return entries_.size(); }
+  [[nodiscard]] PendingReply& front() { return entries_.front(); }
+  void push(PendingReply e) { entries_.push(std::move(e)); }
+  PendingReply pop() { return entries_.pop(); }
 
-  void push(PendingReply e) {
-    if (size_ == slots_.size()) grow();
-    slots_[(head_ + size_) & (slots_.size() - 1)] = std::move(e);
-    ++size_;
-  }
-  PendingReply pop() {
-    PendingReply e = std::move(slots_[head_]);
-    slots_[head_] = PendingReply{};
-    head_ = (head_ + 1) & (slots_.size() - 1);
-    --size_;
-    return e;
-  }
   // Removes the Syncs sent during the COPY FROM STDIN the front entry (an
   // Execute) started: PostgreSQL ignores them.
   void drop_syncs_behind_front() {
-    std::size_t kept = 1;
-    for (std::size_t i = 1; i < size_; ++i) {
-      PendingReply& e = slots_[(head_ + i) & (slots_.size() - 1)];
-      if (e.kind == PendingReply::Kind::sync && e.maybe_in_copy) continue;
-      if (kept != i) slots_[(head_ + kept) & (slots_.size() - 1)] = std::move(e);
-      ++kept;
-    }
-    for (std::size_t i = kept; i < size_; ++i) slots_[(head_ + i) & (slots_.size() - 1)] = PendingReply{};
-    size_ = kept;
+    entries_.erase_behind_front_if([](const PendingReply& e) {
+      return e.kind == PendingReply::Kind::sync && e.maybe_in_copy;
+    });
   }
 
   // ReadyForQuery messages still owed.
   [[nodiscard]] std::size_t owed_ready() const {
     std::size_t n = 0;
-    for (std::size_t i = 0; i < size_; ++i)
-      if (slots_[(head_ + i) & (slots_.size() - 1)].ends_with_ready()) ++n;
+    for (std::size_t i = 0; i < entries_.size(); ++i)
+      if (entries_[i].ends_with_ready()) ++n;
     return n;
   }
 
  private:
-  void grow() {
-    std::vector<PendingReply> bigger(slots_.empty() ? 16 : slots_.size() * 2);
-    for (std::size_t i = 0; i < size_; ++i)
-      bigger[i] = std::move(slots_[(head_ + i) & (slots_.size() - 1)]);
-    slots_ = std::move(bigger);
-    head_ = 0;
-  }
-  std::vector<PendingReply> slots_;  // size is a power of two
-  std::size_t head_ = 0;
-  std::size_t size_ = 0;
+  proto::RingBuffer<PendingReply> entries_;
 };
 
 }  // namespace pggat::pool

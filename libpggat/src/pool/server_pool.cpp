@@ -278,7 +278,7 @@ void ServerPool::finish_waiter_locked(std::shared_ptr<Waiter> w, ServerHandle se
 }
 
 void ServerPool::hand_over_locked(ServerHandle server) {
-  server->connection->state = proto::Conversation{};
+  server->connection->state.reset();
   if (!waiters_.empty()) {
     const std::size_t next = next_waiter(options_.pooler, waiters_, [](const auto& w) {
       return w->share ? w->share->held : std::chrono::nanoseconds(0);

@@ -99,36 +99,37 @@ class UpInspector {
     if (type == 'X') return FrameAction::stop;
     if (middlewares_.wants(type) && !middlewares_.run(type, body)) return FrameAction::drop;
     if (retry_ != nullptr) record(type, body);
-    server_.state.on_client(type);
     switch (type) {
       case 'Q':
         after_execute_ = false;
         note_query(proto::as_string_view(body));
         if (options_.registry != nullptr) return on_query(body);
-        queue_.push({.kind = Kind::query});
+        expect({.kind = Kind::query});
         return FrameAction::forward;
       case 'F':
-        queue_.push({.kind = Kind::query});
+        expect({.kind = Kind::query});
         return FrameAction::forward;
       case 'S':
         // A Sync during COPY FROM STDIN is ignored by PostgreSQL: no reply.
         if (!server_.state.copy_in())
           queue_.push({.kind = Kind::sync, .maybe_in_copy = after_execute_});
+        server_.state.on_client('S');
         return FrameAction::forward;
       case 'E':
         after_execute_ = true;
-        queue_.push({.kind = Kind::execute});
+        expect({.kind = Kind::execute});
         return FrameAction::forward;
       case 'c':
       case 'f':
         after_execute_ = false;
+        server_.state.on_client(type);
         return FrameAction::forward;
       case 'C':
         // Unknown names, portals and even the client's own statement names
         // (which the server never had) all close as PostgreSQL would: with
         // CloseComplete. The server's copy stays for other clients.
         if (options_.registry != nullptr) forget_closed(body);
-        queue_.push({.kind = Kind::close});
+        expect({.kind = Kind::close});
         return FrameAction::forward;
       case 'P':
         return on_parse(body);
@@ -137,6 +138,7 @@ class UpInspector {
       case 'D':
         return on_describe(body);
       default:
+        server_.state.on_client(type);  // Flush, CopyData: nothing owed
         return FrameAction::forward;
     }
   }
@@ -144,6 +146,13 @@ class UpInspector {
   Injections* injections() { return &injections_; }
 
  private:
+  // A message that goes to the server (the client's or pggat's own, in the
+  // order they are written) and will be answered.
+  void expect(PendingReply e) {
+    server_.state.on_client(message_type(e.kind));
+    queue_.push(std::move(e));
+  }
+
   void note_query(std::string_view text) {
     if (unreported_.empty() || client_.settings_dirty) return;
     if (text.size() > max_scanned_query) text = text.substr(0, max_scanned_query);
@@ -163,13 +172,13 @@ class UpInspector {
     if (!text.empty() && text.back() == '\0') text.remove_suffix(1);
     const auto name = text.size() < 1024 ? sql_deallocate_name(text) : std::nullopt;
     if (!name || !client_.statements.find(*name)) {
-      queue_.push({.kind = Kind::query});
+      expect({.kind = Kind::query});
       return FrameAction::forward;
     }
     client_.statements.erase(*name);
     proto::fe::Query{"PREPARE pggat_deallocate AS SELECT 1; DEALLOCATE pggat_deallocate"}.encode(
         injections_.forward);
-    queue_.push({.kind = Kind::query, .drop_first_command = true});
+    expect({.kind = Kind::query, .drop_first_command = true});
     return FrameAction::drop;
   }
 
@@ -177,7 +186,7 @@ class UpInspector {
     const auto named = parse_statement_name(body);
     if (named) note_query(proto::as_string_view(body.subspan(named->name.size() + 1)));
     if (options_.registry == nullptr || !named || named->name.empty()) {
-      queue_.push({.kind = Kind::parse});
+      expect({.kind = Kind::parse});
       return FrameAction::forward;
     }
     if (client_.statements.find(named->name)) {
@@ -185,7 +194,7 @@ class UpInspector {
       // too (so it skips to Sync and aborts a transaction as PostgreSQL would):
       // it gets a Parse that cannot succeed, and the error is rewritten.
       append_parse(duplicate_probe_name, duplicate_probe_query);
-      queue_.push({.kind = Kind::parse,
+      expect({.kind = Kind::parse,
                    .renamed = std::make_shared<ClientStatement>(
                        ClientStatement{std::string(named->name), nullptr}),
                    .duplicate = true});
@@ -204,7 +213,7 @@ class UpInspector {
     const auto named = options_.registry != nullptr ? bind_statement_name(body) : std::nullopt;
     auto statement = named && !named->name.empty() ? client_.statements.find(named->name) : nullptr;
     if (!statement) {
-      queue_.push({.kind = Kind::bind});
+      expect({.kind = Kind::bind});
       return FrameAction::forward;
     }
     // Only a Bind that opened its segment, of a statement the server already
@@ -215,7 +224,7 @@ class UpInspector {
     ensure_prepared(statement->def);
     append_renamed_bind(injections_.forward, body, named->name_offset, named->name.size(),
                         statement->def->server_name);
-    queue_.push({.kind = Kind::bind, .renamed = std::move(statement), .retry_first = retry_first});
+    expect({.kind = Kind::bind, .renamed = std::move(statement), .retry_first = retry_first});
     return FrameAction::drop;
   }
 
@@ -225,12 +234,12 @@ class UpInspector {
                          ? client_.statements.find(target->name)
                          : nullptr;
     if (!statement) {
-      queue_.push({.kind = Kind::describe});
+      expect({.kind = Kind::describe});
       return FrameAction::forward;
     }
     ensure_prepared(statement->def);
     append_describe_statement(injections_.forward, statement->def->server_name);
-    queue_.push({.kind = Kind::describe, .renamed = std::move(statement)});
+    expect({.kind = Kind::describe, .renamed = std::move(statement)});
     return FrameAction::drop;
   }
 
@@ -274,13 +283,13 @@ class UpInspector {
   void prepare(const StatementRef& def, std::shared_ptr<const ClientStatement> visible) {
     if (auto evicted = server_state_.statements.insert(def)) {
       append_close_statement(injections_.forward, (*evicted)->server_name);
-      queue_.push({.kind = Kind::close, .swallow = true});
+      expect({.kind = Kind::close, .swallow = true});
     }
     append_close_statement(injections_.forward, def->server_name);
-    queue_.push({.kind = Kind::close, .swallow = true});
+    expect({.kind = Kind::close, .swallow = true});
     append_renamed_parse(injections_.forward, def->server_name, def->parse_tail);
     const bool swallow = visible == nullptr;
-    queue_.push({.kind = Kind::parse,
+    expect({.kind = Kind::parse,
                  .swallow = swallow,
                  .client_parse = std::move(visible),
                  .server_statement = def});
@@ -444,7 +453,6 @@ class DownInspector {
     PendingReply failed = queue_.pop();
     undo(failed);
     while (!queue_.empty() && queue_.front().kind != Kind::sync) undo(queue_.pop());
-    server_.state.assume_pending_ready(static_cast<std::uint32_t>(queue_.owed_ready()));
 
     if (failed.duplicate) {
       proto::be::ErrorResponse::encode(

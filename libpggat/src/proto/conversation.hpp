@@ -1,44 +1,51 @@
 // Conversation: where a client<->server exchange stands, read from the messages both send.
 #pragma once
 
-#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 
 #include "pggat/proto/bytes.hpp"
+#include "proto/ring_buffer.hpp"
 
 namespace pggat::proto {
 
 // Knows whether the server owes ReadyForQuery messages, whether a transaction
 // or COPY is open, and whether extended-protocol messages await a Sync. That
 // is what it takes to bring a server back to idle after its client vanished.
+//
+// It is fed every message sent to the server, in order, and every message the
+// server sends, and matches each reply to the message it answers: after an
+// error in the extended protocol PostgreSQL skips everything up to the next
+// Sync, a Query or FunctionCall too, and those are owed nothing.
 class Conversation {
  public:
-  // A message the client sent to the server.
+  // A message sent to the server.
   void on_client(char type) {
     switch (type) {
       case 'Q':
       case 'F':
-        ++pending_ready_;
-        syncs_after_execute_ = 0;
-        counting_syncs_ = false;
+        expect('Q');
+        after_execute_ = false;
         break;
       case 'S':
         unsynced_ = false;
         // PostgreSQL ignores a Sync during COPY FROM STDIN (libpq sends one
         // right behind the Execute of a COPY): no ReadyForQuery for it.
         if (client_copy_in_) break;
-        ++pending_ready_;
-        if (counting_syncs_) ++syncs_after_execute_;
+        expect('S', after_execute_);
         break;
       case 'E':
-        syncs_after_execute_ = 0;
-        counting_syncs_ = true;
+        expect('E');
+        after_execute_ = true;
         unsynced_ = true;
         break;
       case 'P':
       case 'B':
       case 'D':
       case 'C':
+        expect(type);
+        unsynced_ = true;
+        break;
       case 'H':
         unsynced_ = true;
         break;
@@ -47,7 +54,7 @@ class Conversation {
         // Syncs after the end of the COPY data are answered as usual.
         copy_in_ = false;
         client_copy_in_ = false;
-        counting_syncs_ = false;
+        after_execute_ = false;
         break;
       default:
         break;
@@ -57,8 +64,31 @@ class Conversation {
   // A message the server sent; ReadyForQuery's body carries the status.
   void on_server(char type, Bytes body) {
     switch (type) {
+      case '1':
+        complete('P');
+        break;
+      case '2':
+        complete('B');
+        break;
+      case '3':
+        complete('C');
+        break;
+      case 'T':  // after a ParameterDescription for a statement
+      case 'n':
+        complete('D');
+        break;
+      case 'C':
+      case 'I':
+      case 's':
+        complete('E');
+        break;
+      case 'E':
+        on_error();
+        break;
       case 'Z':
-        if (pending_ready_ > 0) --pending_ready_;
+        while (!owed_.empty()) {
+          if (ends_with_ready(pop().kind)) break;
+        }
         if (body.size() == 1) status_ = static_cast<char>(body[0]);
         copy_in_ = copy_out_ = false;
         client_copy_in_ = false;
@@ -67,9 +97,10 @@ class Conversation {
         copy_in_ = true;
         client_copy_in_ = true;
         // Syncs sent behind the Execute that started this COPY are ignored.
-        pending_ready_ -= std::min(pending_ready_, syncs_after_execute_);
-        syncs_after_execute_ = 0;
-        counting_syncs_ = false;
+        if (!owed_.empty() && owed_.front().kind == 'E') {
+          owed_.erase_behind_front_if([](const Owed& o) { return o.kind == 'S' && o.maybe_in_copy; });
+          pending_ready_ = count_ready();
+        }
         break;
       case 'H':
         copy_out_ = true;
@@ -85,9 +116,13 @@ class Conversation {
     }
   }
 
-  // For an owner that tracks replies exactly (the transaction relay's queue):
-  // what PostgreSQL skipped after an error is owed nothing.
-  void assume_pending_ready(std::uint32_t n) { pending_ready_ = n; }
+  // A fresh start (for the server's next client), keeping the memory.
+  void reset() {
+    owed_.clear();
+    pending_ready_ = 0;
+    unsynced_ = copy_in_ = client_copy_in_ = after_execute_ = copy_out_ = false;
+    status_ = 'I';
+  }
 
   // ReadyForQuery messages the server still owes.
   [[nodiscard]] std::uint32_t pending_ready() const { return pending_ready_; }
@@ -103,14 +138,49 @@ class Conversation {
   }
 
  private:
-  std::uint32_t pending_ready_ = 0;
+  // A message awaiting its reply, by its type ('Q' for FunctionCall too).
+  struct Owed {
+    char kind = 0;
+    // A Sync sent after an Execute before any COPY data ended: PostgreSQL
+    // ignores it if that Execute starts COPY FROM STDIN.
+    bool maybe_in_copy = false;
+  };
+  static bool ends_with_ready(char kind) { return kind == 'S' || kind == 'Q'; }
+
+  void expect(char kind, bool maybe_in_copy = false) {
+    owed_.push(Owed{kind, maybe_in_copy});
+    if (ends_with_ready(kind)) ++pending_ready_;
+  }
+  Owed pop() {
+    const Owed o = owed_.pop();
+    if (ends_with_ready(o.kind)) --pending_ready_;
+    return o;
+  }
+  // A reply that completes the front message when it is of `kind`; anything
+  // else (a reply inside a Query, a middleware's own traffic) moves nothing.
+  void complete(char kind) {
+    if (!owed_.empty() && owed_.front().kind == kind) pop();
+  }
+  void on_error() {
+    // Inside a Query, FunctionCall or Sync: its ReadyForQuery follows.
+    if (owed_.empty() || ends_with_ready(owed_.front().kind)) return;
+    // The failing extended-protocol message, then everything up to Sync.
+    pop();
+    while (!owed_.empty() && owed_.front().kind != 'S') pop();
+  }
+  [[nodiscard]] std::uint32_t count_ready() const {
+    std::uint32_t n = 0;
+    for (std::size_t i = 0; i < owed_.size(); ++i)
+      if (ends_with_ready(owed_[i].kind)) ++n;
+    return n;
+  }
+
+  RingBuffer<Owed> owed_;
+  std::uint32_t pending_ready_ = 0;  // the 'S' and 'Q' entries in owed_
   bool unsynced_ = false;
   bool copy_in_ = false;
   bool client_copy_in_ = false;  // the client is sending COPY data (until CopyDone/Fail)
-  // Syncs sent after the last Execute and before any COPY data ended: the ones
-  // PostgreSQL ignores if that Execute turns out to start COPY FROM STDIN.
-  std::uint32_t syncs_after_execute_ = 0;
-  bool counting_syncs_ = false;
+  bool after_execute_ = false;   // see Owed::maybe_in_copy
   bool copy_out_ = false;
   char status_ = 'I';
 };

@@ -251,3 +251,97 @@ TEST_CASE("Conversation: a Sync sent behind the Execute of a COPY FROM STDIN is 
   ready(c, 'I');
   CHECK(c.idle());
 }
+
+TEST_CASE("Conversation: a Query or FunctionCall skipped after an extended-protocol error is owed nothing",
+          "[proto][conversation]") {
+  // Parse fails; PostgreSQL then skips the Query, the FunctionCall, Bind and
+  // Execute up to the Sync: one ReadyForQuery, not three.
+  Conversation c;
+  client_sends(c, "PQFBES");
+  CHECK(c.pending_ready() == 3);  // as far as anyone can tell before the replies
+  server_sends(c, "E");
+  CHECK(c.pending_ready() == 1);
+  ready(c, 'I');
+  CHECK(c.idle());
+
+  // Without an error the same Query is run and answered.
+  client_sends(c, "PBQES");
+  CHECK(c.pending_ready() == 2);
+  server_sends(c, "12");
+  server_sends(c, "TDC");  // the Query's rows: nothing extended completes
+  ready(c, 'I');
+  CHECK(c.pending_ready() == 1);
+  server_sends(c, "C");  // the Execute
+  ready(c, 'I');
+  CHECK(c.idle());
+}
+
+TEST_CASE("Conversation: an error is matched to the message that failed", "[proto][conversation]") {
+  SECTION("an error inside a Query does not skip the Syncs behind it") {
+    Conversation c;
+    client_sends(c, "QPBES");
+    server_sends(c, "E");
+    CHECK(c.pending_ready() == 2);
+    ready(c, 'I');
+    server_sends(c, "12C");
+    ready(c, 'I');
+    CHECK(c.idle());
+  }
+  SECTION("an error at Sync (a deferred constraint at commit) is followed by its ReadyForQuery") {
+    Conversation c;
+    client_sends(c, "BES");
+    server_sends(c, "2C");
+    server_sends(c, "E");
+    CHECK(c.pending_ready() == 1);
+    ready(c, 'I');
+    CHECK(c.idle());
+  }
+  SECTION("an error in the second Sync segment leaves the first one's ReadyForQuery owed") {
+    Conversation c;
+    client_sends(c, "BES" "PQS" "Q");
+    CHECK(c.pending_ready() == 4);
+    server_sends(c, "2C");
+    ready(c, 'I');
+    server_sends(c, "E");  // the Parse: the Query behind it is skipped
+    CHECK(c.pending_ready() == 2);
+    ready(c, 'I');
+    ready(c, 'I');
+    CHECK(c.idle());
+  }
+  SECTION("a Describe of a statement completes at RowDescription or NoData") {
+    Conversation c;
+    client_sends(c, "DDQS");
+    server_sends(c, "tT");  // ParameterDescription, RowDescription
+    server_sends(c, "tn");
+    server_sends(c, "E");  // inside the Query: the Sync is still owed
+    ready(c, 'I');
+    CHECK(c.pending_ready() == 1);
+    ready(c, 'I');
+    CHECK(c.idle());
+  }
+}
+
+TEST_CASE("Conversation: replies to messages it was not told about move nothing",
+          "[proto][conversation]") {
+  // A middleware's own Parse, say: its ParseComplete must not complete the Bind.
+  Conversation c;
+  client_sends(c, "BES");
+  server_sends(c, "1");
+  server_sends(c, "E");  // the Bind fails: Execute skipped, Sync owed
+  CHECK(c.pending_ready() == 1);
+  ready(c, 'I');
+  CHECK(c.idle());
+}
+
+TEST_CASE("Conversation: reset starts over", "[proto][conversation]") {
+  Conversation c;
+  client_sends(c, "QPB");
+  server_sends(c, "G");
+  c.reset();
+  CHECK(c.idle());
+  CHECK(c.pending_ready() == 0);
+  CHECK_FALSE(c.copy_in());
+  client_sends(c, "Q");
+  ready(c, 'T');
+  CHECK(c.transaction_status() == 'T');
+}
