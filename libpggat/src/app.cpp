@@ -135,6 +135,7 @@ class AppState : public std::enable_shared_from_this<AppState> {
     facts.unix_socket = lr->listener->is_unix();
     facts.local_address = lr->listener->bound_address();
     facts.max_message_size = lr->listener->options().max_message_size;
+    facts.startup_timeout = lr->listener->options().startup_timeout;
     std::error_code ec;
     const auto peer = socket.remote_endpoint(ec);
     facts.remote_address = ec ? "unknown" : net::endpoint_to_string(peer);

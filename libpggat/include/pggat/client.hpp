@@ -2,11 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <asio/awaitable.hpp>
 
 #include "pggat/backend_key.hpp"
+#include "pggat/credentials.hpp"
 #include "pggat/export.hpp"
 #include "pggat/parameters.hpp"
 #include "pggat/pg_error.hpp"
@@ -30,6 +32,9 @@ class PGGAT_API Client {
   // Startup parameters other than user and database; `options -c k=v` entries
   // are expanded into here, `options` itself is not kept.
   Parameters parameters;
+  // What the client must prove before a pool serves it; null: trust.
+  // rewrite_password sets it.
+  std::shared_ptr<const Credentials> credentials;
 
   // Facts about the connection, fixed at accept.
   [[nodiscard]] std::uint64_t id() const;

@@ -4,6 +4,45 @@
 #include "pggat/handlers.hpp"
 
 namespace pggat::config {
+namespace {
+
+class PassHandler final : public Handler {
+ public:
+  asio::awaitable<Verdict> handle(Client&) override { co_return Verdict::next(); }
+};
+
+RewriteMode rewrite_mode(const ConfigNode& node) {
+  const auto mode_node = node.find("mode");
+  if (!mode_node) return RewriteMode::set;
+  const std::string mode = mode_node->as_string();
+  if (mode.empty() || mode == "set") return RewriteMode::set;
+  if (mode == "strip_prefix") return RewriteMode::strip_prefix;
+  if (mode == "strip_suffix") return RewriteMode::strip_suffix;
+  mode_node->fail("unknown mode \"" + mode + "\" (known: set, strip_prefix, strip_suffix)");
+}
+
+// rewrite_password: one `password` (plaintext, md5 hash or SCRAM secret) for
+// everyone, or an `auth_file` of users.
+std::shared_ptr<Credentials> credentials(const ConfigNode& node) {
+  const bool has_password = node.has("password");
+  const bool has_file = node.has("auth_file");
+  if (has_password == has_file) node.fail("needs exactly one of \"password\" and \"auth_file\"");
+  std::shared_ptr<Credentials> out;
+  if (has_password) {
+    out = password_credentials(node.at("password").as_string());
+  } else {
+    const ConfigNode file = node.at("auth_file");
+    try {
+      out = user_credentials(read_auth_file(file.as_string()));
+    } catch (const ConfigError& e) {
+      file.fail(e.path() + ": " + e.problem());
+    }
+  }
+  out->failure_delay = node.get_duration("failure_delay", out->failure_delay);
+  return out;
+}
+
+}  // namespace
 
 void register_builtin_handlers(Registry& registry) {
   registry.add_handler("pool", [](const ConfigNode& node, const Registry& r) {
@@ -12,6 +51,40 @@ void register_builtin_handlers(Registry& registry) {
     std::shared_ptr<Pool> pool = r.make_pool(node.at("pool"));
     pool->add_recipe("recipe", std::move(recipe));
     return make_pool_handler(std::move(pool));
+  });
+  registry.add_handler("rewrite_password", [](const ConfigNode& node, const Registry&) {
+    node.check_keys({"handler", "password", "auth_file", "failure_delay"});
+    return make_rewrite_password_handler(credentials(node));
+  });
+  registry.add_handler("rewrite_user", [](const ConfigNode& node, const Registry&) {
+    node.check_keys({"handler", "mode", "user"});
+    return make_rewrite_user_handler(rewrite_mode(node), node.at("user").as_string());
+  });
+  registry.add_handler("rewrite_database", [](const ConfigNode& node, const Registry&) {
+    node.check_keys({"handler", "mode", "database"});
+    return make_rewrite_database_handler(rewrite_mode(node), node.at("database").as_string());
+  });
+  registry.add_handler("rewrite_parameter", [](const ConfigNode& node, const Registry&) {
+    node.check_keys({"handler", "key", "value"});
+    const std::string key = node.at("key").as_string();
+    if (key.empty()) node.at("key").fail("must not be empty");
+    return make_rewrite_parameter_handler(key, node.at("value").as_string());
+  });
+  registry.add_handler("require_ssl", [](const ConfigNode& node, const Registry&) {
+    node.check_keys({"handler", "ssl"});
+    // {"ssl": false} requires nothing, as in pggat.
+    if (!node.get_bool("ssl", true)) return std::shared_ptr<Handler>(std::make_shared<PassHandler>());
+    return make_require_ssl_handler();
+  });
+  registry.add_handler("allowed_startup_parameters", [](const ConfigNode& node, const Registry&) {
+    node.check_keys({"handler", "parameters"});
+    return make_allowed_startup_parameters_handler(node.at("parameters").as_string_list());
+  });
+  registry.add_handler("error", [](const ConfigNode& node, const Registry&) {
+    node.check_keys({"handler", "message", "code"});
+    const std::string code = node.get_string("code", "08004");
+    if (code.size() != 5) node.at("code").fail("a SQLSTATE has 5 characters");
+    return make_error_handler(node.at("message").as_string(), code);
   });
 }
 

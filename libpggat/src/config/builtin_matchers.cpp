@@ -24,6 +24,23 @@ void register_builtin_matchers(Registry& registry) {
     node.check_keys({"matcher", "database"});
     return match_database(node.at("database").as_string());
   });
+  registry.add_matcher("startup_parameter", [](const ConfigNode& node, const Registry&) {
+    node.check_keys({"matcher", "key", "value"});
+    const std::string key = node.at("key").as_string();
+    if (key.empty()) node.at("key").fail("must not be empty");
+    return match_startup_parameter(key, node.at("value").as_string());
+  });
+  registry.add_matcher("ssl", [](const ConfigNode& node, const Registry&) {
+    node.check_keys({"matcher", "ssl"});
+    return match_ssl(node.get_bool("ssl", true));
+  });
+  registry.add_matcher("local_address", [](const ConfigNode& node, const Registry&) {
+    node.check_keys({"matcher", "network", "address"});
+    const std::string network = node.get_string("network");
+    if (!network.empty() && network != "tcp" && network != "unix")
+      node.at("network").fail("must be \"tcp\" or \"unix\"");
+    return match_local_address(network, node.get_string("address"));
+  });
   registry.add_matcher("and", [](const ConfigNode& node, const Registry& r) {
     node.check_keys({"matcher", "and"});
     return match_all_of(make_list(node.at("and"), r));

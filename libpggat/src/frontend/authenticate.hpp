@@ -10,8 +10,10 @@
 
 namespace pggat::frontend {
 
-// Trust for now: AuthenticationOk straight away. Password checks (MD5, SCRAM)
-// slot in here, chosen by the configured secret.
+// Checks the client against its Credentials (none: trust), then sends
+// AuthenticationOk. The error to send the client, if it failed; a failure for
+// a wrong password or an unknown user comes after Credentials::failure_delay.
+// The whole exchange is bounded by the listener's startup_timeout.
 [[nodiscard]] asio::awaitable<std::optional<PgError>> authenticate(detail::ClientSession& session);
 
 }  // namespace pggat::frontend

@@ -1,15 +1,24 @@
 // ClientSession: pggat's side of one client connection.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "auth/scram_secret.hpp"
 #include "net/address.hpp"
 #include "net/connection.hpp"
 #include "pggat/backend_key.hpp"
 #include "pggat/client.hpp"
 
 namespace pggat::detail {
+
+struct ScramPassThrough {
+  std::string secret;  // the SCRAM-SHA-256$... text the client proved
+  auth::ScramKeys keys;
+};
 
 // Owns the socket and buffers of a client; Client is the view routes get.
 class ClientSession {
@@ -20,6 +29,8 @@ class ClientSession {
     std::string local_address;
     std::string remote_address;
     std::uint32_t max_message_size = proto::default_max_message_length;
+    // Bounds the startup packets and authentication together.
+    std::chrono::nanoseconds startup_timeout = std::chrono::seconds(15);
   };
 
   ClientSession(net::Socket socket, Facts facts, BackendKey key)
@@ -29,7 +40,12 @@ class ClientSession {
   const Facts facts;
   const BackendKey key;  // the one pggat gave the client
   bool ssl = false;
+  // On TLS: tls-server-end-point data of our certificate, for SCRAM-SHA-256-PLUS.
+  std::optional<std::vector<std::uint8_t>> channel_binding;
   Client client{*this};
+  // Set when the client proved a SCRAM secret: enough to log in to a server
+  // holding the same secret.
+  std::optional<ScramPassThrough> scram_pass_through;
 
   // The server running this client's queries now: where a CancelRequest goes.
   struct CancelTarget {

@@ -24,6 +24,44 @@ class DatabaseMatcher final : public Matcher {
   std::string glob_;
 };
 
+class StartupParameterMatcher final : public Matcher {
+ public:
+  StartupParameterMatcher(std::string key, std::string glob)
+      : key_(std::move(key)), glob_(std::move(glob)) {}
+  bool matches(const Client& client) const override {
+    const std::string* value = client.parameters.find(key_);
+    return value != nullptr && glob_match(glob_, *value);
+  }
+
+ private:
+  std::string key_;
+  std::string glob_;
+};
+
+class SslMatcher final : public Matcher {
+ public:
+  explicit SslMatcher(bool ssl) : ssl_(ssl) {}
+  bool matches(const Client& client) const override { return client.ssl() == ssl_; }
+
+ private:
+  bool ssl_;
+};
+
+class LocalAddressMatcher final : public Matcher {
+ public:
+  LocalAddressMatcher(std::string network, std::string glob)
+      : network_(std::move(network)), glob_(std::move(glob)) {}
+  bool matches(const Client& client) const override {
+    if (network_ == "unix" && !client.is_unix_socket()) return false;
+    if (network_ == "tcp" && client.is_unix_socket()) return false;
+    return glob_.empty() || glob_match(glob_, client.local_address());
+  }
+
+ private:
+  std::string network_;
+  std::string glob_;
+};
+
 class AllOfMatcher final : public Matcher {
  public:
   explicit AllOfMatcher(std::vector<std::shared_ptr<const Matcher>> m) : matchers_(std::move(m)) {}
@@ -85,6 +123,16 @@ bool glob_match(std::string_view pattern, std::string_view text) noexcept {
 
 std::shared_ptr<const Matcher> match_user(std::string glob) {
   return std::make_shared<UserMatcher>(std::move(glob));
+}
+std::shared_ptr<const Matcher> match_startup_parameter(std::string key, std::string glob) {
+  if (key.empty()) throw std::invalid_argument("match_startup_parameter: empty key");
+  return std::make_shared<StartupParameterMatcher>(std::move(key), std::move(glob));
+}
+std::shared_ptr<const Matcher> match_ssl(bool ssl) { return std::make_shared<SslMatcher>(ssl); }
+std::shared_ptr<const Matcher> match_local_address(std::string network, std::string address_glob) {
+  if (!network.empty() && network != "tcp" && network != "unix")
+    throw std::invalid_argument("match_local_address: network must be \"tcp\" or \"unix\"");
+  return std::make_shared<LocalAddressMatcher>(std::move(network), std::move(address_glob));
 }
 std::shared_ptr<const Matcher> match_database(std::string glob) {
   return std::make_shared<DatabaseMatcher>(std::move(glob));

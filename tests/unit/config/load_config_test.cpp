@@ -255,14 +255,14 @@ TEST_CASE("load_config: unknown handler, matcher and pool names list the known o
   route0(handler)["handle"]["handler"] = "pol";
   const ConfigError h = error_of(handler);
   CHECK(h.path() == "servers[0].routes[0].handle.handler");
-  CHECK(h.problem() == "unknown handler \"pol\" (known: pool)");
+  CHECK(h.problem() == "unknown handler \"pol\" (known: allowed_startup_parameters, error, pool, require_ssl, rewrite_database, rewrite_parameter, rewrite_password, rewrite_user)");
 
   json matcher = base_config();
   route0(matcher)["match"] = {{"matcher", "application_name"}, {"application_name", "x"}};
   const ConfigError m = error_of(matcher);
   CHECK(m.path() == "servers[0].routes[0].match.matcher");
   CHECK(m.problem() ==
-        "unknown matcher \"application_name\" (known: and, database, not, or, user)");
+        "unknown matcher \"application_name\" (known: and, database, local_address, not, or, ssl, startup_parameter, user)");
 
   json pool = base_config();
   pool0(pool)["pool"] = "hybrid";

@@ -60,8 +60,12 @@ TEST_CASE("register_builtins adds pggat's names and nothing else", "[config][reg
   CHECK(r.handler_names().empty());
   CHECK(r.pool_names().empty());
   pggat::register_builtins(r);
-  CHECK(r.matcher_names() == std::vector<std::string>{"and", "database", "not", "or", "user"});
-  CHECK(r.handler_names() == std::vector<std::string>{"pool"});
+  CHECK(r.matcher_names() == std::vector<std::string>{"and", "database", "local_address", "not", "or",
+                                                      "ssl", "startup_parameter", "user"});
+  CHECK(r.handler_names() ==
+        std::vector<std::string>{"allowed_startup_parameters", "error", "pool", "require_ssl",
+                                 "rewrite_database", "rewrite_parameter", "rewrite_password",
+                                 "rewrite_user"});
   CHECK(r.pool_names() == std::vector<std::string>{"basic"});
 }
 
@@ -80,7 +84,7 @@ TEST_CASE("Registry refuses duplicates, empty names and empty factories", "[conf
   CHECK_THROWS_AS(r.add_matcher("", [](const ConfigNode&, const Registry&) { return nullptr; }),
                   std::invalid_argument);
   CHECK_THROWS_AS(r.add_matcher("empty", nullptr), std::invalid_argument);
-  CHECK(r.matcher_names().size() == 5);  // nothing half-added
+  CHECK(r.matcher_names().size() == 8);  // nothing half-added
 
   // The same name may be a matcher and a handler: they are separate namespaces.
   CHECK_NOTHROW(r.add_handler("user", [](const ConfigNode&, const Registry&) { return nullptr; }));
@@ -117,16 +121,16 @@ TEST_CASE("Registry builds the built-in matchers from JSON", "[config][registry]
 TEST_CASE("Registry: an unknown name lists the registered ones", "[config][registry]") {
   Registry r;
   pggat::register_builtins(r);
-  const json j = json::parse(R"({"matcher": "application_name", "handler": "rewrite_user",
+  const json j = json::parse(R"({"matcher": "application_name", "handler": "rewrite_usr",
                                  "pool": "hybrid"})");
   const ConfigNode node(j, "x");
   const ConfigError m = error_of([&] { (void)r.make_matcher(node); });
   CHECK(m.path() == "x.matcher");
   CHECK(m.problem() ==
-        "unknown matcher \"application_name\" (known: and, database, not, or, user)");
+        "unknown matcher \"application_name\" (known: and, database, local_address, not, or, ssl, startup_parameter, user)");
   const ConfigError h = error_of([&] { (void)r.make_handler(node); });
   CHECK(h.path() == "x.handler");
-  CHECK(h.problem() == "unknown handler \"rewrite_user\" (known: pool)");
+  CHECK(h.problem() == "unknown handler \"rewrite_usr\" (known: allowed_startup_parameters, error, pool, require_ssl, rewrite_database, rewrite_parameter, rewrite_password, rewrite_user)");
   const ConfigError p = error_of([&] { (void)r.make_pool(node); });
   CHECK(p.path() == "x.pool");
   CHECK(p.problem() == "unknown pool \"hybrid\" (known: basic)");
@@ -186,8 +190,8 @@ TEST_CASE("Two registries are independent", "[config][registry]") {
   pggat::register_builtins(a);
   pggat::register_builtins(b);  // no "already registered": nothing is global
   add_application_name(a);
-  CHECK(a.matcher_names().size() == 6);
-  CHECK(b.matcher_names().size() == 5);
+  CHECK(a.matcher_names().size() == 9);
+  CHECK(b.matcher_names().size() == 8);
   const json j = json::parse(R"({"matcher": "application_name", "application_name": "x"})");
   CHECK(a.make_matcher(ConfigNode(j, "m")) != nullptr);
   CHECK_THROWS_AS(b.make_matcher(ConfigNode(j, "m")), ConfigError);
