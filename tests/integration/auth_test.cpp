@@ -12,6 +12,7 @@
 #include "pggat/registry.hpp"
 #include "support/pggat_process.hpp"
 #include "support/pooler.hpp"
+#include "support/postgres_server.hpp"
 #include "support/pq.hpp"
 #include "support/raw_client.hpp"
 
@@ -269,4 +270,21 @@ TEST_CASE("handler and matcher config errors name the field", "[auth][handlers]"
   json bad_matcher = session_config();
   bad_matcher["servers"][0]["routes"][0]["match"] = {{"matcher", "local_address"}, {"network", "udp"}};
   CHECK_THROWS_WITH(load_config(bad_matcher, registry), Catch::Contains("match.network: must be \"tcp\" or \"unix\""));
+}
+
+TEST_CASE("client auth: SCRAM pass-through logs in to the server with the client's proof", "[auth]") {
+  // The server's own secret for app: pggat never sees the plaintext.
+  const std::string secret =
+      PostgresServer::instance().execute("select rolpassword from pg_authid where rolname = 'app'")[0][0].c_str();
+  REQUIRE(secret.starts_with("SCRAM-SHA-256$"));
+
+  InProcessPooler p(with_handlers(session_config({}, {{"password", secret}, {"min_connections", 1}}),
+                                  {password_handler(secret)}));
+  // A wrong password proves nothing.
+  CHECK_THAT(failed_login(with_password(p, "app", "not-app-pass")), Catch::Contains(wrong_password_app));
+
+  PqConnection c(with_password(p, "app", std::string(app_role.password)));
+  CHECK(c.exec("select current_user").value(0, 0) == "app");
+  PqConnection second(with_password(p, "app", std::string(app_role.password)));
+  CHECK(second.exec("select 2").value(0, 0) == "2");
 }

@@ -70,15 +70,19 @@ class Authenticator {
         done_ = true;
         return std::nullopt;
       case AuthCode::cleartext_password:
-        if (options_.password.empty() || auth::is_md5_hash(options_.password))
+        if (options_.password.empty() || auth::is_md5_hash(options_.password) || is_scram_secret(options_.password))
           return std::string("server asked for a cleartext password, and the recipe has ") +
-                 (options_.password.empty() ? "none" : "only an MD5 hash");
+                 (options_.password.empty() ? "none"
+                  : auth::is_md5_hash(options_.password) ? "only an MD5 hash"
+                                                          : "only a SCRAM secret");
         proto::fe::PasswordMessage{options_.password}.encode(out);
         return std::nullopt;
       case AuthCode::md5_password: {
         const auto req = proto::be::AuthenticationMD5Password::decode(body);
         if (!req) return std::string("malformed MD5 authentication request");
         if (options_.password.empty()) return std::string("server asked for a password, and the recipe has none");
+        if (is_scram_secret(options_.password))
+          return std::string("server asked for an MD5 password, and the recipe has only a SCRAM secret");
         auth::Md5Salt salt;
         for (std::size_t i = 0; i < salt.size(); ++i) salt[i] = std::to_integer<std::uint8_t>(req->salt[i]);
         const auto response = auth::md5_client_response(options_.username, options_.password, salt);
@@ -95,7 +99,15 @@ class Authenticator {
         if (options_.password.empty() || auth::is_md5_hash(options_.password))
           return std::string("server asked for SCRAM authentication, and the recipe has ") +
                  (options_.password.empty() ? "no password" : "only an MD5 hash");
-        scram_.emplace(options_.password);
+        if (is_scram_secret(options_.password)) {
+          if (!options_.scram_keys)
+            return std::string(
+                "the recipe's password is a SCRAM secret, and no client has proved it yet "
+                "(SCRAM pass-through logs in with the keys of a client that did)");
+          scram_.emplace(*options_.scram_keys);
+        } else {
+          scram_.emplace(options_.password);
+        }
         auto first = scram_->client_first();
         if (!first) return first.error().message;
         proto::fe::SASLInitialResponse{"SCRAM-SHA-256", proto::as_bytes(*first)}.encode(out);

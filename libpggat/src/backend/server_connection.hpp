@@ -6,9 +6,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <asio/awaitable.hpp>
 
+#include "auth/scram_secret.hpp"
 #include "net/address.hpp"
 #include "net/connection.hpp"
 #include "pggat/backend_key.hpp"
@@ -19,10 +21,18 @@
 
 namespace pggat::backend {
 
+// "SCRAM-SHA-256$...": a stored secret, not a password pggat can hash.
+[[nodiscard]] inline bool is_scram_secret(std::string_view password) {
+  return password.starts_with("SCRAM-SHA-256$");
+}
+
 struct DialOptions {
   net::Address address;
   std::string username;
-  std::string password;  // plaintext, "md5..." hash, or empty
+  std::string password;  // plaintext, "md5..." hash, SCRAM secret, or empty
+  // With a SCRAM secret as password: ClientKey and ServerKey recovered from a
+  // client that proved that secret (SCRAM pass-through).
+  std::optional<auth::ScramKeys> scram_keys{};
   std::string database;
   Parameters parameters;  // extra startup parameters
   std::chrono::nanoseconds connect_timeout = std::chrono::seconds(15);

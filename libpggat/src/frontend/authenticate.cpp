@@ -80,7 +80,8 @@ asio::awaitable<ExchangeResult> md5_exchange(ClientSession& session, const std::
   co_return result;
 }
 
-asio::awaitable<ExchangeResult> scram_exchange(ClientSession& session, auth::ScramServer scram) {
+// `scram` is the caller's: it holds the recovered keys afterwards.
+asio::awaitable<ExchangeResult> scram_exchange(ClientSession& session, auth::ScramServer& scram) {
   ExchangeResult result;
   const auto mechanisms = scram.offered_mechanisms();
   std::vector<std::string_view> names;
@@ -157,7 +158,7 @@ asio::awaitable<ExchangeResult> exchange(ClientSession& session, const Credentia
     if (credentials.mock_with_md5()) co_return co_await md5_exchange(session, "");
     auto doomed = auth::ScramServer::doomed(user, mock_seed(), options);
     if (!doomed.ok()) co_return ExchangeResult{Exchange::malformed, doomed.error().message};
-    co_return co_await scram_exchange(session, std::move(*doomed));
+    co_return co_await scram_exchange(session, *doomed);
   }
   if (auth::is_md5_hash(*secret)) co_return co_await md5_exchange(session, *secret);
   if (secret->starts_with("SCRAM-SHA-256$")) {
@@ -171,7 +172,7 @@ asio::awaitable<ExchangeResult> exchange(ClientSession& session, const Credentia
   }
   auto scram = auth::ScramServer::from_password(*secret, options);
   if (!scram.ok()) co_return ExchangeResult{Exchange::wrong, scram.error().message};
-  co_return co_await scram_exchange(session, std::move(*scram));
+  co_return co_await scram_exchange(session, *scram);
 }
 
 }  // namespace

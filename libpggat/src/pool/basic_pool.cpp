@@ -126,6 +126,8 @@ class BasicPool final : public Pool {
       std::atomic<std::uint64_t>& n;
       ~Leave() { n.fetch_sub(1, std::memory_order_relaxed); }
     } leave{clients_};
+    if (const auto& pass = client.session().scram_pass_through)
+      servers_->offer_scram_keys(pass->secret, pass->keys);
     if (options_.release_after_transaction) co_return co_await serve_transactions(client);
     co_return co_await serve_session(client);
   }

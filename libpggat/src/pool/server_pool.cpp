@@ -24,6 +24,10 @@ struct RecipeState {
   std::string last_error;
   bool removed = false;
 
+  // SCRAM pass-through before any client proved the secret: nothing to dial with.
+  [[nodiscard]] bool awaiting_keys() const {
+    return backend::is_scram_secret(dial.password) && !dial.scram_keys;
+  }
   [[nodiscard]] bool has_capacity() const {
     return recipe.max_connections == 0 || open + dialing < recipe.max_connections;
   }
@@ -48,8 +52,12 @@ void ServerPool::add_recipe(std::string name, Recipe recipe) {
   if (!address) throw std::invalid_argument("recipe \"" + name + "\": " + address.error());
   auto state = std::make_shared<RecipeState>();
   state->name = name;
-  state->dial = backend::DialOptions{*address,         recipe.username,   recipe.password,
-                                     recipe.database,  recipe.parameters, recipe.connect_timeout};
+  state->dial.address = *address;
+  state->dial.username = recipe.username;
+  state->dial.password = recipe.password;
+  state->dial.database = recipe.database;
+  state->dial.parameters = recipe.parameters;
+  state->dial.connect_timeout = recipe.connect_timeout;
   state->recipe = std::move(recipe);
   std::lock_guard lock(mu_);
   for (auto& r : recipes_) {
@@ -62,6 +70,17 @@ void ServerPool::add_recipe(std::string name, Recipe recipe) {
   });
   recipes_.push_back(std::move(state));
   if (started_ && !stopped_) run_janitor_locked();
+}
+
+void ServerPool::offer_scram_keys(std::string_view secret, const auth::ScramKeys& keys) {
+  std::lock_guard lock(mu_);
+  bool unblocked = false;
+  for (auto& r : recipes_) {
+    if (r->removed || r->dial.password != secret || r->dial.scram_keys == keys) continue;
+    unblocked = unblocked || !r->dial.scram_keys;
+    r->dial.scram_keys = keys;
+  }
+  if (unblocked && started_ && !stopped_) run_janitor_locked();
 }
 
 void ServerPool::remove_recipe(std::string_view name) {
@@ -307,7 +326,7 @@ void ServerPool::fill_waiters_locked() {
   while (dialing < waiters_.size()) {
     std::shared_ptr<RecipeState> best;
     for (const auto& r : recipes_) {
-      if (r->removed || !r->has_capacity() || r->retry_at > now) continue;
+      if (r->removed || !r->has_capacity() || r->retry_at > now || r->awaiting_keys()) continue;
       if (!best || r->recipe.priority < best->recipe.priority ||
           (r->recipe.priority == best->recipe.priority &&
            r->open + r->dialing < best->open + best->dialing))
@@ -323,6 +342,11 @@ void ServerPool::fill_waiters_locked() {
   // than let the clients wait out their timeout.
   std::string reason;
   for (const auto& r : recipes_) {
+    if (!r->removed && r->awaiting_keys()) {
+      reason = "the recipe's password is a SCRAM secret, and no client has proved it yet "
+               "(SCRAM pass-through)";
+      break;
+    }
     if (r->removed || r->last_error.empty()) continue;
     const auto wait = std::chrono::duration_cast<std::chrono::seconds>(r->retry_at - now);
     reason = r->last_error + " (next attempt in " +
@@ -463,7 +487,7 @@ void ServerPool::run_janitor_locked() {
   });
   for (const auto& r : recipes_) {
     while (!r->removed && r->open + r->dialing < r->recipe.min_connections && r->retry_at <= now &&
-           r->has_capacity())
+           r->has_capacity() && !r->awaiting_keys())
       dial_locked(r);
   }
   fill_waiters_locked();

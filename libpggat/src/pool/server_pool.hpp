@@ -61,6 +61,9 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
 
   void add_recipe(std::string name, Recipe recipe);
   void remove_recipe(std::string_view name);
+  // A client proved `secret`: recipes whose password is that SCRAM secret log
+  // in with its keys from now on (SCRAM pass-through).
+  void offer_scram_keys(std::string_view secret, const auth::ScramKeys& keys);
 
   void start(const Context& context);
   // Fails waiting clients, closes idle servers; lent servers close when returned.
