@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "auth/md5.hpp"
+#include "auth/scram_secret.hpp"
 #include "pggat/config.hpp"
 
 namespace pggat {
@@ -11,7 +12,11 @@ namespace {
 
 class OneSecret final : public Credentials {
  public:
-  explicit OneSecret(std::string secret) : secret_(std::move(secret)) {}
+  // A plaintext password is hashed once here, not at every login.
+  explicit OneSecret(std::string secret) : secret_(std::move(secret)) {
+    if (secret_.empty() || auth::is_md5_hash(secret_) || secret_.starts_with("SCRAM-SHA-256$")) return;
+    if (auto hashed = auth::ScramSecret::generate(secret_)) secret_ = hashed->to_string();
+  }
   std::optional<std::string> secret(const std::string&) const override { return secret_; }
   bool mock_with_md5() const override { return auth::is_md5_hash(secret_); }
 
