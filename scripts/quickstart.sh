@@ -6,12 +6,14 @@
 #                                throwaway PostgreSQL and pggat in front of it
 #                                (examples/session.json), wait for Ctrl-C
 #   scripts/quickstart.sh test   install what is missing, build, run the tests
-#                                (with g++, then again with clang 14)
+#                                (with g++, then again with clang 14), then
+#                                the fuzzers for about a minute (scripts/fuzz.sh)
 #
 # Environment:
 #   PGGAT_BIN            pggat binary for `run` (default build/pggat-cli/pggat)
 #   PGGAT_READY_TIMEOUT  seconds `run` waits for pggat to listen (default 30)
-#   PGGAT_SKIP_CLANG=1   `test` skips the second (clang) build
+#   PGGAT_SKIP_CLANG=1   `test` skips the second (clang) build and the fuzzers
+#   PGGAT_SKIP_FUZZ=1    `test` skips the fuzzers
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -49,7 +51,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,15s/^# \{0,1\}//p' "$0"
+  sed -n '2,17s/^# \{0,1\}//p' "$0"
 }
 
 as_root() {
@@ -204,6 +206,16 @@ cmd_test() {
     if ((status != 0)); then
       log "clang tests FAILED (status $status); full log: $REPO_ROOT/build-clang/meson-logs/testlog.txt"
       exit "$status"
+    fi
+    # libFuzzer over the startup, SCRAM and codec parsers, about 20 s each,
+    # in build-fuzz/ (clang, ASan, UBSan). A crash fails the run.
+    if [[ "${PGGAT_SKIP_FUZZ:-}" != 1 ]]; then
+      log "fuzzing (scripts/fuzz.sh)"
+      "$REPO_ROOT/scripts/fuzz.sh" || {
+        status=$?
+        log "fuzzers FAILED (status $status)"
+        exit "$status"
+      }
     fi
   fi
   log "all tests passed"

@@ -10,10 +10,6 @@
 namespace pggat::frontend {
 namespace {
 
-// A client may ask for SSL and GSS encryption once each before it starts up;
-// more than that is a client looping on refusals (or an attack), not a protocol.
-constexpr int max_negotiations = 2;
-
 asio::awaitable<void> send_fatal(net::Connection& conn, std::string_view code, std::string message) {
   proto::be::ErrorResponse::encode(conn.out, PgError::fatal(code, std::move(message)));
   (void)co_await net::flush(conn);
@@ -39,7 +35,13 @@ std::optional<std::pair<std::string_view, std::string>> check_parameter(std::str
 }
 
 asio::awaitable<StartupOutcome> read_startup_unbounded(net::Connection& conn) {
-  int negotiations = 0;
+  // PostgreSQL's rule: one SSLRequest and one GSSENCRequest at most, in either
+  // order. A repeated one is read as what its code then is, a StartupMessage
+  // of protocol 1234.5679, and refused as such (0A000, "unsupported frontend
+  // protocol"), as PostgreSQL does. The flags only ever go up, so a client
+  // alternating the two cannot loop (PostgreSQL's own flags can).
+  bool ssl_done = false;
+  bool gss_done = false;
   for (;;) {
     proto::StartupResult r = proto::decode_startup(conn.in.data());
     if (r.status == proto::DecodeStatus::need_more) {
@@ -53,16 +55,15 @@ asio::awaitable<StartupOutcome> read_startup_unbounded(net::Connection& conn) {
       co_await send_fatal(conn, sqlstate::protocol_violation, std::string(r.error));
       co_return StartupFailed{};
     }
-    const proto::StartupFrame frame = r.frame;
+    proto::StartupFrame frame = r.frame;
+    const bool repeated = (frame.kind == proto::StartupKind::ssl_request && ssl_done) ||
+                          (frame.kind == proto::StartupKind::gssenc_request && gss_done);
+    if (repeated) frame.kind = proto::StartupKind::startup_message;
     switch (frame.kind) {
       case proto::StartupKind::ssl_request:
       case proto::StartupKind::gssenc_request: {
         conn.in.consume(r.consumed);
-        if (++negotiations > max_negotiations) {
-          co_await send_fatal(conn, sqlstate::protocol_violation,
-                              "too many SSL/GSS encryption requests");
-          co_return StartupFailed{};
-        }
+        (frame.kind == proto::StartupKind::ssl_request ? ssl_done : gss_done) = true;
         const char no = 'N';
         auto [ec, n] = co_await conn.stream.write(asio::buffer(&no, 1));
         if (ec) co_return StartupFailed{};

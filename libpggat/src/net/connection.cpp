@@ -1,4 +1,11 @@
 // Whole-frame reads and buffered writes for the control paths (startup, auth, reset).
+// A C++ header before any of Asio's. Asio 1.22 decides between aligned_alloc
+// and operator new for its handler memory from _GLIBCXX_HAVE_ALIGNED_ALLOC,
+// which only a C++ header defines; this unit included Asio first and so
+// freed with operator delete what the other units allocated with
+// aligned_alloc (an ODR violation; ASan in fuzz-startup: alloc-dealloc-mismatch).
+#include <cstddef>
+
 #include "net/connection.hpp"
 
 #include "pggat/error.hpp"

@@ -39,18 +39,20 @@ class RecvBuffer {
   }
   void commit(std::size_t n) { end_ += n; }
 
-  // Makes sure a message of `total` bytes starting at data() fits whole.
+  // Makes room toward a message of `total` bytes starting at data(): compacts,
+  // and doubles the buffer only once it is full of that message. The length
+  // field is the peer's claim, so memory follows the bytes that arrive, not
+  // the claim: a client announcing 1 GB and sending nothing, or trickling it,
+  // costs at most twice what it sent. Callers call it before each read while
+  // the message is incomplete; there is room to read after it while size() < total.
   void reserve_message(std::size_t total) {
-    if (!buf_) allocate(std::max(total, base_capacity_));
+    if (!buf_) allocate(base_capacity_);
     if (begin_ + total <= capacity_) return;
-    if (total <= capacity_) {
-      compact();
-      return;
-    }
-    std::size_t cap = capacity_;
-    while (cap < total) cap *= 2;
-    auto bigger = std::make_unique<std::byte[]>(cap);
-    std::memcpy(bigger.get(), buf_.get() + begin_, size());
+    compact();
+    if (total <= capacity_ || end_ < capacity_) return;
+    const std::size_t cap = std::min(total, capacity_ * 2);
+    auto bigger = std::make_unique_for_overwrite<std::byte[]>(cap);
+    if (!empty()) std::memcpy(bigger.get(), buf_.get() + begin_, size());
     end_ -= begin_;
     begin_ = 0;
     buf_ = std::move(bigger);
@@ -69,7 +71,7 @@ class RecvBuffer {
     const std::size_t total = bytes.size() + size();
     std::size_t cap = std::max(capacity_, base_capacity_);
     while (cap < total) cap *= 2;
-    auto bigger = std::make_unique<std::byte[]>(cap);
+    auto bigger = std::make_unique_for_overwrite<std::byte[]>(cap);
     std::memcpy(bigger.get(), bytes.data(), bytes.size());
     if (!empty()) std::memcpy(bigger.get() + bytes.size(), buf_.get() + begin_, size());
     buf_ = std::move(bigger);
@@ -89,7 +91,7 @@ class RecvBuffer {
 
  private:
   void allocate(std::size_t cap) {
-    buf_ = std::make_unique<std::byte[]>(cap);
+    buf_ = std::make_unique_for_overwrite<std::byte[]>(cap);
     capacity_ = cap;
     begin_ = end_ = 0;
   }

@@ -8,6 +8,10 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
+// A C++ header before Asio's, as in net/connection.cpp: Asio 1.22 picks its
+// handler allocator from a libstdc++ macro that only a C++ header defines.
+#include <cstddef>
+
 #include "test_client.hpp"
 
 #include "frontend/client_session.hpp"

@@ -106,26 +106,64 @@ TEST_CASE("RecvBuffer reserve_message makes room for a whole message", "[net][re
     CHECK(contents(buf) == bytes.substr(40));
     CHECK(buf.prepare().size() == 64 - 24);
   }
-  SECTION("grows, keeping the buffered bytes") {
+  SECTION("compacts before it grows") {
+    RecvBuffer buf(64);
+    receive(buf, pattern(64));
+    buf.consume(4);
+    buf.reserve_message(200);
+    CHECK(buf.capacity() == 64);  // room again after compaction: read first
+    CHECK(contents(buf) == pattern(64).substr(4));
+    CHECK(buf.prepare().size() == 4);
+  }
+  SECTION("grows by doubling once full, keeping the buffered bytes") {
     RecvBuffer buf(64);
     const std::string bytes = pattern(64);
     receive(buf, bytes);
-    buf.consume(4);
     buf.reserve_message(200);
-    CHECK(buf.capacity() >= 200);
-    CHECK(buf.capacity() == 256);  // doubled until it fits
-    CHECK(contents(buf) == bytes.substr(4));
+    CHECK(buf.capacity() == 128);
+    CHECK(contents(buf) == bytes);
     const asio::mutable_buffer space = buf.prepare();
-    CHECK(space.size() == buf.capacity() - 60);
+    CHECK(space.size() == buf.capacity() - 64);
+    receive(buf, pattern(64, 'b'));
+    buf.reserve_message(200);
+    CHECK(buf.capacity() == 200);  // never beyond the message
+    CHECK(contents(buf) == bytes + pattern(64, 'b'));
     receive(buf, "tail");
-    CHECK(contents(buf) == bytes.substr(4) + "tail");
+    CHECK(contents(buf) == bytes + pattern(64, 'b') + "tail");
   }
-  SECTION("before first use allocates enough") {
+  SECTION("before first use allocates the base capacity") {
     RecvBuffer buf(64);
     buf.reserve_message(1000);
-    CHECK(buf.capacity() >= 1000);
+    CHECK(buf.capacity() == 64);
     CHECK(buf.empty());
     CHECK(buf.prepare().size() == buf.capacity());
+  }
+}
+
+// Hostile input: a client's length field claims a huge message. The buffer
+// must follow what arrives; it used to allocate (and zero) the claim at once.
+TEST_CASE("RecvBuffer reserve_message grows with the bytes received, not the length claimed",
+          "[net][recv_buffer]") {
+  constexpr std::size_t claimed = std::size_t{1} << 30;  // 1 GiB, under the message cap
+  RecvBuffer buf(64);
+  receive(buf, pattern(5));  // a message header
+  buf.reserve_message(claimed);
+  CHECK(buf.capacity() == 64);
+  buf.reserve_message(claimed);  // asked again with nothing new: still nothing to grow for
+  CHECK(buf.capacity() == 64);
+
+  // Bytes trickle in, a few at a time, with a reserve_message before each
+  // read as the relay does: the buffer stays within twice what was received.
+  std::size_t received = 5;
+  while (received < 10000) {
+    const asio::mutable_buffer space = buf.prepare();
+    REQUIRE(space.size() > 0);  // room to read after every reserve_message
+    const std::size_t n = std::min<std::size_t>(space.size(), 7);
+    receive(buf, pattern(n));
+    received += n;
+    buf.reserve_message(claimed);
+    CHECK(buf.size() == received);
+    CHECK(buf.capacity() <= std::max<std::size_t>(2 * received, 64));
   }
 }
 
@@ -136,9 +174,10 @@ TEST_CASE("RecvBuffer release_if_empty frees only an empty buffer", "[net][recv_
   CHECK(buf.capacity() == 64);
   CHECK(contents(buf) == "abc");
 
-  buf.reserve_message(500);  // grow, then drain
+  receive(buf, pattern(61));  // full of an incomplete message: grow, then drain
+  buf.reserve_message(500);
   REQUIRE(buf.capacity() > 64);
-  buf.consume(3);
+  buf.consume(64);
   buf.release_if_empty();
   CHECK(buf.capacity() == 0);
   CHECK(buf.empty());
