@@ -6,6 +6,7 @@
 #include <asio/this_coro.hpp>
 
 #include "net/spawn.hpp"
+#include "net/tls.hpp"
 #include "pggat/duration.hpp"
 #include "pool/server_reset.hpp"
 
@@ -49,7 +50,13 @@ void ServerPool::add_recipe(std::string name, Recipe recipe) {
   auto state = std::make_shared<RecipeState>();
   state->name = name;
   state->dial = backend::DialOptions{*address,         recipe.username,   recipe.password,
-                                     recipe.database,  recipe.parameters, recipe.connect_timeout};
+                                     recipe.database,  recipe.parameters, recipe.connect_timeout,
+                                     recipe.ssl_mode,  nullptr};
+  if (recipe.ssl_mode != SslMode::disable) {
+    auto tls = net::TlsClientContext::create(recipe.ssl, recipe.ssl_mode);
+    if (!tls) throw std::invalid_argument("recipe \"" + name + "\": " + tls.error());
+    state->dial.tls = std::move(*tls);
+  }
   state->recipe = std::move(recipe);
   std::lock_guard lock(mu_);
   for (auto& r : recipes_) {
