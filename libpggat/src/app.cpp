@@ -13,6 +13,7 @@
 #include "frontend/startup.hpp"
 #include "net/listener.hpp"
 #include "net/spawn.hpp"
+#include "net/tls.hpp"
 #include "pggat/duration.hpp"
 #include "pggat/proto/backend.hpp"
 #include "router/route_client.hpp"
@@ -29,6 +30,7 @@ class AppState : public std::enable_shared_from_this<AppState> {
 
   struct ListenerRuntime {
     std::unique_ptr<net::Listener> listener;
+    std::shared_ptr<net::TlsServerContext> tls;  // null: SSLRequest gets 'N'
     const Server* server = nullptr;
     std::uint32_t active = 0;
   };
@@ -65,6 +67,12 @@ class AppState : public std::enable_shared_from_this<AppState> {
         // The text already names the address and the reason.
         if (!listener) throw std::runtime_error(listener.error());
         auto runtime = std::make_unique<ListenerRuntime>();
+        if (options.ssl) {
+          auto tls = net::TlsServerContext::create(*options.ssl);
+          if (!tls)
+            throw std::runtime_error("TLS for listener " + options.address + ": " + tls.error());
+          runtime->tls = std::move(*tls);
+        }
         runtime->listener = std::move(*listener);
         runtime->server = server.get();
         bound.push_back(std::move(runtime));
@@ -77,7 +85,8 @@ class AppState : public std::enable_shared_from_this<AppState> {
       for (const Route& route : server->routes())
         if (route.handle) route.handle->start(context);
     for (auto& runtime : listeners) {
-      log->info("listening on {}", runtime->listener->bound_address());
+      log->info("listening on {}{}", runtime->listener->bound_address(),
+                runtime->tls ? " (TLS)" : "");
       ListenerRuntime* lr = runtime.get();
       net::spawn(executor,
                  lr->listener->run([self = shared_from_this(), lr](net::Socket socket) {
@@ -160,7 +169,8 @@ class AppState : public std::enable_shared_from_this<AppState> {
     const bool over_limit =
         lr->listener->options().max_connections != 0 && lr->active > lr->listener->options().max_connections;
     log->trace("connection #{} accepted from {}", facts.id, facts.remote_address);
-    auto outcome = co_await frontend::read_startup(session->conn, lr->listener->options().startup_timeout);
+    auto outcome = co_await frontend::read_startup(session->conn, lr->listener->options().startup_timeout,
+                                                   lr->tls);
     if (auto* cancel = std::get_if<frontend::CancelRequest>(&outcome)) {
       forward_cancel(cancel->key);
       co_return;
@@ -168,9 +178,12 @@ class AppState : public std::enable_shared_from_this<AppState> {
     auto* startup = std::get_if<frontend::StartupRequest>(&outcome);
     if (startup == nullptr) {
       // The startup phase failed (an error was sent when one was due).
+      if (const auto* failed = std::get_if<frontend::StartupFailed>(&outcome); !failed->reason.empty())
+        log->info("client #{} from {}: {}", facts.id, facts.remote_address, failed->reason);
       co_await session->conn.stream.close_gracefully(std::chrono::seconds(1));
       co_return;
     }
+    if (session->conn.stream.is_tls()) session->set_tls(lr->tls->tls_server_end_point());
     if (over_limit || phase != Phase::running) {
       ++stats.clients_rejected;
       const PgError error =

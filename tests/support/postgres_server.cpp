@@ -2,13 +2,18 @@
 #include "support/postgres_server.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -206,6 +211,57 @@ std::size_t PostgresServer::terminate_backends_of(std::string_view user) const {
     if (row[0].as<bool>()) ++terminated;
   }
   return terminated;
+}
+
+}  // namespace pggat::test
+
+namespace pggat::test {
+namespace {
+
+// New connections read the configuration the postmaster has loaded; a reload
+// is asynchronous, so wait until they see the value.
+void wait_for_setting(const PostgresServer& server, const std::string& name, const std::string& value) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    const auto seen = server.execute("SHOW " + name)[0][0].as<std::string>();
+    if (seen == value) return;
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error(name + " is still \"" + seen + "\" after a reload; see " + server.log_file());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll interval
+  }
+}
+
+// A copy the server's own user can read (it refuses keys others can read).
+std::string copy_for_server(const PostgresServer& server, const std::string& from, const std::string& name) {
+  namespace fs = std::filesystem;
+  const std::string to = server.data_dir() + "/" + name;
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+  struct stat data {};
+  if (::stat(server.data_dir().c_str(), &data) != 0 || ::chown(to.c_str(), data.st_uid, data.st_gid) != 0 ||
+      ::chmod(to.c_str(), 0600) != 0)
+    throw std::runtime_error("cannot hand " + to + " to the server's user: " + std::strerror(errno));
+  return to;
+}
+
+}  // namespace
+
+void PostgresServer::enable_ssl(const std::string& cert_file, const std::string& key_file) const {
+  const std::string cert = copy_for_server(*this, cert_file, "pggat-test-server.crt");
+  const std::string key = copy_for_server(*this, key_file, "pggat-test-server.key");
+  execute("ALTER SYSTEM SET ssl_cert_file = '" + cert + "'");
+  execute("ALTER SYSTEM SET ssl_key_file = '" + key + "'");
+  execute("ALTER SYSTEM SET ssl = on");
+  execute("SELECT pg_reload_conf()");
+  wait_for_setting(*this, "ssl", "on");
+  wait_for_setting(*this, "ssl_cert_file", cert);
+}
+
+void PostgresServer::disable_ssl() const {
+  execute("ALTER SYSTEM RESET ssl");
+  execute("ALTER SYSTEM RESET ssl_cert_file");
+  execute("ALTER SYSTEM RESET ssl_key_file");
+  execute("SELECT pg_reload_conf()");
+  wait_for_setting(*this, "ssl", "off");
 }
 
 }  // namespace pggat::test

@@ -55,6 +55,13 @@ class PostgresServer {
   // Terminates every backend of user (but not the caller's); returns how many.
   std::size_t terminate_backends_of(std::string_view user) const;
 
+  // Turns TLS on with this certificate and key (PEM files, copied into the
+  // data directory for the server's user) and waits until new connections
+  // see it; disable_ssl() turns it off again the same way. The cluster starts
+  // with ssl = off; a test that turns it on must turn it off (SslGuard).
+  void enable_ssl(const std::string& cert_file, const std::string& key_file) const;
+  void disable_ssl() const;
+
  private:
   // Child process that sleeps until the write end of a pipe closes (this
   // process exited, however it died), then runs the script's `stop`.
@@ -78,6 +85,17 @@ class PostgresServer {
   std::string host_ = "127.0.0.1";
   std::uint16_t port_ = 0;
   std::string socket_dir_;
+};
+
+// TLS on the test PostgreSQL for as long as it lives.
+class SslGuard {
+ public:
+  SslGuard(const std::string& cert_file, const std::string& key_file) {
+    PostgresServer::instance().enable_ssl(cert_file, key_file);
+  }
+  ~SslGuard() { PostgresServer::instance().disable_ssl(); }
+  SslGuard(const SslGuard&) = delete;
+  SslGuard& operator=(const SslGuard&) = delete;
 };
 
 }  // namespace pggat::test

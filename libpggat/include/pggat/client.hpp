@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include <asio/awaitable.hpp>
@@ -38,7 +39,10 @@ class PGGAT_API Client {
 
   // Facts about the connection, fixed at accept.
   [[nodiscard]] std::uint64_t id() const;
-  [[nodiscard]] bool ssl() const;
+  [[nodiscard]] bool ssl() const;  // the client connected with TLS
+  // On TLS connections, RFC 5929 tls-server-end-point channel-binding data of
+  // pggat's certificate (what SCRAM-SHA-256-PLUS binds to); empty otherwise.
+  [[nodiscard]] std::span<const std::uint8_t> tls_server_end_point() const;
   [[nodiscard]] bool is_unix_socket() const;
   [[nodiscard]] const std::string& local_address() const;   // listener's bound address
   [[nodiscard]] const std::string& remote_address() const;  // peer, or "[local]"

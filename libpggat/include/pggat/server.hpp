@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,27 @@
 #include "pggat/route.hpp"
 
 namespace pggat {
+
+// TLS for the clients of one listener (pggat's listener `ssl` object).
+struct ListenerTls {
+  enum class Provider {
+    self_signed,    // a key and certificate generated when the listener starts
+    x509_key_pair,  // PEM files: cert_file (the chain, leaf first) and key_file
+  };
+  // Whether clients must present a certificate signed by client_ca_file.
+  enum class ClientCert {
+    none,      // not asked for
+    optional,  // asked for; one that does not verify ends the handshake, none is fine
+    require,   // asked for and must verify
+  };
+  Provider provider = Provider::self_signed;
+  // self_signed: subject alternative names, DNS names or IP addresses.
+  std::vector<std::string> sans{"localhost", "127.0.0.1", "::1"};
+  std::string cert_file{};
+  std::string key_file{};
+  std::string client_ca_file{};  // PEM CA certificates that sign client certificates
+  ClientCert client_cert = ClientCert::none;
+};
 
 struct ListenerOptions {
   // "host:port", "[::1]:port", or a unix socket directory "/dir" (socket
@@ -24,6 +46,8 @@ struct ListenerOptions {
   std::uint32_t max_message_size = proto::default_max_message_length;
   // Permissions of a unix socket file (PostgreSQL's unix_socket_permissions).
   std::uint32_t unix_socket_mode = 0777;
+  // TLS for clients that ask for it (SSLRequest); without it they get 'N'.
+  std::optional<ListenerTls> ssl{};
 };
 
 class PGGAT_API Server {

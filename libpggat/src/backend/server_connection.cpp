@@ -9,6 +9,7 @@
 #include "auth/md5.hpp"
 #include "auth/scram_client.hpp"
 #include "net/deadline.hpp"
+#include "net/tls.hpp"
 #include "pggat/error.hpp"
 #include "pggat/proto/backend.hpp"
 #include "pggat/proto/frontend.hpp"
@@ -142,14 +143,56 @@ class Authenticator {
   bool done_ = false;
 };
 
+const char* mode_name(SslMode mode) {
+  switch (mode) {
+    case SslMode::disable: return "disable";
+    case SslMode::allow: return "allow";
+    case SslMode::prefer: return "prefer";
+    case SslMode::require: return "require";
+    case SslMode::verify_ca: return "verify-ca";
+    case SslMode::verify_full: return "verify-full";
+  }
+  return "?";
+}
+
+// SSLRequest, then the handshake if the server says 'S'. Returns an error
+// text, or nullopt: TLS is on, or the server said 'N' and `required` is false.
+asio::awaitable<std::optional<std::string>> negotiate_tls(net::Connection& conn, const DialOptions& options,
+                                                          bool required) {
+  if (!options.tls) co_return std::string("ssl_mode needs a TLS context (internal error)");
+  proto::SSLRequest{}.encode(conn.out);
+  if (auto ec = co_await net::flush(conn)) co_return ec.message();
+  // Exactly one byte: what follows 'S' is the server's TLS, not ours to read.
+  char answer = 0;
+  auto [ec, n] = co_await conn.stream.read_some(asio::buffer(&answer, 1));
+  if (ec || n == 0) co_return ec ? ec.message() : std::string("server closed the connection");
+  if (answer == 'N') {
+    if (required)
+      co_return std::string("server does not support TLS, and ssl_mode is ") + mode_name(options.ssl_mode);
+    co_return std::nullopt;
+  }
+  if (answer != 'S')
+    co_return "server answered the SSLRequest with '" + std::string(1, answer) +
+              "' (a server from before PostgreSQL 7.2?)";
+  std::string why;
+  const auto handshake_ec = co_await conn.stream.start_tls_client(options.tls, options.address.host, &why);
+  if (handshake_ec) co_return "TLS handshake failed (ssl_mode " + std::string(mode_name(options.ssl_mode)) + "): " + why;
+  co_return std::nullopt;
+}
+
 asio::awaitable<Expected<std::unique_ptr<ServerConnection>, DialError>> dial_unbounded(
-    const DialOptions& options, std::uint64_t id) {
+    const DialOptions& options, std::uint64_t id, bool try_tls) {
   net::Socket socket(co_await asio::this_coro::executor);
   if (auto ec = co_await connect_socket(socket, options.address))
     co_return Unexpected(failure(options.address, ec.message()));
 
   auto server = std::make_unique<ServerConnection>(std::move(socket), options.address, id);
   net::Connection& conn = server->conn;
+  if (try_tls) {
+    const bool required = options.ssl_mode != SslMode::prefer && options.ssl_mode != SslMode::allow;
+    if (auto problem = co_await negotiate_tls(conn, options, required))
+      co_return Unexpected(failure(options.address, *problem));
+  }
 
   std::vector<std::pair<std::string_view, std::string_view>> params;
   params.emplace_back("user", options.username);
@@ -219,12 +262,22 @@ void ServerConnection::observe_server_message(char type, proto::Bytes body) {
 
 asio::awaitable<Expected<std::unique_ptr<ServerConnection>, DialError>> dial(
     const DialOptions& options, std::uint64_t id) {
-  auto result = co_await net::with_timeout(dial_unbounded(options, id), options.connect_timeout);
-  if (!result)
-    co_return Unexpected(failure(options.address, "timed out after " +
-                                                      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(options.connect_timeout).count()) +
-                                                      "ms"));
-  co_return std::move(*result);
+  // libpq never uses TLS over unix sockets, whatever sslmode says.
+  const bool tcp = !options.address.is_unix();
+  const bool tls_first = tcp && options.ssl_mode != SslMode::disable && options.ssl_mode != SslMode::allow;
+  auto attempt = [&](bool try_tls) -> asio::awaitable<Expected<std::unique_ptr<ServerConnection>, DialError>> {
+    auto result = co_await net::with_timeout(dial_unbounded(options, id, try_tls), options.connect_timeout);
+    if (!result)
+      co_return Unexpected(failure(options.address, "timed out after " +
+                                                        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(options.connect_timeout).count()) +
+                                                        "ms"));
+    co_return std::move(*result);
+  };
+  auto result = co_await attempt(tls_first);
+  // allow: the server refused the plain connection (pg_hba.conf hostssl, say); try TLS.
+  if (!result && tcp && options.ssl_mode == SslMode::allow && result.error().server_error)
+    result = co_await attempt(true);
+  co_return result;
 }
 
 asio::awaitable<void> send_cancel(net::Address address, BackendKey key,

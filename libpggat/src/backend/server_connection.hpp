@@ -17,6 +17,7 @@
 #include "pggat/expected.hpp"
 #include "pggat/parameters.hpp"
 #include "pggat/pg_error.hpp"
+#include "pggat/recipe.hpp"
 #include "proto/conversation.hpp"
 
 namespace pggat::backend {
@@ -36,6 +37,10 @@ struct DialOptions {
   std::string database;
   Parameters parameters;  // extra startup parameters
   std::chrono::nanoseconds connect_timeout = std::chrono::seconds(15);
+  // TLS as libpq's sslmode; never over unix sockets (as libpq). Modes other
+  // than disable need `tls`.
+  SslMode ssl_mode = SslMode::disable;
+  std::shared_ptr<net::TlsClientContext> tls{};
 };
 
 struct DialError {
@@ -65,13 +70,17 @@ class ServerConnection {
   void close() { conn.stream.close(); }
 };
 
-// Connects, starts up and authenticates (cleartext, MD5, SCRAM-SHA-256). The
-// whole attempt is bounded by options.connect_timeout.
+// Connects, negotiates TLS as options.ssl_mode says, starts up and
+// authenticates (cleartext, MD5, SCRAM-SHA-256). Each attempt (allow makes a
+// second, with TLS, when the server refuses the plain one) is bounded by
+// options.connect_timeout.
 [[nodiscard]] asio::awaitable<Expected<std::unique_ptr<ServerConnection>, DialError>> dial(
     const DialOptions& options, std::uint64_t id);
 
 // Sends a CancelRequest for `key` to the server at `address` over a new
-// connection, as PostgreSQL requires. Best effort: errors are ignored. Takes
+// plain connection, as PostgreSQL requires and accepts whatever the server's
+// TLS settings (it is not subject to pg_hba.conf; libpq up to 16 does the
+// same). Best effort: errors are ignored. Takes
 // its arguments by value: it runs detached, after its caller has returned.
 asio::awaitable<void> send_cancel(net::Address address, BackendKey key,
                                   std::chrono::nanoseconds timeout);

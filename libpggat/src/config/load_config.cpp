@@ -1,15 +1,72 @@
 // The top of the config: app object, servers, listeners and routes.
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "net/address.hpp"
+#include "net/tls.hpp"
 #include "pggat/config.hpp"
 #include "pggat/registry.hpp"
 
 namespace pggat {
 namespace {
+
+// A file named in the config must be readable now, so the error names where it was set.
+void check_readable(const ConfigNode& node, const std::string& file) {
+  if (file.empty()) node.fail("must not be empty");
+  std::ifstream in(file);
+  if (!in) node.fail("cannot read \"" + file + "\": " + std::strerror(errno));
+}
+
+ListenerTls parse_listener_tls(const ConfigNode& node) {
+  ListenerTls tls;
+  const ConfigNode provider = node.at("provider");
+  const std::string name = provider.as_string();
+  if (name == "self_signed") {
+    node.check_keys({"provider", "sans", "client_ca_file", "client_cert"});
+    tls.provider = ListenerTls::Provider::self_signed;
+    if (auto sans = node.find("sans")) {
+      tls.sans = sans->as_string_list();
+      if (tls.sans.empty()) sans->fail("needs at least one name or address");
+      for (const std::string& san : tls.sans)
+        if (san.empty() || san.find_first_of(", \t") != std::string::npos)
+          sans->fail("invalid name \"" + san + "\" (no blanks or commas)");
+    }
+  } else if (name == "x509_key_pair") {
+    node.check_keys({"provider", "cert_file", "key_file", "client_ca_file", "client_cert"});
+    tls.provider = ListenerTls::Provider::x509_key_pair;
+    const ConfigNode cert = node.at("cert_file");
+    const ConfigNode key = node.at("key_file");
+    tls.cert_file = cert.as_string();
+    tls.key_file = key.as_string();
+    check_readable(cert, tls.cert_file);
+    check_readable(key, tls.key_file);
+  } else {
+    provider.fail("unknown TLS provider \"" + name + "\" (known: self_signed, x509_key_pair)");
+  }
+  if (auto ca = node.find("client_ca_file")) {
+    tls.client_ca_file = ca->as_string();
+    check_readable(*ca, tls.client_ca_file);
+    tls.client_cert = ListenerTls::ClientCert::require;
+  }
+  if (auto mode = node.find("client_cert")) {
+    const std::string text = mode->as_string();
+    if (text == "none") tls.client_cert = ListenerTls::ClientCert::none;
+    else if (text == "optional") tls.client_cert = ListenerTls::ClientCert::optional;
+    else if (text == "require") tls.client_cert = ListenerTls::ClientCert::require;
+    else mode->fail("unknown client_cert mode \"" + text + "\" (known: none, optional, require)");
+    if (tls.client_cert != ListenerTls::ClientCert::none && tls.client_ca_file.empty())
+      mode->fail("client_cert \"" + text + "\" needs client_ca_file (the CA that signs client certificates)");
+  }
+  if (tls.provider == ListenerTls::Provider::x509_key_pair || !tls.client_ca_file.empty()) {
+    // Load it all once now: a bad PEM or a key that does not match is a config error.
+    if (auto context = net::TlsServerContext::create(tls); !context) node.fail(context.error());
+  }
+  return tls;
+}
 
 ListenerOptions parse_listener(const ConfigNode& node) {
   node.check_keys({"address", "ssl", "max_connections", "startup_timeout", "max_message_size",
@@ -18,8 +75,12 @@ ListenerOptions parse_listener(const ConfigNode& node) {
   const ConfigNode address = node.at("address");
   l.address = address.as_string();
   if (auto parsed = net::parse_address(l.address); !parsed) address.fail(parsed.error());
-  if (auto ssl = node.find("ssl"))
-    ssl->fail("TLS to clients is not supported by this version yet; remove \"ssl\"");
+  if (auto ssl = node.find("ssl")) {
+    if (!ssl->json().is_object()) ssl->fail("expected an object like {\"provider\": \"self_signed\"}");
+    if (net::parse_address(l.address)->is_unix())
+      ssl->fail("TLS on a unix socket listener is not supported (PostgreSQL clients never ask for it there)");
+    l.ssl = parse_listener_tls(*ssl);
+  }
   if (auto n = node.find("max_connections"))
     l.max_connections = static_cast<std::uint32_t>(n->as_int(0, 1 << 24));
   l.startup_timeout = node.get_duration("startup_timeout", l.startup_timeout);

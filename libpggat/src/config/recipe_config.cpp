@@ -1,21 +1,60 @@
 // Parsing of pggat's recipe object.
 #include "config/recipe_config.hpp"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
 #include "net/address.hpp"
+#include "net/tls.hpp"
 
 namespace pggat::config {
 namespace {
 
-SslMode parse_ssl_mode(const ConfigNode& node) {
+// nullopt for "": the default applies.
+std::optional<SslMode> parse_ssl_mode(const ConfigNode& node) {
   const std::string mode = node.as_string();
-  if (mode.empty() || mode == "disable") return SslMode::disable;
+  if (mode.empty()) return std::nullopt;
+  if (mode == "disable") return SslMode::disable;
   if (mode == "allow") return SslMode::allow;
-  if (mode == "prefer" || mode == "require" || mode == "verify-ca" || mode == "verify-full")
-    node.fail("ssl_mode \"" + mode +
-              "\" needs TLS to servers, which this version does not support yet; use "
-              "\"disable\" or \"allow\"");
+  if (mode == "prefer") return SslMode::prefer;
+  if (mode == "require") return SslMode::require;
+  if (mode == "verify-ca") return SslMode::verify_ca;
+  if (mode == "verify-full") return SslMode::verify_full;
   node.fail("unknown ssl_mode \"" + mode +
             "\" (known: disable, allow, prefer, require, verify-ca, verify-full)");
+}
+
+std::string readable_file(const ConfigNode& node) {
+  std::string file = node.as_string();
+  if (file.empty()) node.fail("must not be empty");
+  std::ifstream in(file);
+  if (!in) node.fail("cannot read \"" + file + "\": " + std::strerror(errno));
+  return file;
+}
+
+// pggat's form is {"provider": "insecure_skip_verify"}; the other fields are ours.
+RecipeTls parse_recipe_tls(const ConfigNode& node) {
+  if (!node.json().is_object()) node.fail("expected an object like {\"root_cert_file\": \"ca.pem\"}");
+  node.check_keys({"provider", "insecure_skip_verify", "root_cert_file", "cert_file", "key_file"});
+  RecipeTls tls;
+  if (auto provider = node.find("provider")) {
+    const std::string name = provider->as_string();
+    if (name != "insecure_skip_verify")
+      provider->fail("unknown TLS provider \"" + name +
+                     "\" (known: insecure_skip_verify; for verification leave provider out and set root_cert_file)");
+    tls.insecure_skip_verify = true;
+  }
+  tls.insecure_skip_verify = node.get_bool("insecure_skip_verify", tls.insecure_skip_verify);
+  if (auto f = node.find("root_cert_file")) {
+    if (tls.insecure_skip_verify) f->fail("contradicts insecure_skip_verify");
+    tls.root_cert_file = readable_file(*f);
+  }
+  if (auto f = node.find("cert_file")) tls.cert_file = readable_file(*f);
+  if (auto f = node.find("key_file")) tls.key_file = readable_file(*f);
+  if (tls.cert_file.empty() != tls.key_file.empty())
+    node.fail("a client certificate needs both cert_file and key_file");
+  return tls;
 }
 
 }  // namespace
@@ -29,9 +68,21 @@ Recipe parse_recipe(const ConfigNode& node) {
   if (auto parsed = net::parse_address(r.address); !parsed) address.fail(parsed.error());
   else if (!parsed->is_unix() && parsed->host.empty())
     address.fail("a server address needs a host, like 127.0.0.1:5432");
-  if (auto mode = node.find("ssl_mode")) r.ssl_mode = parse_ssl_mode(*mode);
-  if (auto ssl = node.find("ssl"))
-    ssl->fail("TLS to servers is not supported by this version yet; remove \"ssl\"");
+  std::optional<SslMode> mode;
+  if (auto m = node.find("ssl_mode")) mode = parse_ssl_mode(*m);
+  const auto ssl = node.find("ssl");
+  if (ssl) r.ssl = parse_recipe_tls(*ssl);
+  // What pggat does in effect: with an `ssl` object, TLS when the server
+  // offers it; without one, plain.
+  r.ssl_mode = mode.value_or(ssl ? SslMode::prefer : SslMode::disable);
+  if (r.ssl_mode != SslMode::disable) {
+    const ConfigNode& where = ssl ? *ssl : node.at("ssl_mode");
+    if (r.ssl.insecure_skip_verify &&
+        (r.ssl_mode == SslMode::verify_ca || r.ssl_mode == SslMode::verify_full))
+      where.fail("insecure_skip_verify contradicts ssl_mode \"" + node.at("ssl_mode").as_string() + "\"");
+    // Load it all once now: a bad PEM or a key that does not match is a config error.
+    if (auto context = net::TlsClientContext::create(r.ssl, r.ssl_mode); !context) where.fail(context.error());
+  }
   r.username = node.at("username").as_string();
   if (r.username.empty()) node.at("username").fail("must not be empty");
   r.password = node.get_string("password");

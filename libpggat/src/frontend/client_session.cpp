@@ -7,6 +7,11 @@ namespace pggat {
 
 std::uint64_t Client::id() const { return session_->facts.id; }
 bool Client::ssl() const { return session_->ssl; }
+std::span<const std::uint8_t> Client::tls_server_end_point() const {
+  const auto& end_point = session_->tls_server_end_point();
+  if (!end_point) return {};
+  return *end_point;
+}
 bool Client::is_unix_socket() const { return session_->facts.unix_socket; }
 const std::string& Client::local_address() const { return session_->facts.local_address; }
 const std::string& Client::remote_address() const { return session_->facts.remote_address; }

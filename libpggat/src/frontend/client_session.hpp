@@ -39,9 +39,17 @@ class ClientSession {
   net::Connection conn;
   const Facts facts;
   const BackendKey key;  // the one pggat gave the client
-  bool ssl = false;
-  // On TLS: tls-server-end-point data of our certificate, for SCRAM-SHA-256-PLUS.
-  std::optional<std::vector<std::uint8_t>> channel_binding;
+  bool ssl = false;  // the startup ran over TLS
+  // RFC 5929 tls-server-end-point of our certificate on a TLS connection
+  // (nullopt on plain ones): ScramServerOptions::channel_binding for
+  // SCRAM-SHA-256-PLUS. Empty inside when the certificate leaves it undefined.
+  [[nodiscard]] const std::optional<std::vector<std::uint8_t>>& tls_server_end_point() const {
+    return tls_server_end_point_;
+  }
+  void set_tls(std::vector<std::uint8_t> end_point) {
+    ssl = true;
+    tls_server_end_point_ = std::move(end_point);
+  }
   Client client{*this};
   // Set when the client proved a SCRAM secret: enough to log in to a server
   // holding the same secret.
@@ -53,6 +61,9 @@ class ClientSession {
     BackendKey key;
   };
   std::optional<CancelTarget> cancel_target;
+
+ private:
+  std::optional<std::vector<std::uint8_t>> tls_server_end_point_;
 };
 
 }  // namespace pggat::detail

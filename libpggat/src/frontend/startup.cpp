@@ -2,6 +2,7 @@
 #include "frontend/startup.hpp"
 
 #include "net/deadline.hpp"
+#include "net/tls.hpp"
 #include "pggat/error.hpp"
 #include "pggat/pg_error.hpp"
 #include "pggat/proto/backend.hpp"
@@ -34,7 +35,8 @@ std::optional<std::pair<std::string_view, std::string>> check_parameter(std::str
   return std::nullopt;
 }
 
-asio::awaitable<StartupOutcome> read_startup_unbounded(net::Connection& conn) {
+asio::awaitable<StartupOutcome> read_startup_unbounded(net::Connection& conn,
+                                                       std::shared_ptr<net::TlsServerContext> tls) {
   // PostgreSQL's rule: one SSLRequest and one GSSENCRequest at most, in either
   // order. A repeated one is read as what its code then is, a StartupMessage
   // of protocol 1234.5679, and refused as such (0A000, "unsupported frontend
@@ -64,9 +66,25 @@ asio::awaitable<StartupOutcome> read_startup_unbounded(net::Connection& conn) {
       case proto::StartupKind::gssenc_request: {
         conn.in.consume(r.consumed);
         (frame.kind == proto::StartupKind::ssl_request ? ssl_done : gss_done) = true;
-        const char no = 'N';
-        auto [ec, n] = co_await conn.stream.write(asio::buffer(&no, 1));
+        const bool accept_tls = frame.kind == proto::StartupKind::ssl_request && tls != nullptr &&
+                                !conn.stream.is_tls();
+        if (accept_tls && !conn.in.empty()) {
+          // Bytes sent before the handshake would be taken as if they had
+          // come encrypted (CVE-2021-23214): PostgreSQL refuses them too.
+          co_await send_fatal(conn, sqlstate::protocol_violation,
+                              "received unencrypted data after SSL request");
+          co_return StartupFailed{};
+        }
+        // Once encrypted, no GSS encryption on top (PostgreSQL's rule too).
+        if (accept_tls) gss_done = true;
+        const char answer = accept_tls ? 'S' : 'N';
+        auto [ec, n] = co_await conn.stream.write(asio::buffer(&answer, 1));
         if (ec) co_return StartupFailed{};
+        if (accept_tls) {
+          std::string why;
+          const auto handshake_ec = co_await conn.stream.start_tls_server(tls, &why);
+          if (handshake_ec) co_return StartupFailed{"TLS handshake failed: " + why};
+        }
         continue;
       }
       case proto::StartupKind::cancel_request: {
@@ -188,8 +206,9 @@ std::optional<std::string> apply_options(std::string_view options, Parameters& p
   return std::nullopt;
 }
 
-asio::awaitable<StartupOutcome> read_startup(net::Connection& conn, std::chrono::nanoseconds timeout) {
-  auto outcome = co_await net::with_timeout(read_startup_unbounded(conn), timeout);
+asio::awaitable<StartupOutcome> read_startup(net::Connection& conn, std::chrono::nanoseconds timeout,
+                                             std::shared_ptr<net::TlsServerContext> tls) {
+  auto outcome = co_await net::with_timeout(read_startup_unbounded(conn, std::move(tls)), timeout);
   if (!outcome) {
     // PostgreSQL just drops such clients ("incomplete startup packet"); a clear
     // error costs nothing and helps whoever debugs a stuck client.

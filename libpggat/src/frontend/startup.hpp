@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -26,15 +27,20 @@ struct CancelRequest {
 };
 
 // The connection is done with (an error was sent if one was due).
-struct StartupFailed {};
+struct StartupFailed {
+  std::string reason{};  // for the log, when there is more to say (a TLS handshake error)
+};
 
 using StartupOutcome = std::variant<StartupRequest, CancelRequest, StartupFailed>;
 
-// Reads the client's first packets until a StartupMessage or CancelRequest,
-// answering SSLRequest and GSSENCRequest with 'N'. Malformed or unsupported
-// input gets the FATAL error PostgreSQL would send. Bounded by `timeout`.
-[[nodiscard]] asio::awaitable<StartupOutcome> read_startup(net::Connection& conn,
-                                                           std::chrono::nanoseconds timeout);
+// Reads the client's first packets until a StartupMessage or CancelRequest.
+// An SSLRequest gets 'S' and the TLS handshake when `tls` is set (the rest of
+// the startup then runs encrypted), 'N' otherwise; GSSENCRequest gets 'N'.
+// Malformed or unsupported input gets the FATAL error PostgreSQL would send.
+// Bounded by `timeout`, handshake included.
+[[nodiscard]] asio::awaitable<StartupOutcome> read_startup(
+    net::Connection& conn, std::chrono::nanoseconds timeout,
+    std::shared_ptr<net::TlsServerContext> tls = nullptr);
 
 // Splits a StartupMessage `options` value as PostgreSQL does (whitespace
 // separated, backslash escapes) and applies `-c name=value` and

@@ -1,12 +1,54 @@
-// Stream: the closing handshake that keeps a final error from being lost.
+// Stream: TLS start on either side, readiness, and the closing handshake that keeps a final error from being lost.
 #include "net/stream.hpp"
 
+#include <openssl/ssl.h>
+
 #include "net/deadline.hpp"
+#include "net/tls.hpp"
 
 namespace pggat::net {
 
+asio::awaitable<std::tuple<std::error_code>> Stream::wait_readable() {
+  // Bytes TLS already took off the socket are ready too.
+  if (tls_ && SSL_pending(tls_->native_handle()) > 0) co_return std::tuple<std::error_code>{};
+  co_return co_await socket_.async_wait(Socket::wait_read, use_nothrow);
+}
+
+asio::awaitable<std::error_code> Stream::start_tls_server(std::shared_ptr<TlsServerContext> context,
+                                                         std::string* why) {
+  tls_ = std::make_unique<TlsStream>(socket_, context->context());
+  tls_context_ = context;
+  auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, use_nothrow);
+  if (ec && why != nullptr) *why = describe_handshake_error(tls_->native_handle(), ec);
+  co_return ec;
+}
+
+asio::awaitable<std::error_code> Stream::start_tls_client(std::shared_ptr<TlsClientContext> context,
+                                                         std::string host, std::string* why) {
+  tls_ = std::make_unique<TlsStream>(socket_, context->context());
+  tls_context_ = context;
+  if (auto problem = context->prepare(tls_->native_handle(), host)) {
+    if (why != nullptr) *why = *problem;
+    co_return make_error_code(std::errc::invalid_argument);
+  }
+  auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, use_nothrow);
+  if (ec && why != nullptr) *why = describe_handshake_error(tls_->native_handle(), ec);
+  co_return ec;
+}
+
 asio::awaitable<void> Stream::close_gracefully(std::chrono::milliseconds limit) {
   if (!socket_.is_open()) co_return;
+  if (tls_) {
+    // close_notify, then TLS reads (and drops) what the peer sends until it
+    // closes too: the same drain as below, a layer up.
+    auto shutdown = [this]() -> asio::awaitable<bool> {
+      auto [ec] = co_await tls_->async_shutdown(use_nothrow);
+      co_return !ec;
+    };
+    (void)co_await with_timeout(shutdown(), limit);
+    close();
+    co_return;
+  }
   std::error_code ignored;
   socket_.shutdown(Socket::shutdown_send, ignored);
   auto drain = [this]() -> asio::awaitable<bool> {

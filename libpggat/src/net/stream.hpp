@@ -1,12 +1,15 @@
-// Stream: one socket (TCP or unix) with awaitable, non-throwing read and write.
+// Stream: one socket (TCP or unix), plain or TLS, with awaitable, non-throwing read and write.
 #pragma once
 
 #include <chrono>
+#include <memory>
+#include <vector>
 
 #include <asio/awaitable.hpp>
 #include <asio/generic/stream_protocol.hpp>
 #include <asio/read.hpp>
 #include <asio/use_awaitable.hpp>
+#include <asio/ssl/stream.hpp>
 #include <asio/write.hpp>
 #include <asio/experimental/as_tuple.hpp>
 
@@ -17,23 +20,47 @@ using Socket = asio::generic::stream_protocol::socket;
 // Completion token for the data path: errors come back as values.
 inline constexpr auto use_nothrow = asio::experimental::as_tuple(asio::use_awaitable);
 
-// The single place the rest of the code reads and writes bytes, so that TLS can
-// slide in under it without touching callers.
+class TlsServerContext;
+class TlsClientContext;
+
+using IoResult = std::tuple<std::error_code, std::size_t>;
+
+// The single place the rest of the code reads and writes bytes. After
+// start_tls_* succeeded, every read and write goes through TLS; before, and
+// on plain connections, straight to the socket (one branch per call).
 class Stream {
  public:
   explicit Stream(Socket socket) : socket_(std::move(socket)) {}
+  // The TLS engine refers to socket_: a Stream stays where it was made.
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
 
   // co_await yields std::tuple<std::error_code, std::size_t>.
-  auto read_some(asio::mutable_buffer buffer) {
+  asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) {
+    if (tls_) return tls_->async_read_some(buffer, use_nothrow);
     return socket_.async_read_some(buffer, use_nothrow);
   }
   // Writes every byte of the sequence; yields std::tuple<std::error_code, std::size_t>.
   template <class ConstBufferSequence>
-  auto write(const ConstBufferSequence& buffers) {
+  asio::awaitable<IoResult> write(const ConstBufferSequence& buffers) {
+    if (tls_) return write_tls(buffers);
     return asio::async_write(socket_, buffers, use_nothrow);
   }
   // Completes when data (or EOF) is ready, without consuming it.
-  auto wait_readable() { return socket_.async_wait(Socket::wait_read, use_nothrow); }
+  asio::awaitable<std::tuple<std::error_code>> wait_readable();
+
+  // Server side of TLS, right after we answered an SSLRequest with 'S'.
+  // Returns the handshake's error; the text for it is in *why.
+  [[nodiscard]] asio::awaitable<std::error_code> start_tls_server(
+      std::shared_ptr<TlsServerContext> context, std::string* why);
+  // Client side of TLS towards `host` (SNI and, when the context says so,
+  // the host name check), right after the server answered 'S'.
+  [[nodiscard]] asio::awaitable<std::error_code> start_tls_client(
+      std::shared_ptr<TlsClientContext> context, std::string host, std::string* why);
+
+  [[nodiscard]] bool is_tls() const { return tls_ != nullptr; }
+  // The TLS session (nullptr on plain streams), for facts about it.
+  [[nodiscard]] SSL* tls_handle() const { return tls_ ? tls_->native_handle() : nullptr; }
 
   // Cancels pending operations; the stream stays usable.
   void cancel() noexcept {
@@ -47,10 +74,10 @@ class Stream {
     socket_.shutdown(Socket::shutdown_both, ignored);
     socket_.close(ignored);
   }
-  // Sends FIN, then reads and drops what the peer still sends (up to a cap and
-  // a deadline) before closing. Closing with unread input makes the kernel
-  // send RST, and a peer that gets RST may lose our last message (a FATAL
-  // error) before reading it.
+  // Sends FIN (after TLS close_notify), then reads and drops what the peer
+  // still sends (up to a cap and a deadline) before closing. Closing with
+  // unread input makes the kernel send RST, and a peer that gets RST may lose
+  // our last message (a FATAL error) before reading it.
   asio::awaitable<void> close_gracefully(std::chrono::milliseconds limit);
 
   [[nodiscard]] bool is_open() const { return socket_.is_open(); }
@@ -58,7 +85,28 @@ class Stream {
   [[nodiscard]] auto get_executor() { return socket_.get_executor(); }
 
  private:
+  using TlsStream = asio::ssl::stream<Socket&>;
+
+  // Many small buffers would each become a TLS record and a send(): they are
+  // copied into one (reused) buffer first, large ones are written as they are.
+  template <class ConstBufferSequence>
+  asio::awaitable<IoResult> write_tls(ConstBufferSequence buffers) {
+    const std::size_t total = asio::buffer_size(buffers);
+    const auto count = std::distance(asio::buffer_sequence_begin(buffers),
+                                     asio::buffer_sequence_end(buffers));
+    if (count <= 1 || total > coalesce_limit)
+      co_return co_await asio::async_write(*tls_, buffers, use_nothrow);
+    tls_scratch_.resize(total);
+    asio::buffer_copy(asio::buffer(tls_scratch_), buffers);
+    auto [ec, n] = co_await asio::async_write(*tls_, asio::buffer(tls_scratch_), use_nothrow);
+    co_return IoResult{ec, n};
+  }
+  static constexpr std::size_t coalesce_limit = 64 * 1024;
+
   Socket socket_;
+  std::unique_ptr<TlsStream> tls_;
+  std::shared_ptr<void> tls_context_;  // keeps the context alive as long as tls_
+  std::vector<std::byte> tls_scratch_;
 };
 
 }  // namespace pggat::net

@@ -6,6 +6,7 @@
 #include <asio/this_coro.hpp>
 
 #include "net/spawn.hpp"
+#include "net/tls.hpp"
 #include "pggat/duration.hpp"
 #include "pool/server_reset.hpp"
 
@@ -58,6 +59,12 @@ void ServerPool::add_recipe(std::string name, Recipe recipe) {
   state->dial.database = recipe.database;
   state->dial.parameters = recipe.parameters;
   state->dial.connect_timeout = recipe.connect_timeout;
+  state->dial.ssl_mode = recipe.ssl_mode;
+  if (recipe.ssl_mode != SslMode::disable) {
+    auto tls = net::TlsClientContext::create(recipe.ssl, recipe.ssl_mode);
+    if (!tls) throw std::invalid_argument("recipe \"" + name + "\": " + tls.error());
+    state->dial.tls = std::move(*tls);
+  }
   state->recipe = std::move(recipe);
   std::lock_guard lock(mu_);
   for (auto& r : recipes_) {

@@ -425,22 +425,6 @@ TEST_CASE("load_config: transaction mode and its fields", "[config][load]") {
 }
 
 TEST_CASE("load_config: unsupported features are refused clearly", "[config][load]") {
-  json ssl = base_config();
-  listener0(ssl)["ssl"] = {{"ssl", "self_signed"}};
-  const ConfigError s = error_of(ssl);
-  CHECK(s.path() == "servers[0].listen[0].ssl");
-  CHECK_THAT(s.problem(), Contains("TLS") && Contains("not supported"));
-
-  json require = base_config();
-  recipe0(require)["ssl_mode"] = "require";
-  const ConfigError r = error_of(require);
-  CHECK(r.path() == "servers[0].routes[0].handle.recipe.ssl_mode");
-  CHECK_THAT(r.problem(), Contains("\"require\"") && Contains("not support"));
-
-  json recipe_ssl = base_config();
-  recipe0(recipe_ssl)["ssl"] = json::object();
-  CHECK(error_of(recipe_ssl).path() == "servers[0].routes[0].handle.recipe.ssl");
-
   json bogus_mode = base_config();
   recipe0(bogus_mode)["ssl_mode"] = "sometimes";
   CHECK_THAT(error_of(bogus_mode).problem(), Contains("unknown ssl_mode"));
@@ -514,4 +498,76 @@ TEST_CASE("load_config_file: unreadable files and JSON syntax errors name the fi
 
   const TempFile valid(base_config().dump());
   CHECK(pggat::load_config_file(valid.path, builtins()).servers.size() == 1);
+}
+
+TEST_CASE("load_config: listener TLS", "[config][load][tls]") {
+  json self_signed = base_config();
+  listener0(self_signed)["ssl"] = {{"provider", "self_signed"}, {"sans", {"db.example", "10.0.0.1"}}};
+  const Config c = pggat::load_config(self_signed, builtins());
+  const auto& tls = c.servers.at(0).listeners().at(0).ssl;
+  REQUIRE(tls);
+  CHECK(tls->provider == pggat::ListenerTls::Provider::self_signed);
+  CHECK(tls->sans == std::vector<std::string>{"db.example", "10.0.0.1"});
+  CHECK(tls->client_cert == pggat::ListenerTls::ClientCert::none);
+
+  json defaults = base_config();
+  listener0(defaults)["ssl"] = {{"provider", "self_signed"}};
+  CHECK(pggat::load_config(defaults, builtins()).servers.at(0).listeners().at(0).ssl->sans ==
+        std::vector<std::string>{"localhost", "127.0.0.1", "::1"});
+}
+
+TEST_CASE("load_config: listener TLS mistakes name their place", "[config][load][tls]") {
+  json no_provider = base_config();
+  listener0(no_provider)["ssl"] = json::object();
+  CHECK(error_of(no_provider).path() == "servers[0].listen[0].ssl.provider");
+
+  json bad_provider = base_config();
+  listener0(bad_provider)["ssl"] = {{"provider", "lets_encrypt"}};
+  const ConfigError p = error_of(bad_provider);
+  CHECK(p.path() == "servers[0].listen[0].ssl.provider");
+  CHECK(p.problem() == "unknown TLS provider \"lets_encrypt\" (known: self_signed, x509_key_pair)");
+
+  json missing_cert = base_config();
+  listener0(missing_cert)["ssl"] = {
+      {"provider", "x509_key_pair"}, {"cert_file", "/nonexistent/server.crt"}, {"key_file", "/nonexistent/server.key"}};
+  const ConfigError m = error_of(missing_cert);
+  CHECK(m.path() == "servers[0].listen[0].ssl.cert_file");
+  CHECK_THAT(m.problem(), Contains("cannot read \"/nonexistent/server.crt\"") && Contains("No such file"));
+
+  json no_key = base_config();
+  listener0(no_key)["ssl"] = {{"provider", "x509_key_pair"}, {"cert_file", "/etc/hostname"}};
+  CHECK(error_of(no_key).path() == "servers[0].listen[0].ssl.key_file");
+
+  json not_pem = base_config();
+  listener0(not_pem)["ssl"] = {{"provider", "x509_key_pair"}, {"cert_file", "/etc/hostname"}, {"key_file", "/etc/hostname"}};
+  const ConfigError n = error_of(not_pem);
+  CHECK(n.path() == "servers[0].listen[0].ssl");
+  CHECK_THAT(n.problem(), Contains("cannot load certificate \"/etc/hostname\""));
+
+  json missing_ca = base_config();
+  listener0(missing_ca)["ssl"] = {{"provider", "self_signed"}, {"client_ca_file", "/nonexistent/ca.crt"}};
+  CHECK(error_of(missing_ca).path() == "servers[0].listen[0].ssl.client_ca_file");
+
+  json mode_without_ca = base_config();
+  listener0(mode_without_ca)["ssl"] = {{"provider", "self_signed"}, {"client_cert", "require"}};
+  const ConfigError w = error_of(mode_without_ca);
+  CHECK(w.path() == "servers[0].listen[0].ssl.client_cert");
+  CHECK_THAT(w.problem(), Contains("needs client_ca_file"));
+
+  json bad_mode = base_config();
+  listener0(bad_mode)["ssl"] = {{"provider", "self_signed"}, {"client_cert", "sometimes"}};
+  CHECK_THAT(error_of(bad_mode).problem(), Contains("known: none, optional, require"));
+
+  json wrong_field = base_config();
+  listener0(wrong_field)["ssl"] = {{"provider", "self_signed"}, {"cert_file", "/x"}};
+  CHECK(error_of(wrong_field).path() == "servers[0].listen[0].ssl.cert_file");
+
+  json empty_sans = base_config();
+  listener0(empty_sans)["ssl"] = {{"provider", "self_signed"}, {"sans", json::array()}};
+  CHECK(error_of(empty_sans).path() == "servers[0].listen[0].ssl.sans");
+
+  json unix_tls = base_config();
+  listener0(unix_tls)["address"] = "/tmp/pggat-sock";
+  listener0(unix_tls)["ssl"] = {{"provider", "self_signed"}};
+  CHECK(error_of(unix_tls).path() == "servers[0].listen[0].ssl");
 }

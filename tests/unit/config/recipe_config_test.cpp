@@ -78,13 +78,58 @@ TEST_CASE("parse_recipe refuses user and database as parameters", "[config][reci
         "recipe.parameters");
 }
 
-TEST_CASE("parse_recipe refuses TLS modes it cannot honour", "[config][recipe]") {
-  for (const char* mode : {"prefer", "require", "verify-ca", "verify-full"}) {
-    const std::string text =
-        std::string(R"({"address": "h", "username": "u", "ssl_mode": ")") + mode + "\"}";
-    const ConfigError e = error_of(text.c_str());
-    INFO(mode);
-    CHECK(e.path() == "recipe.ssl_mode");
-    CHECK_THAT(e.problem(), Contains("needs TLS to servers"));
+TEST_CASE("parse_recipe: ssl_mode and the ssl object", "[config][recipe]") {
+  using pggat::SslMode;
+  const std::pair<const char*, SslMode> modes[] = {{"disable", SslMode::disable},
+                                                   {"allow", SslMode::allow},
+                                                   {"prefer", SslMode::prefer},
+                                                   {"require", SslMode::require},
+                                                   {"verify-ca", SslMode::verify_ca},
+                                                   {"verify-full", SslMode::verify_full}};
+  for (const auto& [text, mode] : modes) {
+    const std::string j = std::string(R"({"address": "h", "username": "u", "ssl_mode": ")") + text + "\"}";
+    INFO(text);
+    CHECK(recipe_of(j.c_str()).ssl_mode == mode);
   }
+  // pggat's form: an ssl object without ssl_mode means TLS when offered.
+  const Recipe skip = recipe_of(R"({"address": "h", "username": "u", "ssl": {"provider": "insecure_skip_verify"}})");
+  CHECK(skip.ssl_mode == SslMode::prefer);
+  CHECK(skip.ssl.insecure_skip_verify);
+  CHECK(recipe_of(R"({"address": "h", "username": "u", "ssl": {"insecure_skip_verify": true}, "ssl_mode": "require"})")
+            .ssl.insecure_skip_verify);
+  CHECK_FALSE(recipe_of(R"({"address": "h", "username": "u", "ssl_mode": "require"})").ssl.insecure_skip_verify);
+}
+
+TEST_CASE("parse_recipe: TLS mistakes name their place", "[config][recipe]") {
+  const ConfigError provider =
+      error_of(R"({"address": "h", "username": "u", "ssl": {"provider": "trust_me"}})");
+  CHECK(provider.path() == "recipe.ssl.provider");
+  CHECK_THAT(provider.problem(), Contains("unknown TLS provider \"trust_me\""));
+
+  const ConfigError missing = error_of(
+      R"({"address": "h", "username": "u", "ssl_mode": "verify-full", "ssl": {"root_cert_file": "/nonexistent/ca.pem"}})");
+  CHECK(missing.path() == "recipe.ssl.root_cert_file");
+  CHECK_THAT(missing.problem(), Contains("cannot read \"/nonexistent/ca.pem\"") && Contains("No such file"));
+
+  const ConfigError key = error_of(
+      R"({"address": "h", "username": "u", "ssl": {"cert_file": "/nonexistent/c.pem", "key_file": "/nonexistent/k.pem"}})");
+  CHECK(key.path() == "recipe.ssl.cert_file");
+
+  const ConfigError half = error_of(R"({"address": "h", "username": "u", "ssl": {"cert_file": "/etc/hostname"}})");
+  CHECK(half.path() == "recipe.ssl");
+  CHECK_THAT(half.problem(), Contains("both cert_file and key_file"));
+
+  const ConfigError contradiction = error_of(
+      R"({"address": "h", "username": "u", "ssl_mode": "verify-full", "ssl": {"provider": "insecure_skip_verify"}})");
+  CHECK(contradiction.path() == "recipe.ssl");
+  CHECK_THAT(contradiction.problem(), Contains("insecure_skip_verify contradicts"));
+
+  // A file that is not PEM: OpenSSL's reason, at the ssl object.
+  const ConfigError not_pem = error_of(
+      R"({"address": "h", "username": "u", "ssl_mode": "verify-ca", "ssl": {"root_cert_file": "/etc/hostname"}})");
+  CHECK(not_pem.path() == "recipe.ssl");
+  CHECK_THAT(not_pem.problem(), Contains("cannot load root certificates \"/etc/hostname\""));
+
+  CHECK(error_of(R"({"address": "h", "username": "u", "ssl": {"verify": true}})").path() == "recipe.ssl.verify");
+  CHECK(error_of(R"({"address": "h", "username": "u", "ssl": "yes"})").path() == "recipe.ssl");
 }
