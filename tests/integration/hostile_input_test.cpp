@@ -3,9 +3,8 @@
 // pggat runs as its own process (the real binary), so that a crash shows as
 // an exit and its memory can be read from /proc. Each attack is one function
 // in `attacks` below; after each one the healthy clients must have made
-// progress with no error and pggat must still be running. To add a case (a
-// client that stops in the middle of SCRAM, once client auth exists), add a
-// function and a row.
+// progress with no error and pggat must still be running. To add a case, add
+// a function and a row.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "pggat/proto/backend.hpp"
+#include "pggat/proto/frontend.hpp"
 #include "pggat/proto/startup.hpp"
 #include "pggat/proto/writer.hpp"
 #include "support/pggat_process.hpp"
@@ -45,9 +45,16 @@ constexpr auto startup_timeout = 1s;
 std::unique_ptr<PggatProcess> start_hostile_target(const TempDir& dir) {
   (void)PostgresServer::instance();  // started before pggat dials it
   return start_pggat(PGGAT_BINARY, dir, [](std::uint16_t port) {
-    return session_config({{"mode", "transaction"}}, {{"max_connections", 20}},
-                          {{"address", "127.0.0.1:" + std::to_string(port)},
-                           {"startup_timeout", "1s"}});
+    nlohmann::json config = session_config({{"mode", "transaction"}}, {{"max_connections", 20}},
+                                           {{"address", "127.0.0.1:" + std::to_string(port)},
+                                            {"startup_timeout", "1s"}});
+    // Users scram_* must prove a password (the healthy clients, user app, need none).
+    nlohmann::json& routes = config["servers"][0]["routes"];
+    nlohmann::json password_route = nlohmann::json::object();
+    password_route["match"] = {{"matcher", "user"}, {"user", "scram_*"}};
+    password_route["handle"] = {{"handler", "rewrite_password"}, {"password", "s3cret"}};
+    routes.insert(routes.begin(), password_route);
+    return config;
   });
 }
 
@@ -297,6 +304,32 @@ void silent_connections(const Target& t) {
   for (auto& c : clients) require_fatal(*c, "08P01", "timed out waiting for a startup packet");
 }
 
+// (g) Clients that stop in the middle of SCRAM: some after the server's
+// challenge, some after their client-first message. Each is cut at
+// startup_timeout; none holds anything the healthy clients need.
+void stalled_scram(const Target& t) {
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 40; ++i) {
+    clients.push_back(std::make_unique<RawClient>("127.0.0.1", t.pggat.port()));
+    RawClient& c = *clients.back();
+    c.send_startup("scram_" + std::to_string(i), "app");
+    const auto challenge = c.read();
+    REQUIRE(challenge);
+    REQUIRE(challenge->type == 'R');
+    REQUIRE(proto::be::auth_code(challenge->body) == proto::be::AuthCode::sasl);
+    if (i % 2 == 0) continue;
+    const std::string first = "n,,n=,r=abcdefghijklmnopqrstuvwx";
+    proto::Buffer message;
+    proto::fe::SASLInitialResponse{"SCRAM-SHA-256", proto::as_bytes(first)}.encode(message);
+    c.send(message);
+    const auto server_first = c.read();
+    REQUIRE(server_first);
+    REQUIRE(server_first->type == 'R');
+  }
+  t.require_progress();
+  for (auto& c : clients) require_fatal(*c, "08006", "authentication timed out");
+}
+
 struct Attack {
   const char* name;
   void (*run)(const Target&);
@@ -310,8 +343,7 @@ const Attack attacks[] = {
     {"(e) garbage after startup", garbage_after_startup},
     {"(e) a message claiming 1 GiB, under the cap", huge_claim_under_cap},
     {"(f) many silent connections", silent_connections},
-    // A client that stops in the middle of SCRAM authentication: add it here
-    // once pggat authenticates clients (route with rewrite_password).
+    {"(g) clients that stop in the middle of SCRAM", stalled_scram},
 };
 
 }  // namespace

@@ -382,3 +382,36 @@ TEST_CASE("TLS to servers: verification against the test PostgreSQL", "[tls]") {
     CHECK(c.exec(encrypted).value() == "t");
   }
 }
+
+TEST_CASE("TLS and client auth: SCRAM-SHA-256-PLUS with channel binding, require_ssl, the ssl matcher",
+          "[tls][auth]") {
+  const Pki& pki = Pki::instance();
+  nlohmann::json config = session_config({}, {}, {{"ssl", key_pair_ssl()}});
+  nlohmann::json& routes = config["servers"][0]["routes"];
+  const nlohmann::json pool_route = routes[0];
+  routes = nlohmann::json::array();
+  routes.push_back({{"match", {{"matcher", "ssl"}, {"ssl", false}}},
+                    {"handle", {{"handler", "require_ssl"}, {"ssl", true}}}});
+  routes.push_back({{"match", pool_route["match"]},
+                    {"handle", {{"handler", "rewrite_password"}, {"password", "tls-pw"}}}});
+  routes.push_back(pool_route);
+  InProcessPooler pooler(config);
+  const std::string tls = "sslmode=verify-full sslrootcert=" + pki.file("ca.crt");
+
+  const ClientOutcome bound =
+      connect_with(tls_conninfo(pooler, "localhost", tls + " password=tls-pw channel_binding=require"));
+  INFO(bound.error);
+  CHECK(bound.connected);
+  CHECK(bound.ssl_in_use);
+
+  const ClientOutcome wrong =
+      connect_with(tls_conninfo(pooler, "localhost", tls + " password=nope channel_binding=require"));
+  CHECK_FALSE(wrong.connected);
+  CHECK(wrong.error.find("password authentication failed for user \"app\"") != std::string::npos);
+
+  // Plain clients are refused before any password is asked.
+  const ClientOutcome plain =
+      connect_with(tls_conninfo(pooler, "127.0.0.1", "sslmode=disable password=tls-pw"));
+  CHECK_FALSE(plain.connected);
+  CHECK(plain.error.find("SSL is required") != std::string::npos);
+}
