@@ -9,6 +9,7 @@
 #include "auth/md5.hpp"
 #include "auth/scram_secret.hpp"
 #include "pggat/proto/backend.hpp"
+#include "pggat/proto/frontend.hpp"
 #include "pggat/registry.hpp"
 #include "support/pggat_process.hpp"
 #include "support/pooler.hpp"
@@ -81,6 +82,21 @@ TEST_CASE("client auth: an md5 hash gets an MD5 challenge (pass-the-hash)", "[au
   PqConnection ok(with_password(p, "app", "md5-secret"));
   CHECK(ok.exec("select 1").value(0, 0) == "1");
   CHECK_THAT(failed_login(with_password(p, "app", "md5-wrong")), Catch::Contains(wrong_password_app));
+
+  // At the byte level: the SQLSTATE is PostgreSQL's for a wrong password.
+  RawClient raw("127.0.0.1", p.port());
+  raw.send_startup("app", "app");
+  const auto challenge = raw.read();
+  REQUIRE(challenge);
+  REQUIRE(challenge->type == 'R');
+  proto::Buffer answer;
+  proto::fe::PasswordMessage{"md5" + std::string(32, '0')}.encode(answer);
+  raw.send(answer);
+  const auto error = raw.read_error();
+  REQUIRE(error);
+  CHECK(error->code == "28P01");
+  CHECK(error->message == wrong_password_app);
+  CHECK(raw.closed());
 }
 
 TEST_CASE("client auth: a SCRAM secret is verified without the plaintext", "[auth]") {
