@@ -415,3 +415,56 @@ TEST_CASE("TLS and client auth: SCRAM-SHA-256-PLUS with channel binding, require
   CHECK_FALSE(plain.connected);
   CHECK(plain.error.find("SSL is required") != std::string::npos);
 }
+
+// pg_hba.conf with a first line refusing `tlsonly` without TLS, for as long as it lives.
+class TlsOnlyRole {
+ public:
+  TlsOnlyRole() {
+    const PostgresServer& pg = PostgresServer::instance();
+    pg.execute("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tlsonly') THEN "
+               "CREATE ROLE tlsonly LOGIN PASSWORD 'tls-pass'; END IF; END $$");
+    pg.execute("GRANT CONNECT ON DATABASE app TO tlsonly");
+    hba_ = pg.data_dir() + "/pg_hba.conf";
+    original_ = read_file(hba_);
+    write_file(hba_, "hostnossl all tlsonly all reject\n" + original_);
+    pg.execute("SELECT pg_reload_conf()");
+    // The postmaster rereads pg_hba.conf on its own time.
+    REQUIRE(eventually(
+        [&] {
+          return connection_error(pg.conninfo("tlsonly", "tls-pass") + " sslmode=disable")
+                     .find("no encryption") != std::string::npos;
+        },
+        std::chrono::seconds(10)));
+  }
+  ~TlsOnlyRole() {
+    write_file(hba_, original_);
+    PostgresServer::instance().execute("SELECT pg_reload_conf()");
+  }
+  TlsOnlyRole(const TlsOnlyRole&) = delete;
+  TlsOnlyRole& operator=(const TlsOnlyRole&) = delete;
+
+ private:
+  std::string hba_;
+  std::string original_;
+};
+
+TEST_CASE("TLS to servers: allow tries plain first, then TLS when the server refuses plain", "[tls]") {
+  const Pki& pki = Pki::instance();
+  const SslGuard ssl_on(pki.file("pg.crt"), pki.file("pg.key"));
+  const TlsOnlyRole role;
+  const nlohmann::json recipe = {{"username", "tlsonly"}, {"password", "tls-pass"}};
+
+  nlohmann::json allow = recipe;
+  allow["ssl_mode"] = "allow";
+  InProcessPooler pooler(session_config({}, allow));
+  PqConnection c(pooler.conninfo());
+  CHECK(c.exec("select current_user").value() == "tlsonly");
+  CHECK(c.exec("select ssl from pg_stat_ssl where pid = pg_backend_pid()").value() == "t");
+
+  // disable never tries TLS: the client hears the server's refusal.
+  nlohmann::json disable = recipe;
+  disable["ssl_mode"] = "disable";
+  InProcessPooler plain(session_config({}, disable));
+  const std::string error = connection_error(plain.conninfo());
+  CHECK(error.find("no encryption") != std::string::npos);
+}
