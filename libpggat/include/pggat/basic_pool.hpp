@@ -33,6 +33,11 @@ struct PGGAT_API BasicPoolOptions {
   // Idle servers unused for longer than this get an empty query before they
   // are lent; a failed check closes them unseen by the client. 0: always check.
   std::chrono::nanoseconds server_check_delay = std::chrono::seconds(30);
+  // A client that keeps its server waiting (idle in a transaction, in the
+  // middle of a message or an unsynced batch, or of COPY FROM STDIN) for
+  // longer is cut with FATAL 25P03; the server is rolled back and returned
+  // (PgBouncer's idle_transaction_timeout). 0: no limit.
+  std::chrono::nanoseconds idle_transaction_timeout{0};
   std::chrono::nanoseconds server_reconnect_initial_time = std::chrono::seconds(5);
   std::chrono::nanoseconds server_reconnect_max_time = std::chrono::minutes(1);
   std::vector<std::string> tracked_parameters = default_tracked_parameters();

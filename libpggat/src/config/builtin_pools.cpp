@@ -34,7 +34,7 @@ BasicPoolOptions parse_basic(const ConfigNode& node) {
                    "parameter_status_sync", "extended_query_sync", "packet_tracing_option",
                    "otel_tracing_option", "server_reset_query", "server_reset_query_timeout",
                    "client_acquire_timeout", "server_idle_timeout", "server_lifetime",
-                   "server_check_delay",
+                   "server_check_delay", "idle_transaction_timeout",
                    "server_reconnect_initial_time", "server_reconnect_max_time",
                    "tracked_parameters", "critics", "max_prepared_statements"});
   // "mode" picks pggat's preset; without it, a Go-style config that spells out
@@ -68,6 +68,8 @@ BasicPoolOptions parse_basic(const ConfigNode& node) {
   o.server_idle_timeout = node.get_duration("server_idle_timeout", o.server_idle_timeout);
   o.server_lifetime = node.get_duration("server_lifetime", o.server_lifetime);
   o.server_check_delay = node.get_duration("server_check_delay", o.server_check_delay);
+  o.idle_transaction_timeout =
+      node.get_duration("idle_transaction_timeout", o.idle_transaction_timeout);
   o.server_reconnect_initial_time =
       node.get_duration("server_reconnect_initial_time", o.server_reconnect_initial_time);
   o.server_reconnect_max_time =

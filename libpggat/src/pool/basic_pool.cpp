@@ -159,7 +159,8 @@ class BasicPool final : public Pool {
 
     const auto middlewares = make_middlewares(client);
     session.cancel_target = detail::ClientSession::CancelTarget{server.address, server.key};
-    const pool::RelayOutcome outcome = co_await pool::relay_session(session, server, middlewares);
+    const pool::RelayOutcome outcome = co_await pool::relay_session(session, server, middlewares,
+                                                                        options_.idle_transaction_timeout);
     session.cancel_target.reset();
 
     if (outcome.end == pool::RelayOutcome::End::server_gone) {
@@ -217,7 +218,8 @@ class BasicPool final : public Pool {
     const auto middlewares = make_middlewares(client);
     const pool::UnitOptions unit_options{
         .registry = options_.extended_query_sync ? &statements_ : nullptr,
-        .dynamic_parameters = options_.parameter_status_sync == ParameterStatusSync::dynamic};
+        .dynamic_parameters = options_.parameter_status_sync == ParameterStatusSync::dynamic,
+        .idle_transaction_timeout = options_.idle_transaction_timeout};
     for (;;) {
       const bool more = co_await await_client_message(session);
       if (!more) co_return Verdict::done();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 
 #include <asio/awaitable.hpp>
 #include <asio/buffer.hpp>
@@ -41,6 +42,7 @@ enum class FrameAction { forward, drop, stop, last };
 struct PumpState {
   bool writing = false;    // a write to the destination is in flight
   bool streaming = false;  // a message larger than the buffer is half forwarded
+  std::uint64_t reads = 0;  // successful reads from the source, to tell it is silent
 };
 
 // Bytes an inspector wants written besides the messages it passes: `forward`
@@ -99,6 +101,7 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
     asio::mutable_buffer space = in.prepare();
     auto [ec, n] = co_await src.stream.read_some(space);
     if (ec) co_return ec;
+    ++state.reads;
     if (n == 0) co_return make_error_code(errc::connection_closed);
     in.commit(n);
     co_return std::error_code{};

@@ -7,8 +7,12 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <optional>
 #include <string>
+
+#include <asio/steady_timer.hpp>
 
 #include "pggat/pg_error.hpp"
 #include "pool/pump.hpp"
@@ -37,6 +41,7 @@ struct PairEnd {
     client_protocol_error,
     server_gone,        // the server closed, failed or spoke nonsense
     server_stopped,     // the server pump stopped on purpose (its inspector said so)
+    client_idle,        // the client kept the server waiting past its read timeout
   };
   Kind kind = Kind::client_terminated;
   std::string detail;                    // for the log
@@ -60,6 +65,32 @@ asio::awaitable<DirectedResult> directed(bool to_server, net::Connection& src,
   co_return DirectedResult{to_server, co_await pump(src, dst, rules, inspector, state)};
 }
 
+// Ends (as the client pump would, with errc::timeout) once the client has
+// been silent for `limit` while `up` says the server waits on it; checked four
+// times per limit, so the cut comes between limit and 1.25 x limit.
+template <class UpInspector>
+asio::awaitable<DirectedResult> watch_client_idle(const UpInspector& up, const PumpState& client,
+                                                  std::chrono::nanoseconds limit) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  const auto step = std::max<std::chrono::nanoseconds>(limit / 4, std::chrono::milliseconds(1));
+  std::uint64_t reads = client.reads;
+  std::chrono::nanoseconds idle{0};
+  for (;;) {
+    timer.expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(step));
+    const auto [ec] = co_await timer.async_wait(net::use_nothrow);
+    if (ec) co_return DirectedResult{true, PumpResult{PumpEnd::stopped, ec}};  // the relay ended
+    if (client.reads != reads || !up.waiting_on_client()) {
+      reads = client.reads;
+      idle = std::chrono::nanoseconds{0};
+      continue;
+    }
+    idle += step;
+    if (idle >= limit)
+      co_return DirectedResult{true, PumpResult{PumpEnd::source_closed, make_error_code(errc::timeout)}};
+  }
+}
+
 // When one direction ends, the other is stopped — except when writing to the
 // server failed: the server is going away, and what it said last (often a
 // FATAL saying why) must still reach the client, so that direction runs on
@@ -77,10 +108,33 @@ template <class UpInspector, class DownInspector>
 asio::awaitable<PairResult> relay_pair(net::Connection& client, net::Connection& server,
                                        const proto::FrameRules& client_rules,
                                        const proto::FrameRules& server_rules, UpInspector& up,
-                                       DownInspector& down) {
+                                       DownInspector& down,
+                                       std::chrono::nanoseconds client_idle_limit = {}) {
   using detail_relay::directed;
   PairResult out;
   const auto executor = co_await asio::this_coro::executor;
+  if (client_idle_limit.count() > 0) {
+    // The watchdog's result stands for the client pump's when it ends first.
+    auto [order, up_error, up_result, down_error, down_result, idle_error, idle_result] =
+        co_await asio::experimental::make_parallel_group(
+            asio::co_spawn(executor,
+                           directed(true, client, server, client_rules, up, out.up_state),
+                           asio::experimental::deferred),
+            asio::co_spawn(executor,
+                           directed(false, server, client, server_rules, down, out.down_state),
+                           asio::experimental::deferred),
+            asio::co_spawn(executor,
+                           detail_relay::watch_client_idle(up, out.up_state, client_idle_limit),
+                           asio::experimental::deferred))
+            .async_wait(detail_relay::StopRule{}, asio::use_awaitable);
+    if (up_error) std::rethrow_exception(up_error);
+    if (down_error) std::rethrow_exception(down_error);
+    if (idle_error) std::rethrow_exception(idle_error);
+    out.up_ended_first = order[0] == 0 || order[0] == 2;
+    out.up = order[0] == 2 ? idle_result.result : up_result.result;
+    out.down = down_result.result;
+    co_return out;
+  }
   auto [order, up_error, up_result, down_error, down_result] =
       co_await asio::experimental::make_parallel_group(
           asio::co_spawn(executor,
@@ -108,6 +162,13 @@ inline PairEnd classify(const PairResult& pair, const std::string& server_name) 
         out.kind = Kind::client_terminated;
         break;
       case PumpEnd::source_closed:
+        if (r.ec == make_error_code(errc::timeout)) {
+          out.kind = Kind::client_idle;
+          out.detail = "idle in transaction for longer than idle_transaction_timeout";
+          out.client_error = PgError::fatal(
+              "25P03", "terminating connection due to idle-in-transaction timeout");
+          break;
+        }
         out.kind = Kind::client_gone;
         out.detail = r.ec.message();
         break;

@@ -15,6 +15,12 @@ class ClientInspector {
  public:
   ClientInspector(proto::Conversation& state, MiddlewareRun& middlewares)
       : state_(state), middlewares_(middlewares) {}
+  // The server waits on the client inside a transaction, an unsynced batch
+  // or COPY FROM STDIN.
+  bool waiting_on_client() const {
+    if (state_.awaiting_server()) return false;
+    return state_.transaction_status() != 'I' || state_.unsynced() || state_.copy_in();
+  }
   bool needs_whole(char type) const { return middlewares_.wants(type); }
   FrameAction on_frame(char type, proto::Bytes body) {
     if (type == 'X') return FrameAction::stop;
@@ -62,7 +68,8 @@ std::string server_name(const backend::ServerConnection& s) { return s.address.t
 
 asio::awaitable<RelayOutcome> relay_session(
     detail::ClientSession& client, backend::ServerConnection& server,
-    std::span<const std::unique_ptr<Middleware>> middlewares) {
+    std::span<const std::unique_ptr<Middleware>> middlewares,
+    std::chrono::nanoseconds idle_transaction_timeout) {
   const proto::FrameRules client_rules{proto::Direction::frontend, proto::states::frontend_ready,
                                        client.facts.max_message_size};
   const proto::FrameRules server_rules{proto::Direction::backend, proto::states::backend_ready,
@@ -73,7 +80,8 @@ asio::awaitable<RelayOutcome> relay_session(
   ClientInspector to_server(server.state, client_side);
   ServerInspector to_client(server, server_side);
   const PairResult pair =
-      co_await relay_pair(client.conn, server.conn, client_rules, server_rules, to_server, to_client);
+      co_await relay_pair(client.conn, server.conn, client_rules, server_rules, to_server,
+                                               to_client, idle_transaction_timeout);
   if (pair.server_torn()) server.torn = true;
 
   PairEnd end = classify(pair, server_name(server));
@@ -86,6 +94,7 @@ asio::awaitable<RelayOutcome> relay_session(
       out.end = RelayOutcome::End::client_gone;
       break;
     case PairEnd::Kind::client_protocol_error:
+    case PairEnd::Kind::client_idle:
       out.end = RelayOutcome::End::client_protocol_error;
       break;
     case PairEnd::Kind::server_gone:

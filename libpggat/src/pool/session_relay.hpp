@@ -1,6 +1,7 @@
 // Session relay: both directions between a client and the server it holds.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <span>
@@ -33,6 +34,7 @@ struct RelayOutcome {
 // server.torn says whether the server's byte stream was cut mid-message.
 [[nodiscard]] asio::awaitable<RelayOutcome> relay_session(
     detail::ClientSession& client, backend::ServerConnection& server,
-    std::span<const std::unique_ptr<Middleware>> middlewares);
+    std::span<const std::unique_ptr<Middleware>> middlewares,
+    std::chrono::nanoseconds idle_transaction_timeout = {});
 
 }  // namespace pggat::pool

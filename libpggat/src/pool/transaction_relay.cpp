@@ -144,6 +144,9 @@ class UpInspector {
   }
 
   Injections* injections() { return &injections_; }
+  // Within a unit the client holds its server: whenever the server owes
+  // nothing, it waits on the client.
+  bool waiting_on_client() const { return !server_.state.awaiting_server(); }
 
  private:
   // A message that goes to the server (the client's or pggat's own, in the
@@ -528,7 +531,8 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
   DownInspector down(server, server_state, client_state, options, queue, server_side,
                      down_injections, retry_ptr);
   const PairResult pair =
-      co_await relay_pair(client.conn, server.conn, client_rules, server_rules, up, down);
+      co_await relay_pair(client.conn, server.conn, client_rules, server_rules, up, down,
+                          options.idle_transaction_timeout);
   if (pair.server_torn()) server.torn = true;
 
   UnitOutcome out;
@@ -551,6 +555,7 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
       out.end = UnitOutcome::End::client_gone;
       break;
     case PairEnd::Kind::client_protocol_error:
+    case PairEnd::Kind::client_idle:
       out.end = UnitOutcome::End::client_protocol_error;
       break;
     case PairEnd::Kind::server_gone:

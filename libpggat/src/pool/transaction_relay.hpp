@@ -27,6 +27,9 @@ struct UnitOptions {
   // prepared again and its Sync segment re-sent once, invisibly, when that
   // segment was the only work in flight outside a transaction.
   bool retry_changed_statements = true;
+  // While the server waits on the client: how long before the client is cut
+  // (FATAL 25P03) and the server rolled back and returned. 0: no limit.
+  std::chrono::nanoseconds idle_transaction_timeout{0};
 };
 
 struct UnitOutcome {

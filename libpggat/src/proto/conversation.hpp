@@ -38,6 +38,7 @@ class Conversation {
         expect('E');
         after_execute_ = true;
         unsynced_ = true;
+        flushed_ = false;
         break;
       case 'P':
       case 'B':
@@ -45,9 +46,11 @@ class Conversation {
       case 'C':
         expect(type);
         unsynced_ = true;
+        flushed_ = false;
         break;
       case 'H':
         unsynced_ = true;
+        flushed_ = true;
         break;
       case 'c':
       case 'f':
@@ -120,12 +123,18 @@ class Conversation {
   void reset() {
     owed_.clear();
     pending_ready_ = 0;
-    unsynced_ = copy_in_ = client_copy_in_ = after_execute_ = copy_out_ = false;
+    unsynced_ = flushed_ = copy_in_ = client_copy_in_ = after_execute_ = copy_out_ = false;
     status_ = 'I';
   }
 
   // ReadyForQuery messages the server still owes.
   [[nodiscard]] std::uint32_t pending_ready() const { return pending_ready_; }
+  // The server, not the client, is due: a message sent awaits its reply (in
+  // COPY FROM STDIN the server waits for the client's data instead).
+  // An extended batch with neither Sync nor Flush behind it gets no reply yet.
+  [[nodiscard]] bool awaiting_server() const {
+    return copy_out_ || (!owed_.empty() && !copy_in_ && !(unsynced_ && !flushed_));
+  }
   // Extended-protocol messages were sent after the last Sync.
   [[nodiscard]] bool unsynced() const { return unsynced_; }
   // 'I' idle, 'T' in a transaction, 'E' in a failed transaction.
@@ -178,6 +187,7 @@ class Conversation {
   RingBuffer<Owed> owed_;
   std::uint32_t pending_ready_ = 0;  // the 'S' and 'Q' entries in owed_
   bool unsynced_ = false;
+  bool flushed_ = false;  // a Flush came after the last extended message
   bool copy_in_ = false;
   bool client_copy_in_ = false;  // the client is sending COPY data (until CopyDone/Fail)
   bool after_execute_ = false;   // see Owed::maybe_in_copy

@@ -81,7 +81,8 @@ std::shared_ptr<Handler> make_require_ssl_handler() {
 
 std::shared_ptr<Handler> make_allowed_startup_parameters_handler(std::vector<std::string> allowed) {
   return sync_handler([allowed = std::move(allowed)](Client& client) {
-    for (const auto& [name, value] : client.parameters) {
+    for (const auto& entry : client.parameters) {
+      const std::string& name = entry.first;
       const bool listed = std::any_of(allowed.begin(), allowed.end(),
                                       [&](const std::string& a) { return iequals(a, name); });
       if (!listed)

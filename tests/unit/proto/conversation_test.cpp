@@ -345,3 +345,40 @@ TEST_CASE("Conversation: reset starts over", "[proto][conversation]") {
   ready(c, 'T');
   CHECK(c.transaction_status() == 'T');
 }
+
+TEST_CASE("Conversation: awaiting_server tells who is due, the server or the client",
+          "[proto][conversation]") {
+  Conversation c;
+  CHECK_FALSE(c.awaiting_server());
+  c.on_client('Q');
+  CHECK(c.awaiting_server());  // a query runs
+  ready(c, 'T');
+  CHECK_FALSE(c.awaiting_server());  // idle in a transaction: the client is due
+
+  // An extended batch without Sync or Flush gets no reply yet: the client is due.
+  client_sends(c, "PB");
+  CHECK_FALSE(c.awaiting_server());
+  c.on_client('H');
+  CHECK(c.awaiting_server());  // flushed: replies come
+  server_sends(c, "12");
+  CHECK_FALSE(c.awaiting_server());
+  client_sends(c, "E");
+  CHECK_FALSE(c.awaiting_server());
+  c.on_client('S');
+  CHECK(c.awaiting_server());
+  server_sends(c, "C");
+  ready(c, 'T');
+  CHECK_FALSE(c.awaiting_server());
+
+  // COPY FROM STDIN waits for the client's data; COPY TO STDOUT for the server's.
+  c.on_client('Q');
+  server_sends(c, "G");
+  CHECK_FALSE(c.awaiting_server());
+  c.on_client('c');
+  CHECK(c.awaiting_server());
+  server_sends(c, "C");
+  ready(c, 'I');
+  c.on_client('Q');
+  server_sends(c, "H");
+  CHECK(c.awaiting_server());
+}
