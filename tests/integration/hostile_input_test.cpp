@@ -48,6 +48,7 @@ std::unique_ptr<PggatProcess> start_hostile_target(const TempDir& dir) {
     nlohmann::json config = session_config({{"mode", "transaction"}}, {{"max_connections", 20}},
                                            {{"address", "127.0.0.1:" + std::to_string(port)},
                                             {"startup_timeout", "1s"}});
+    config["servers"][0]["routes"][0]["handle"]["pool"]["idle_transaction_timeout"] = "1s";
     // Users scram_* must prove a password (the healthy clients, user app, need none).
     nlohmann::json& routes = config["servers"][0]["routes"];
     nlohmann::json password_route = nlohmann::json::object();
@@ -330,6 +331,22 @@ void stalled_scram(const Target& t) {
   for (auto& c : clients) require_fatal(*c, "08006", "authentication timed out");
 }
 
+// (h) As many clients as there are servers, each stopping halfway through a
+// message it started: each holds a server until idle_transaction_timeout
+// cuts it, then the healthy clients have them back.
+void stalled_mid_message(const Target& t) {
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 20; ++i) {
+    clients.push_back(std::make_unique<RawClient>("127.0.0.1", t.pggat.port()));
+    clients.back()->send_startup("app", "app");
+    REQUIRE(clients.back()->read_until_ready());
+    clients.back()->send(typed_header('P', 64));  // a Parse header, and nothing of its body
+  }
+  t.require_progress();
+  for (auto& c : clients)
+    require_fatal(*c, "25P03", "terminating connection due to idle-in-transaction timeout");
+}
+
 struct Attack {
   const char* name;
   void (*run)(const Target&);
@@ -344,6 +361,7 @@ const Attack attacks[] = {
     {"(e) a message claiming 1 GiB, under the cap", huge_claim_under_cap},
     {"(f) many silent connections", silent_connections},
     {"(g) clients that stop in the middle of SCRAM", stalled_scram},
+    {"(h) clients holding every server, stopped mid-message", stalled_mid_message},
 };
 
 }  // namespace
