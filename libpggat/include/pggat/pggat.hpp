@@ -5,6 +5,7 @@
 #include "pggat/basic_pool.hpp"
 #include "pggat/client.hpp"
 #include "pggat/config.hpp"
+#include "pggat/credentials.hpp"
 #include "pggat/discovery.hpp"
 #include "pggat/duration.hpp"
 #include "pggat/error.hpp"
