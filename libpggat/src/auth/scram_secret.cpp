@@ -31,6 +31,8 @@ std::optional<std::pair<std::string_view, std::string_view>> split_once(std::str
 
 }  // namespace
 
+bool is_scram_secret(std::string_view text) { return text.starts_with(secret_prefix); }
+
 std::optional<ScramKey> ScramKeys::stored_key() const {
   return sha256(client_key);
 }

@@ -62,6 +62,10 @@ struct ScramSecret {
   bool operator==(const ScramSecret&) const = default;
 };
 
+// Has the form of a stored secret ("SCRAM-SHA-256$..."), not of a password:
+// what the SCRAM exchange is checked against, never sent as a password.
+[[nodiscard]] bool is_scram_secret(std::string_view text);
+
 // The stored form of `password`; nullopt if hashing fails or iterations < 1.
 [[nodiscard]] std::optional<std::string> scram_secret(std::string_view password, ByteView salt,
                                                       int iterations);

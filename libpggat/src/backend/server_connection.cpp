@@ -71,7 +71,7 @@ class Authenticator {
         done_ = true;
         return std::nullopt;
       case AuthCode::cleartext_password:
-        if (options_.password.empty() || auth::is_md5_hash(options_.password) || is_scram_secret(options_.password))
+        if (options_.password.empty() || auth::is_md5_hash(options_.password) || auth::is_scram_secret(options_.password))
           return std::string("server asked for a cleartext password, and the recipe has ") +
                  (options_.password.empty() ? "none"
                   : auth::is_md5_hash(options_.password) ? "only an MD5 hash"
@@ -82,7 +82,7 @@ class Authenticator {
         const auto req = proto::be::AuthenticationMD5Password::decode(body);
         if (!req) return std::string("malformed MD5 authentication request");
         if (options_.password.empty()) return std::string("server asked for a password, and the recipe has none");
-        if (is_scram_secret(options_.password))
+        if (auth::is_scram_secret(options_.password))
           return std::string("server asked for an MD5 password, and the recipe has only a SCRAM secret");
         auth::Md5Salt salt;
         for (std::size_t i = 0; i < salt.size(); ++i) salt[i] = std::to_integer<std::uint8_t>(req->salt[i]);
@@ -100,7 +100,7 @@ class Authenticator {
         if (options_.password.empty() || auth::is_md5_hash(options_.password))
           return std::string("server asked for SCRAM authentication, and the recipe has ") +
                  (options_.password.empty() ? "no password" : "only an MD5 hash");
-        if (is_scram_secret(options_.password)) {
+        if (auth::is_scram_secret(options_.password)) {
           if (!options_.scram_keys)
             return std::string(
                 "the recipe's password is a SCRAM secret, and no client has proved it yet "

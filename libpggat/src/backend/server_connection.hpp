@@ -6,7 +6,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 
 #include <asio/awaitable.hpp>
 
@@ -21,11 +20,6 @@
 #include "proto/conversation.hpp"
 
 namespace pggat::backend {
-
-// "SCRAM-SHA-256$...": a stored secret, not a password pggat can hash.
-[[nodiscard]] inline bool is_scram_secret(std::string_view password) {
-  return password.starts_with("SCRAM-SHA-256$");
-}
 
 struct DialOptions {
   net::Address address;

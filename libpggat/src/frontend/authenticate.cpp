@@ -161,7 +161,7 @@ asio::awaitable<ExchangeResult> exchange(ClientSession& session, const Credentia
     co_return co_await scram_exchange(session, *doomed);
   }
   if (auth::is_md5_hash(*secret)) co_return co_await md5_exchange(session, *secret);
-  if (secret->starts_with("SCRAM-SHA-256$")) {
+  if (auth::is_scram_secret(*secret)) {
     auto parsed = auth::ScramSecret::parse(*secret);
     if (!parsed) co_return ExchangeResult{Exchange::wrong, "the configured SCRAM secret is malformed"};
     auth::ScramServer scram(*parsed, options);

@@ -14,7 +14,7 @@ class OneSecret final : public Credentials {
  public:
   // A plaintext password is hashed once here, not at every login.
   explicit OneSecret(std::string secret) : secret_(std::move(secret)) {
-    if (secret_.empty() || auth::is_md5_hash(secret_) || secret_.starts_with("SCRAM-SHA-256$")) return;
+    if (secret_.empty() || auth::is_md5_hash(secret_) || auth::is_scram_secret(secret_)) return;
     if (auto hashed = auth::ScramSecret::generate(secret_)) secret_ = hashed->to_string();
   }
   std::optional<std::string> secret(const std::string&) const override { return secret_; }

@@ -27,7 +27,7 @@ struct RecipeState {
 
   // SCRAM pass-through before any client proved the secret: nothing to dial with.
   [[nodiscard]] bool awaiting_keys() const {
-    return backend::is_scram_secret(dial.password) && !dial.scram_keys;
+    return auth::is_scram_secret(dial.password) && !dial.scram_keys;
   }
   [[nodiscard]] bool has_capacity() const {
     return recipe.max_connections == 0 || open + dialing < recipe.max_connections;
