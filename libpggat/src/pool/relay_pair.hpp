@@ -113,16 +113,20 @@ asio::awaitable<PairResult> relay_pair(net::Connection& client, net::Connection&
   using detail_relay::directed;
   PairResult out;
   const auto executor = co_await asio::this_coro::executor;
+  auto up_pump = [&] {
+    return asio::co_spawn(executor, directed(true, client, server, client_rules, up, out.up_state),
+                          asio::experimental::deferred);
+  };
+  auto down_pump = [&] {
+    return asio::co_spawn(executor,
+                          directed(false, server, client, server_rules, down, out.down_state),
+                          asio::experimental::deferred);
+  };
   if (client_idle_limit.count() > 0) {
     // The watchdog's result stands for the client pump's when it ends first.
     auto [order, up_error, up_result, down_error, down_result, idle_error, idle_result] =
         co_await asio::experimental::make_parallel_group(
-            asio::co_spawn(executor,
-                           directed(true, client, server, client_rules, up, out.up_state),
-                           asio::experimental::deferred),
-            asio::co_spawn(executor,
-                           directed(false, server, client, server_rules, down, out.down_state),
-                           asio::experimental::deferred),
+            up_pump(), down_pump(),
             asio::co_spawn(executor,
                            detail_relay::watch_client_idle(up, out.up_state, client_idle_limit),
                            asio::experimental::deferred))
@@ -136,13 +140,7 @@ asio::awaitable<PairResult> relay_pair(net::Connection& client, net::Connection&
     co_return out;
   }
   auto [order, up_error, up_result, down_error, down_result] =
-      co_await asio::experimental::make_parallel_group(
-          asio::co_spawn(executor,
-                         directed(true, client, server, client_rules, up, out.up_state),
-                         asio::experimental::deferred),
-          asio::co_spawn(executor,
-                         directed(false, server, client, server_rules, down, out.down_state),
-                         asio::experimental::deferred))
+      co_await asio::experimental::make_parallel_group(up_pump(), down_pump())
           .async_wait(detail_relay::StopRule{}, asio::use_awaitable);
   if (up_error) std::rethrow_exception(up_error);
   if (down_error) std::rethrow_exception(down_error);
