@@ -1,33 +1,52 @@
 #!/usr/bin/env bash
-# Start or stop a throwaway PostgreSQL 15 cluster in a directory of its own.
+# Start or stop a throwaway PostgreSQL 15 cluster in a directory of its own,
+# and streaming replicas of it.
 #
 #   throwaway-postgres.sh start DIR   initdb DIR/data, start on a free port,
 #                                     create the test roles, print PORT=<n>
-#   throwaway-postgres.sh stop DIR    stop that cluster and remove DIR
+#   throwaway-postgres.sh stop DIR    stop that cluster (or replica: also drop
+#                                     its slot on the primary) and remove DIR
+#   throwaway-postgres.sh replica PRIMARY_DIR DIR
+#        first time: pg_basebackup -R of the running primary started in
+#        PRIMARY_DIR, with a replication slot of its own, started on a free
+#        port; later: start it again on the same port. Prints SLOT=<slot
+#        name> (also its application_name on the primary) and PORT=<n>.
+#   throwaway-postgres.sh halt DIR    stop it like a crash (immediate), keep DIR
 #
 # This is the one place that knows how the test PostgreSQL is set up; the C++
-# test harness (tests/support/postgres_server.cpp) and scripts/quickstart.sh
-# both call it. It never touches a system cluster or service: everything lives
-# under DIR. Keep DIR short (e.g. /tmp/pggat-xyz): unix socket paths are
-# limited to 107 bytes.
+# test harness (tests/support/postgres_server.cpp, replica_set.cpp) and
+# scripts/quickstart.sh call it. It never touches a system cluster or service:
+# everything lives under DIR. Keep DIR short (e.g. /tmp/pggat-xyz): unix
+# socket paths are limited to 107 bytes.
 #
 # Layout of DIR: data/ (the cluster), socket/ (unix socket), postgresql.log,
-# port (the port number), .throwaway-postgres (marks a DIR that stop may rm).
+# port (the port number), .throwaway-postgres (marks a DIR that stop may rm);
+# a replica's also slot (its slot name) and primary (PRIMARY_DIR).
 #
 # Roles (passwords, and the pg_hba.conf method each one must use):
 #   postgres  / postgres-pass  superuser   scram-sha-256
 #   app       / app-pass       owns db app scram-sha-256
 #   md5user   / md5-pass       MD5 hash    md5
 #   plainuser / plain-pass                 password (cleartext)
+# A replica is a copy: same roles and passwords.
+#
+# Replication: wal_level stays at its default (replica), and postgres may
+# connect for replication over 127.0.0.1 and the socket (scram-sha-256). A
+# replica's slot keeps on the primary the WAL it has not received yet, so a
+# halted replica catches up when started again.
 set -euo pipefail
 
 readonly MARKER=.throwaway-postgres
 readonly SUPERUSER_PASSWORD=postgres-pass
+# For streaming replicas; "all" in the other lines never matches the
+# replication pseudo-database, so these change nothing for them.
+readonly REPLICATION_HBA='local   replication  postgres                  scram-sha-256
+host    replication  postgres   127.0.0.1/32   scram-sha-256'
 
 usage() {
-  sed -n '2,21s/^# \{0,1\}//p' "$0"
+  sed -n '2,36s/^# \{0,1\}//p' "$0"
   echo
-  echo "usage: $0 start DIR | stop DIR"
+  echo "usage: $0 start DIR | stop DIR | replica PRIMARY_DIR DIR | halt DIR"
 }
 
 die() {
@@ -78,9 +97,14 @@ is_running() {
   as_owner "$BINDIR/pg_ctl" status -D "$DIR/data" >/dev/null 2>&1
 }
 
+# psql as the superuser: psql_at SOCKET_DIR PORT ARGS...
+psql_at() {
+  PGPASSWORD=$SUPERUSER_PASSWORD PGCONNECT_TIMEOUT=5 "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 \
+    -h "$1" -p "$2" -U postgres "${@:3}"
+}
+
 psql_super() {
-  PGPASSWORD=$SUPERUSER_PASSWORD "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 \
-    -h "$DIR/socket" -p "$1" -U postgres "${@:2}"
+  psql_at "$DIR/socket" "$@"
 }
 
 init_cluster() {
@@ -125,13 +149,21 @@ local   all       all                      scram-sha-256
 host    all       all        127.0.0.1/32  scram-sha-256
 host    all       all        ::1/128       scram-sha-256
 EOF
+  printf '%s\n' "$REPLICATION_HBA" >>"$DIR/data/pg_hba.conf"
   [[ $EUID -ne 0 ]] || chown postgres: "$DIR/data/postgresql.conf" "$DIR/data/pg_hba.conf"
 }
 
 start_server() {
-  local attempt port
+  local attempt port keep=false
+  # A replica keeps its port across halt and start: tests (and pggat
+  # configs) hold its address.
+  [[ -f "$DIR/slot" && -f "$DIR/port" ]] && keep=true
   for attempt in 1 2 3 4 5; do
-    port=$(free_port)
+    if $keep; then
+      port=$(<"$DIR/port")
+    else
+      port=$(free_port)
+    fi
     echo "port = $port" >"$DIR/data/port.conf"
     # Fresh log per attempt, so the bind check below sees only this attempt.
     : >"$DIR/postgresql.log"
@@ -142,7 +174,7 @@ start_server() {
       return
     fi
     # Someone else may have grabbed the port between picking and binding it.
-    if grep -q "could not bind\|Address already in use" "$DIR/postgresql.log" 2>/dev/null; then
+    if ! $keep && grep -q "could not bind\|Address already in use" "$DIR/postgresql.log" 2>/dev/null; then
       echo "throwaway-postgres: port $port taken (attempt $attempt), retrying" >&2
       continue
     fi
@@ -169,8 +201,10 @@ GRANT ALL ON SCHEMA public TO md5user, plainuser;
 EOF
 }
 
-cmd_start() {
-  BINDIR=$(find_bindir)
+# DIR made (or checked to be ours), owned by the server's user, and the
+# working directory: as root, the caller's directory (e.g. /root) may not be
+# readable by postgres, which initdb and pg_basebackup hate.
+prepare_dir() {
   mkdir -p "$DIR"
   if [[ ! -e "$DIR/$MARKER" ]] && [[ -n "$(ls -A "$DIR")" ]]; then
     die "$DIR is not empty and was not made by this script"
@@ -186,9 +220,13 @@ cmd_start() {
     runuser -u postgres -- test -w "$DIR" ||
       die "user postgres cannot write $DIR (a parent directory not reachable?)"
   fi
-  # Everything below runs with DIR as working directory: as root, the caller's
-  # directory (e.g. /root) may not be readable by postgres, which initdb hates.
   cd "$DIR"
+}
+
+cmd_start() {
+  BINDIR=$(find_bindir)
+  [[ ! -e "$DIR/slot" ]] || die "$DIR holds a replica: use replica PRIMARY_DIR DIR"
+  prepare_dir
 
   local fresh=false
   if [[ ! -f "$DIR/data/PG_VERSION" ]]; then
@@ -209,6 +247,91 @@ cmd_start() {
     touch "$DIR/.roles"
   fi
   echo "PORT=$port"
+}
+
+# Only what is missing: a primary made before this script allowed
+# replication gets the pg_hba.conf lines now (and a reload).
+prepare_primary() {
+  local level senders
+  level=$(psql_at "$PRIMARY/socket" "$PRIMARY_PORT" -At -d postgres -c 'SHOW wal_level')
+  [[ "$level" == replica || "$level" == logical ]] ||
+    die "primary has wal_level = $level; replicas need replica (and a restart of the primary)"
+  senders=$(psql_at "$PRIMARY/socket" "$PRIMARY_PORT" -At -d postgres -c 'SHOW max_wal_senders')
+  ((senders >= 4)) || die "primary has max_wal_senders = $senders; need 4 (2 replicas and slack)"
+  if ! grep -Eq '^[[:space:]]*host[[:space:]]+replication[[:space:]]' "$PRIMARY/data/pg_hba.conf"; then
+    as_owner tee -a "$PRIMARY/data/pg_hba.conf" >/dev/null <<<"$REPLICATION_HBA"
+    psql_at "$PRIMARY/socket" "$PRIMARY_PORT" -d postgres -c 'SELECT pg_reload_conf()' >/dev/null
+  fi
+}
+
+base_backup() {
+  # Slot names: lowercase letters, digits, underscores; one per DIR.
+  local slot
+  slot="replica_$(printf '%s' "$DIR" | md5sum | cut -c1-16)"
+  local conninfo="host=127.0.0.1 port=$PRIMARY_PORT user=postgres password=$SUPERUSER_PASSWORD"
+  # -R writes primary_conninfo and primary_slot_name, -C -S make the slot;
+  # -c fast: no waiting for a spread checkpoint; -N: thrown away anyway.
+  if ! as_owner "$BINDIR/pg_basebackup" -D "$DIR/data" -d "$conninfo" -R -C -S "$slot" \
+      -X stream -c fast -N -w >"$DIR/basebackup.log" 2>&1; then
+    cat "$DIR/basebackup.log" >&2
+    die "pg_basebackup failed (log above, also in $DIR/basebackup.log)"
+  fi
+  # Later lines win over the primary's copied ones.
+  as_owner tee -a "$DIR/data/postgresql.conf" >/dev/null <<EOF
+
+# --- throwaway-postgres.sh replica ---
+unix_socket_directories = '$DIR/socket'
+cluster_name = '$slot'
+EOF
+  echo "$PRIMARY" >"$DIR/primary"
+  rm -f "$DIR/port"
+  echo "$slot" >"$DIR/slot"
+}
+
+cmd_replica() {
+  BINDIR=$(find_bindir)
+  [[ -f "$PRIMARY/port" && -e "$PRIMARY/$MARKER" && ! -e "$PRIMARY/slot" ]] ||
+    die "$PRIMARY is not a primary made by this script"
+  PRIMARY_PORT=$(<"$PRIMARY/port")
+  [[ -e "$DIR/slot" || ! -e "$DIR/data" ]] || die "$DIR holds a primary, not a replica"
+  prepare_dir
+  if [[ ! -f "$DIR/data/PG_VERSION" ]]; then
+    prepare_primary
+    base_backup
+  fi
+  if ! is_running; then
+    start_server
+  fi
+  echo "SLOT=$(<"$DIR/slot")"
+  echo "PORT=$(<"$DIR/port")"
+}
+
+cmd_halt() {
+  [[ -e "$DIR/$MARKER" ]] || die "$DIR was not made by this script"
+  BINDIR=$(find_bindir)
+  cd "$DIR"
+  if is_running; then
+    as_owner "$BINDIR/pg_ctl" -D "$DIR/data" -m immediate -w -t 30 stop >/dev/null
+  fi
+}
+
+# A replica's slot on its primary, if that still runs: else the primary keeps
+# WAL for it forever. The walsender holds the slot a moment after the replica
+# has gone. Best effort: at process exit the primary may be stopping too.
+drop_slot() {
+  local slot primary port attempt
+  slot=$(<"$DIR/slot")
+  primary=$(<"$DIR/primary")
+  [[ -f "$primary/port" ]] || return 0
+  port=$(<"$primary/port")
+  for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    psql_at "$primary/socket" "$port" -At -d postgres -c "SELECT pg_drop_replication_slot(slot_name)
+        FROM pg_replication_slots WHERE slot_name = '$slot' AND NOT active" >/dev/null 2>&1 ||
+      return 0 # the primary is gone
+    [[ -n "$(psql_at "$primary/socket" "$port" -At -d postgres -c \
+      "SELECT 1 FROM pg_replication_slots WHERE slot_name = '$slot'" 2>/dev/null)" ]] || return 0
+    sleep 0.2
+  done
 }
 
 cmd_stop() {
@@ -235,6 +358,9 @@ cmd_stop() {
     fi
     cd /
   fi
+  if [[ -f "$DIR/slot" ]]; then
+    drop_slot || true
+  fi
   rm -rf -- "$DIR"
 }
 
@@ -243,7 +369,16 @@ main() {
     -h | --help | help)
       usage
       ;;
-    start | stop)
+    replica)
+      [[ $# -eq 3 ]] || {
+        usage >&2
+        exit 2
+      }
+      PRIMARY=$(checked_dir "$2")
+      DIR=$(checked_dir "$3")
+      cmd_replica
+      ;;
+    start | stop | halt)
       [[ $# -eq 2 ]] || {
         usage >&2
         exit 2

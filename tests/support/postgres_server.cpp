@@ -16,6 +16,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 
@@ -59,17 +60,28 @@ std::string make_temp_dir() {
   return path;
 }
 
-std::string script_path() {
-  std::string path = std::string(PGGAT_SOURCE_ROOT) + "/scripts/throwaway-postgres.sh";
+std::string script_path(std::string_view name) {
+  std::string path = std::string(PGGAT_SOURCE_ROOT) + "/scripts/" + std::string(name);
   if (::access(path.c_str(), X_OK) != 0) {
     throw std::runtime_error("not executable: " + path);
   }
   return path;
 }
 
-// Runs the script's `start`, returns the port it printed as PORT=<n>.
-std::uint16_t run_start(const std::string& script, const std::string& dir) {
-  const std::string command = shell_word(script) + " start " + shell_word(dir);
+std::string make_conninfo(std::string_view host, std::uint16_t port, std::string_view user,
+                          std::string_view password, std::string_view dbname) {
+  return "host=" + conninfo_value(host) + " port=" + std::to_string(port) +
+         " user=" + conninfo_value(user) + " password=" + conninfo_value(password) +
+         " dbname=" + conninfo_value(dbname) + " connect_timeout=10";
+}
+
+}  // namespace
+
+namespace throwaway {
+
+std::string run(const std::string& script, const std::vector<std::string>& words) {
+  std::string command = shell_word(script);
+  for (const auto& word : words) command += " " + shell_word(word);
   FILE* pipe = ::popen(command.c_str(), "re");
   if (pipe == nullptr) {
     throw std::system_error(errno, std::generic_category(), "popen " + command);
@@ -84,20 +96,35 @@ std::uint16_t run_start(const std::string& script, const std::string& dir) {
     throw std::runtime_error(command + " failed (status " + std::to_string(status) +
                              "); its stderr is above. stdout: " + output);
   }
-  const auto at = output.rfind("PORT=");
-  if (at == std::string::npos) {
-    throw std::runtime_error(command + " printed no PORT=: " + output);
+  return output;
+}
+
+std::string printed(const std::string& output, std::string_view key) {
+  const std::string needle = std::string(key) + "=";
+  std::optional<std::string> value;
+  for (std::size_t line = 0; line < output.size();) {
+    std::size_t end = output.find('\n', line);
+    if (end == std::string::npos) end = output.size();
+    if (output.compare(line, needle.size(), needle) == 0) {
+      value = output.substr(line + needle.size(), end - line - needle.size());
+    }
+    line = end + 1;
   }
-  const int port = std::atoi(output.c_str() + at + 5);
+  if (!value) throw std::runtime_error("the script printed no " + needle + ": " + output);
+  return *value;
+}
+
+std::uint16_t printed_port(const std::string& output) {
+  const int port = std::atoi(printed(output, "PORT").c_str());
   if (port <= 0 || port > 65535) {
-    throw std::runtime_error(command + " printed a bad port: " + output);
+    throw std::runtime_error("the script printed a bad port: " + output);
   }
   return static_cast<std::uint16_t>(port);
 }
 
-}  // namespace
+}  // namespace throwaway
 
-PostgresServer::Watchdog::Watchdog(const std::string& script, const std::string& dir) {
+ThrowawayCluster::Watchdog::Watchdog(const std::string& script, const std::string& dir) {
   std::array<int, 2> fds{};
   if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
     const int error = errno;
@@ -135,7 +162,7 @@ PostgresServer::Watchdog::Watchdog(const std::string& script, const std::string&
   pid_ = pid;
 }
 
-PostgresServer::Watchdog::~Watchdog() {
+ThrowawayCluster::Watchdog::~Watchdog() {
   if (pipe_write_ >= 0) ::close(pipe_write_);
   if (pid_ > 0) {
     int status = 0;
@@ -144,13 +171,41 @@ PostgresServer::Watchdog::~Watchdog() {
   }
 }
 
-PostgresServer::PostgresServer()
-    : script_(script_path()), dir_(make_temp_dir()), watchdog_(script_, dir_) {
-  port_ = run_start(script_, dir_);
+ThrowawayCluster::ThrowawayCluster(std::string script)
+    : script_(std::move(script)), dir_(make_temp_dir()), watchdog_(script_, dir_) {}
+
+// The watchdog member does the stopping: closing its pipe makes it run `stop`.
+ThrowawayCluster::~ThrowawayCluster() = default;
+
+void ThrowawayCluster::started(const std::string& output) {
+  port_ = throwaway::printed_port(output);
   socket_dir_ = dir_ + "/socket";
 }
 
-// The watchdog member does the stopping: closing its pipe makes it run `stop`.
+std::string ThrowawayCluster::address() const { return host_ + ":" + std::to_string(port_); }
+
+std::string ThrowawayCluster::conninfo(std::string_view user, std::string_view password,
+                                       std::string_view dbname) const {
+  return make_conninfo(host_, port_, user, password, dbname);
+}
+
+std::string ThrowawayCluster::socket_conninfo(std::string_view user, std::string_view password,
+                                              std::string_view dbname) const {
+  return make_conninfo(socket_dir_, port_, user, password, dbname);
+}
+
+pqxx::result ThrowawayCluster::execute(const std::string& sql, std::string_view dbname) const {
+  pqxx::connection connection{conninfo(superuser_role.user, superuser_role.password, dbname)};
+  pqxx::nontransaction work{connection};
+  pqxx::result result = work.exec(sql);
+  work.commit();
+  return result;
+}
+
+PostgresServer::PostgresServer() : ThrowawayCluster(script_path("throwaway-postgres.sh")) {
+  started(throwaway::run(script(), {"start", dir()}));
+}
+
 PostgresServer::~PostgresServer() = default;
 
 PostgresServer& PostgresServer::instance() {
@@ -171,30 +226,6 @@ PostgresServer& PostgresServer::instance() {
     throw std::runtime_error("throwaway PostgreSQL did not start: " + failure);
   }
   return *server;
-}
-
-std::string PostgresServer::address() const { return host_ + ":" + std::to_string(port_); }
-
-std::string PostgresServer::conninfo(std::string_view user, std::string_view password,
-                                     std::string_view dbname) const {
-  return "host=" + conninfo_value(host_) + " port=" + std::to_string(port_) +
-         " user=" + conninfo_value(user) + " password=" + conninfo_value(password) +
-         " dbname=" + conninfo_value(dbname) + " connect_timeout=10";
-}
-
-std::string PostgresServer::socket_conninfo(std::string_view user, std::string_view password,
-                                            std::string_view dbname) const {
-  return "host=" + conninfo_value(socket_dir_) + " port=" + std::to_string(port_) +
-         " user=" + conninfo_value(user) + " password=" + conninfo_value(password) +
-         " dbname=" + conninfo_value(dbname) + " connect_timeout=10";
-}
-
-pqxx::result PostgresServer::execute(const std::string& sql, std::string_view dbname) const {
-  pqxx::connection connection{conninfo(superuser_role.user, superuser_role.password, dbname)};
-  pqxx::nontransaction work{connection};
-  pqxx::result result = work.exec(sql);
-  work.commit();
-  return result;
 }
 
 std::size_t PostgresServer::terminate_backends_of(std::string_view user) const {
