@@ -1,14 +1,13 @@
 // Parameter sync: a client's session parameters applied to the server it gets.
 #include "pool/parameter_sync.hpp"
 
+#include "backend/simple_query.hpp"
+
 #include "pggat/proto/backend.hpp"
 #include "pggat/proto/frontend.hpp"
 
 namespace pggat::pool {
 namespace {
-
-const proto::FrameRules server_rules{proto::Direction::backend, proto::states::backend_ready,
-                                     proto::default_max_message_length};
 
 // E'...' literals read the same whatever standard_conforming_strings is.
 void append_literal(std::string& sql, std::string_view value) {
@@ -38,41 +37,8 @@ void append_identifier(std::string& sql, std::string_view name) {
   sql += '"';
 }
 
-struct QueryResult {
-  bool ok = false;  // the server answered up to ReadyForQuery
-  std::optional<PgError> error;
-  std::vector<std::optional<std::string>> first_row;
-};
-
-// Runs pggat's own simple query; its replies never reach the client.
-asio::awaitable<QueryResult> run_query(backend::ServerConnection& server, const std::string& sql) {
-  QueryResult result;
-  proto::fe::Query{sql}.encode(server.conn.out);
-  server.state.on_client('Q');
-  const auto flush_ec = co_await net::flush(server.conn);
-  if (flush_ec) co_return result;
-  bool have_row = false;
-  while (server.state.pending_ready() > 0) {
-    net::ReadFrameResult r = co_await net::read_frame(server.conn, server_rules);
-    if (r.ec) co_return result;
-    const proto::Frame f = r.frame;
-    server.observe_server_message(f.type, f.body);
-    if (f.type == 'E' && !result.error) {
-      if (const auto e = proto::be::ErrorResponse::decode(f.body)) result.error = e->to_pg_error();
-    } else if (f.type == 'D' && !have_row) {
-      if (const auto row = proto::be::DataRow::decode(f.body)) {
-        have_row = true;
-        for (const auto& column : row->columns) {
-          if (column) result.first_row.emplace_back(std::string(proto::as_string_view(*column)));
-          else result.first_row.emplace_back(std::nullopt);
-        }
-      }
-    }
-    server.conn.in.consume(f.total_size());
-  }
-  result.ok = true;
-  co_return result;
-}
+using backend::QueryResult;
+using backend::run_query;
 
 PgError lost_while(std::string_view what) {
   return PgError::fatal(sqlstate::connection_failure,
