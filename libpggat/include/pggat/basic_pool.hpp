@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,24 @@
 namespace pggat {
 
 enum class PoolerKind { lifo, rob };
+
+// Critics judge recipes by periodic checks; their penalties plus the recipe's
+// priority decide where new servers are dialed and which idle server a client
+// gets. A zero threshold takes the default.
+struct LatencyCritic {
+  // penalty: whole multiples of this in a check's round trip (default 300ms).
+  std::chrono::nanoseconds query_threshold{0};
+};
+struct ReplicationCritic {
+  std::chrono::nanoseconds query_threshold{0};  // as LatencyCritic's (default 300ms)
+  // penalty: whole multiples of this in a replica's replay lag (default 1s).
+  std::chrono::nanoseconds replication_threshold{0};
+};
+struct Critics {
+  std::optional<LatencyCritic> latency{};
+  std::optional<ReplicationCritic> replication{};
+  [[nodiscard]] bool empty() const { return !latency && !replication; }
+};
 enum class ParameterStatusSync { none, initial, dynamic };
 
 // pggat's basic-pool fields. Start from session() or transaction() (the
@@ -45,6 +64,9 @@ struct PGGAT_API BasicPoolOptions {
   // pggat keeps on each server (least recently used ones are closed). 0: no limit.
   std::size_t max_prepared_statements = 200;
   std::vector<MiddlewareFactory> middlewares{};
+  Critics critics{};
+  // How often recipes are checked (critics, and replica health in the hybrid pool).
+  std::chrono::nanoseconds check_period = std::chrono::seconds(1);
 
   static std::vector<std::string> default_tracked_parameters();
   static BasicPoolOptions session();

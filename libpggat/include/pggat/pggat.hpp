@@ -11,6 +11,7 @@
 #include "pggat/error.hpp"
 #include "pggat/handler.hpp"
 #include "pggat/handlers.hpp"
+#include "pggat/hybrid_pool.hpp"
 #include "pggat/matcher.hpp"
 #include "pggat/matchers.hpp"
 #include "pggat/middleware.hpp"

@@ -1,9 +1,12 @@
 // Pool: the servers behind a route and the clients they serve.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <asio/awaitable.hpp>
 
@@ -29,6 +32,27 @@ struct PoolStats {
   std::uint64_t servers_discarded = 0;  // closed because broken or unclean
 };
 
+// A snapshot of one recipe's figures.
+struct RecipeStats {
+  std::string name;
+  bool replica = false;  // a hybrid pool's replica recipe
+  std::uint64_t servers_open = 0;  // connected: idle, lent or being cleaned
+  std::uint64_t servers_idle = 0;
+  // Servers of this recipe handed to clients: units of work in transaction
+  // mode, clients in session mode.
+  std::uint64_t transactions = 0;
+  // Replica recipes: units of work that began here and were replayed on the
+  // primary (a write, a failure, a recovery conflict).
+  std::uint64_t replays_to_primary = 0;
+  // Health, as the last check found it (see the critics): out of rotation, a
+  // recipe gets no new clients and its idle servers close.
+  bool in_rotation = true;
+  int penalty = 0;
+  std::chrono::nanoseconds replication_lag{0};
+  std::uint64_t replay_lsn = 0;  // replicas: the highest replay position seen
+  std::string problem;           // why it is out of rotation, or the last dial error
+};
+
 class PGGAT_API Pool {
  public:
   virtual ~Pool() = default;
@@ -36,6 +60,13 @@ class PGGAT_API Pool {
   // Recipes can change while the pool runs (discovery adds and removes them).
   virtual void add_recipe(std::string name, Recipe recipe) = 0;
   virtual void remove_recipe(std::string_view name) = 0;
+  // A read-only replica's recipe; only pools that split reads from writes
+  // (hybrid) have them. remove_recipe removes replicas too.
+  virtual void add_replica_recipe(std::string name, Recipe recipe) {
+    (void)recipe;
+    throw std::invalid_argument("replica \"" + name +
+                                "\": this pool has no replicas (replicas need the hybrid pool)");
+  }
 
   // Serves an authenticated client until it leaves.
   virtual asio::awaitable<Verdict> serve(Client& client) = 0;
@@ -44,6 +75,7 @@ class PGGAT_API Pool {
   virtual void stop() = 0;
 
   [[nodiscard]] virtual PoolStats stats() const = 0;
+  [[nodiscard]] virtual std::vector<RecipeStats> recipe_stats() const { return {}; }
 };
 
 }  // namespace pggat

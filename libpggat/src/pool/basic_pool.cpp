@@ -119,6 +119,7 @@ class BasicPool final : public Pool {
     s.clients = clients_.load(std::memory_order_relaxed);
     return s;
   }
+  std::vector<RecipeStats> recipe_stats() const override { return servers_->recipe_stats(); }
 
   asio::awaitable<Verdict> serve(Client& client) override {
     clients_.fetch_add(1, std::memory_order_relaxed);

@@ -24,6 +24,9 @@ struct RecipeState {
   Clock::time_point retry_at{};
   std::string last_error;
   bool removed = false;
+  RecipeHealth health;
+  std::uint64_t lends = 0;    // servers handed to clients
+  std::uint64_t replays = 0;  // units moved to the primary
 
   // SCRAM pass-through before any client proved the secret: nothing to dial with.
   [[nodiscard]] bool awaiting_keys() const {
@@ -230,6 +233,7 @@ void ServerPool::lend_locked(PooledServer& server, std::shared_ptr<ClientShare> 
   server.holder = std::move(share);
   server.lent_at = Clock::now();
   ++stats_.acquires;
+  ++server.recipe->lends;
 }
 
 void ServerPool::end_loan_locked(PooledServer& server) {
@@ -275,6 +279,67 @@ void ServerPool::discard(ServerHandle server) {
 PoolStats ServerPool::stats() const {
   std::lock_guard lock(mu_);
   return stats_;
+}
+
+std::vector<RecipeStats> ServerPool::recipe_stats() const {
+  std::lock_guard lock(mu_);
+  std::vector<RecipeStats> out;
+  for (const auto& r : recipes_) {
+    if (r->removed) continue;
+    RecipeStats s;
+    s.name = r->name;
+    s.servers_open = r->open;
+    s.servers_idle = static_cast<std::uint64_t>(
+        std::count_if(idle_.begin(), idle_.end(), [&](const ServerHandle& h) { return h->recipe == r; }));
+    s.transactions = r->lends;
+    s.replays_to_primary = r->replays;
+    s.in_rotation = r->health.in_rotation;
+    s.penalty = r->health.penalty;
+    s.replication_lag = r->health.lag;
+    s.replay_lsn = r->health.replay_lsn;
+    s.problem = !r->health.problem.empty() ? r->health.problem : r->last_error;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void ServerPool::set_health(std::string_view recipe, const RecipeHealth& health) {
+  std::lock_guard lock(mu_);
+  for (auto& r : recipes_) {
+    if (r->removed || r->name != recipe) continue;
+    const std::uint64_t lsn = std::max(r->health.replay_lsn, health.replay_lsn);
+    r->health = health;
+    r->health.replay_lsn = lsn;
+  }
+}
+
+bool ServerPool::has_recipe_in_rotation() const {
+  std::lock_guard lock(mu_);
+  return std::any_of(recipes_.begin(), recipes_.end(),
+                     [](const auto& r) { return !r->removed && r->health.in_rotation; });
+}
+
+std::vector<RecipeTarget> ServerPool::recipe_targets() const {
+  std::lock_guard lock(mu_);
+  std::vector<RecipeTarget> out;
+  for (const auto& r : recipes_)
+    if (!r->removed) out.push_back(RecipeTarget{r->name, r->dial});
+  return out;
+}
+
+void ServerPool::note_replay(const PooledServer& server) {
+  std::lock_guard lock(mu_);
+  ++server.recipe->replays;
+}
+
+std::uint64_t ServerPool::known_replay_lsn(const PooledServer& server) const {
+  std::lock_guard lock(mu_);
+  return server.recipe->health.replay_lsn;
+}
+
+void ServerPool::note_replay_lsn(const PooledServer& server, std::uint64_t lsn) {
+  std::lock_guard lock(mu_);
+  server.recipe->health.replay_lsn = std::max(server.recipe->health.replay_lsn, lsn);
 }
 
 void ServerPool::discard_locked(ServerHandle server) {

@@ -40,6 +40,21 @@ struct ServerPoolOptions {
 class ServerPool;
 struct RecipeState;
 
+// What the last check of a recipe found (see HealthMonitor).
+struct RecipeHealth {
+  bool in_rotation = true;
+  int penalty = 0;
+  std::chrono::nanoseconds lag{0};
+  std::uint64_t replay_lsn = 0;  // 0: unknown (not a replica)
+  std::string problem;           // why it is out of rotation
+};
+
+// A recipe as the health monitor dials it.
+struct RecipeTarget {
+  std::string name;
+  backend::DialOptions dial;
+};
+
 // A server while it belongs to this pool.
 struct PooledServer {
   std::unique_ptr<backend::ServerConnection> connection;
@@ -87,6 +102,19 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   void discard(ServerHandle server);
 
   [[nodiscard]] PoolStats stats() const;
+  [[nodiscard]] std::vector<RecipeStats> recipe_stats() const;
+
+  // Health: set by the monitor; recipes out of rotation get no clients.
+  void set_health(std::string_view recipe, const RecipeHealth& health);
+  [[nodiscard]] bool has_recipe_in_rotation() const;
+  [[nodiscard]] std::vector<RecipeTarget> recipe_targets() const;
+
+  // A unit of work begun on `server` was replayed on the primary.
+  void note_replay(const PooledServer& server);
+  // The highest replay position known for `server`'s recipe; raised by
+  // note_replay_lsn (a client's own check) and by the monitor.
+  [[nodiscard]] std::uint64_t known_replay_lsn(const PooledServer& server) const;
+  void note_replay_lsn(const PooledServer& server, std::uint64_t lsn);
   [[nodiscard]] const std::string& name() const { return options_.name; }
 
  private:
