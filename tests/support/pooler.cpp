@@ -28,9 +28,15 @@ nlohmann::json session_config(const nlohmann::json& pool_overrides,
                 {"handle", {{"handler", "pool"}, {"pool", pool}, {"recipe", recipe}}}}}}}}}};
 }
 
-InProcessPooler::InProcessPooler(const nlohmann::json& config) : work_(io_.get_executor()) {
+InProcessPooler::InProcessPooler(const nlohmann::json& config)
+    : InProcessPooler(config, [](Registry&) {}) {}
+
+InProcessPooler::InProcessPooler(const nlohmann::json& config,
+                                 const std::function<void(Registry&)>& customize)
+    : work_(io_.get_executor()) {
   Registry registry;
   register_builtins(registry);
+  customize(registry);
   auto log = std::make_shared<spdlog::logger>(
       "pggat-test", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   log->set_level(spdlog::level::warn);

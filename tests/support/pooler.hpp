@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include "pggat/app.hpp"
 #include "pggat/config.hpp"
+#include "pggat/registry.hpp"
 
 namespace pggat::test {
 
@@ -28,6 +30,8 @@ namespace pggat::test {
 class InProcessPooler {
  public:
   explicit InProcessPooler(const nlohmann::json& config);
+  // `customize` registers the test's own handlers, pools... before the config is loaded.
+  InProcessPooler(const nlohmann::json& config, const std::function<void(Registry&)>& customize);
   ~InProcessPooler();
   InProcessPooler(const InProcessPooler&) = delete;
   InProcessPooler& operator=(const InProcessPooler&) = delete;

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +61,7 @@ class PGGAT_API ConfigNode {
 
   // Throws ConfigError for the first member not in `known`, listing them.
   void check_keys(std::initializer_list<std::string_view> known) const;
+  void check_keys(std::span<const std::string_view> known) const;
   [[noreturn]] void fail(std::string problem) const;
 
  private:

@@ -23,6 +23,8 @@ inline constexpr std::string_view query_canceled = "57014";
 inline constexpr std::string_view admin_shutdown = "57P01";
 inline constexpr std::string_view cannot_connect_now = "57P03";
 inline constexpr std::string_view internal_error = "XX000";
+inline constexpr std::string_view invalid_parameter_value = "22023";
+inline constexpr std::string_view serialization_failure = "40001";
 }  // namespace sqlstate
 
 struct PGGAT_API PgError {

@@ -46,10 +46,21 @@ std::shared_ptr<Credentials> credentials(const ConfigNode& node) {
 
 void register_builtin_handlers(Registry& registry) {
   registry.add_handler("pool", [](const ConfigNode& node, const Registry& r) {
-    node.check_keys({"handler", "pool", "recipe"});
+    node.check_keys({"handler", "pool", "recipe", "replicas"});
     Recipe recipe = parse_recipe(node.at("recipe"));
     std::shared_ptr<Pool> pool = r.make_pool(node.at("pool"));
     pool->add_recipe("recipe", std::move(recipe));
+    if (auto replicas = node.find("replicas")) {
+      std::size_t i = 0;
+      for (const ConfigNode& element : replicas->elements()) {
+        Recipe replica = parse_recipe(element);
+        try {
+          pool->add_replica_recipe("replica" + std::to_string(i++), std::move(replica));
+        } catch (const std::invalid_argument& e) {
+          element.fail(e.what());
+        }
+      }
+    }
     return make_pool_handler(std::move(pool));
   });
   registry.add_handler("rewrite_password", [](const ConfigNode& node, const Registry&) {

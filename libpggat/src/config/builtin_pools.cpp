@@ -1,8 +1,9 @@
-// JSON factories of the built-in pools: basic.
+// JSON factories of the built-in pools: basic and hybrid.
 #include <stdexcept>
 
 #include "config/builtins.hpp"
 #include "pggat/basic_pool.hpp"
+#include "pggat/hybrid_pool.hpp"
 
 namespace pggat::config {
 namespace {
@@ -29,14 +30,40 @@ ParameterStatusSync parse_sync(const ConfigNode& node) {
   node.fail("unknown parameter_status_sync \"" + mode + "\" (known: \"\", initial, dynamic)");
 }
 
-BasicPoolOptions parse_basic(const ConfigNode& node) {
-  node.check_keys({"pool", "mode", "name", "pooler", "release_after_transaction",
-                   "parameter_status_sync", "extended_query_sync", "packet_tracing_option",
-                   "otel_tracing_option", "server_reset_query", "server_reset_query_timeout",
-                   "client_acquire_timeout", "server_idle_timeout", "server_lifetime",
-                   "server_check_delay", "idle_transaction_timeout",
-                   "server_reconnect_initial_time", "server_reconnect_max_time",
-                   "tracked_parameters", "critics", "max_prepared_statements"});
+// pggat's form: [{"critic": "latency", "query_threshold": "300ms"}, ...].
+Critics parse_critics(const ConfigNode& node) {
+  Critics critics;
+  if (node.json().is_null()) return critics;
+  for (const ConfigNode& c : node.elements()) {
+    const std::string kind = c.at("critic").as_string();
+    if (kind == "latency") {
+      c.check_keys({"critic", "query_threshold"});
+      if (critics.latency) c.fail("a second latency critic");
+      critics.latency = LatencyCritic{.query_threshold = c.get_duration("query_threshold", {})};
+    } else if (kind == "replication") {
+      c.check_keys({"critic", "query_threshold", "replication_threshold"});
+      if (critics.replication) c.fail("a second replication critic");
+      critics.replication =
+          ReplicationCritic{.query_threshold = c.get_duration("query_threshold", {}),
+                            .replication_threshold = c.get_duration("replication_threshold", {})};
+    } else {
+      c.at("critic").fail("unknown critic \"" + kind + "\" (known: latency, replication)");
+    }
+  }
+  return critics;
+}
+
+const std::initializer_list<std::string_view> basic_keys = {
+    "pool", "mode", "name", "pooler", "release_after_transaction", "parameter_status_sync",
+    "extended_query_sync", "packet_tracing_option", "otel_tracing_option", "server_reset_query",
+    "server_reset_query_timeout", "client_acquire_timeout", "server_idle_timeout",
+    "server_lifetime", "server_check_delay", "idle_transaction_timeout",
+    "server_reconnect_initial_time", "server_reconnect_max_time", "tracked_parameters",
+    "critics", "check_period", "max_prepared_statements"};
+
+// The basic pool's fields; `default_mode` when neither mode nor
+// release_after_transaction says.
+BasicPoolOptions parse_basic_fields(const ConfigNode& node, std::string_view default_mode) {
   // "mode" picks pggat's preset; without it, a Go-style config that spells out
   // release_after_transaction gets the preset that matches it.
   std::string mode;
@@ -44,8 +71,10 @@ BasicPoolOptions parse_basic(const ConfigNode& node) {
     mode = m->as_string();
     if (mode != "session" && mode != "transaction")
       m->fail("unknown mode \"" + mode + "\" (known: session, transaction)");
+  } else if (auto r = node.find("release_after_transaction")) {
+    mode = r->as_bool() ? "transaction" : "session";
   } else {
-    mode = node.get_bool("release_after_transaction", false) ? "transaction" : "session";
+    mode = std::string(default_mode);
   }
   BasicPoolOptions o = mode == "session" ? BasicPoolOptions::session()
                                          : BasicPoolOptions::transaction();
@@ -59,8 +88,9 @@ BasicPoolOptions parse_basic(const ConfigNode& node) {
                                  !(t->json().is_string() && t->as_string().empty()))
       t->fail("tracing is not supported by this version yet");
   }
-  if (auto c = node.find("critics"); c && !c->json().empty())
-    c->fail("critics come with the hybrid pool and are not supported by this version yet");
+  if (auto c = node.find("critics")) o.critics = parse_critics(*c);
+  o.check_period = node.get_duration("check_period", o.check_period);
+  if (o.check_period.count() <= 0) node.at("check_period").fail("must be more than 0");
   o.server_reset_query = node.get_string("server_reset_query", o.server_reset_query);
   o.server_reset_query_timeout =
       node.get_duration("server_reset_query_timeout", o.server_reset_query_timeout);
@@ -80,6 +110,33 @@ BasicPoolOptions parse_basic(const ConfigNode& node) {
   return o;
 }
 
+BasicPoolOptions parse_basic(const ConfigNode& node) {
+  node.check_keys(std::span<const std::string_view>(basic_keys.begin(), basic_keys.size()));
+  return parse_basic_fields(node, "session");
+}
+
+HybridPoolOptions parse_hybrid(const ConfigNode& node) {
+  std::vector<std::string_view> keys(basic_keys);
+  keys.insert(keys.end(), {"consistency", "max_replay_buffer", "max_replication_lag"});
+  node.check_keys(keys);
+  HybridPoolOptions o;
+  o.base = parse_basic_fields(node, "transaction");
+  if (!o.base.release_after_transaction) {
+    const auto culprit = node.find("mode") ? node.at("mode") : node.at("release_after_transaction");
+    culprit.fail("the hybrid pool pools transactions; session pooling is not supported");
+  }
+  if (auto c = node.find("consistency")) {
+    const std::string v = c->as_string();
+    if (v.empty() || v == "eventual") o.consistency = Consistency::eventual;
+    else if (v == "read_your_writes") o.consistency = Consistency::read_your_writes;
+    else c->fail("unknown consistency \"" + v + "\" (known: eventual, read_your_writes)");
+  }
+  if (auto m = node.find("max_replay_buffer"))
+    o.max_replay_buffer = static_cast<std::size_t>(m->as_int(1, std::int64_t{1} << 30));
+  o.max_replication_lag = node.get_duration("max_replication_lag", o.max_replication_lag);
+  return o;
+}
+
 }  // namespace
 
 void register_builtin_pools(Registry& registry) {
@@ -87,6 +144,14 @@ void register_builtin_pools(Registry& registry) {
     BasicPoolOptions options = parse_basic(node);
     try {
       return make_basic_pool(std::move(options));
+    } catch (const std::invalid_argument& e) {
+      node.fail(e.what());
+    }
+  });
+  registry.add_pool("hybrid", [](const ConfigNode& node, const Registry&) -> std::shared_ptr<Pool> {
+    HybridPoolOptions options = parse_hybrid(node);
+    try {
+      return make_hybrid_pool(std::move(options));
     } catch (const std::invalid_argument& e) {
       node.fail(e.what());
     }

@@ -126,6 +126,10 @@ std::chrono::nanoseconds ConfigNode::get_duration(std::string_view key,
 }
 
 void ConfigNode::check_keys(std::initializer_list<std::string_view> known) const {
+  check_keys(std::span<const std::string_view>(known.begin(), known.size()));
+}
+
+void ConfigNode::check_keys(std::span<const std::string_view> known) const {
   if (!value_->is_object()) fail("expected an object, got " + type_name(*value_));
   for (const auto& [key, value] : value_->items()) {
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;

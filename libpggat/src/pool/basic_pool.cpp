@@ -1,5 +1,6 @@
 // The basic pool: acquire a server, pair it with the client, relay, give it back.
 #include "pggat/basic_pool.hpp"
+#include "pggat/hybrid_pool.hpp"
 
 #include <sys/socket.h>
 
@@ -11,6 +12,7 @@
 
 #include "frontend/client_session.hpp"
 #include "pggat/proto/backend.hpp"
+#include "pool/hybrid_route.hpp"
 #include "pool/parameter_sync.hpp"
 #include "pool/server_pool.hpp"
 #include "pool/session_relay.hpp"
@@ -80,46 +82,98 @@ asio::awaitable<bool> await_client_message(detail::ClientSession& session) {
 
 // A server still held when the code holding it throws is closed, never lost.
 struct DiscardUnlessReturned {
-  pool::ServerPool& servers;
+  pool::ServerPool*& servers;
   pool::ServerHandle& handle;
   ~DiscardUnlessReturned() {
-    if (handle) servers.discard(std::move(handle));
+    if (handle) servers->discard(std::move(handle));
   }
 };
 
+pool::ServerPoolOptions server_pool_options(const BasicPoolOptions& o, std::string name) {
+  return pool::ServerPoolOptions{.name = std::move(name),
+                                 .pooler = o.pooler,
+                                 .reset_query = o.server_reset_query,
+                                 .reset_timeout = o.server_reset_query_timeout,
+                                 .idle_timeout = o.server_idle_timeout,
+                                 .lifetime = o.server_lifetime,
+                                 .check_delay = o.server_check_delay,
+                                 .reconnect_initial = o.server_reconnect_initial_time,
+                                 .reconnect_max = o.server_reconnect_max_time,
+                                 .janitor_period = std::chrono::seconds(1)};
+}
+
+// What the hybrid pool adds to the basic one.
+struct HybridSettings {
+  Consistency consistency = Consistency::eventual;
+  std::size_t max_replay_buffer = 0;
+  std::chrono::nanoseconds max_replication_lag{0};
+};
+
+// The basic pool, and with replicas the hybrid pool: the same transaction
+// pooling, with each unit of work sent to a replica or the primary.
 class BasicPool final : public Pool {
  public:
-  explicit BasicPool(BasicPoolOptions options)
+  explicit BasicPool(BasicPoolOptions options, std::optional<HybridSettings> hybrid = std::nullopt)
       : options_(std::move(options)),
-        servers_(std::make_shared<pool::ServerPool>(pool::ServerPoolOptions{
-            .name = options_.name,
-            .pooler = options_.pooler,
-            .reset_query = options_.server_reset_query,
-            .reset_timeout = options_.server_reset_query_timeout,
-            .idle_timeout = options_.server_idle_timeout,
-            .lifetime = options_.server_lifetime,
-            .check_delay = options_.server_check_delay,
-            .reconnect_initial = options_.server_reconnect_initial_time,
-            .reconnect_max = options_.server_reconnect_max_time,
-            .janitor_period = std::chrono::seconds(1)})) {}
+        hybrid_(hybrid),
+        servers_(std::make_shared<pool::ServerPool>(server_pool_options(options_, options_.name))) {
+    if (hybrid_)
+      replicas_ = std::make_shared<pool::ServerPool>(server_pool_options(
+          options_, options_.name.empty() ? std::string() : options_.name + " (replicas)"));
+  }
 
   void add_recipe(std::string name, Recipe recipe) override {
     servers_->add_recipe(std::move(name), std::move(recipe));
   }
-  void remove_recipe(std::string_view name) override { servers_->remove_recipe(name); }
+  void add_replica_recipe(std::string name, Recipe recipe) override {
+    if (!replicas_) {
+      Pool::add_replica_recipe(std::move(name), std::move(recipe));
+      return;
+    }
+    replicas_->add_recipe(std::move(name), std::move(recipe));
+  }
+  void remove_recipe(std::string_view name) override {
+    servers_->remove_recipe(name);
+    if (replicas_) replicas_->remove_recipe(name);
+  }
 
   void start(const Context& context) override {
     log_ = context.log;
     servers_->start(context);
+    if (replicas_) replicas_->start(context);
   }
-  void stop() override { servers_->stop(); }
+  void stop() override {
+    servers_->stop();
+    if (replicas_) replicas_->stop();
+  }
 
   PoolStats stats() const override {
     PoolStats s = servers_->stats();
+    if (replicas_) {
+      const PoolStats r = replicas_->stats();
+      s.clients_waiting += r.clients_waiting;
+      s.servers_idle += r.servers_idle;
+      s.servers_active += r.servers_active;
+      s.servers_connecting += r.servers_connecting;
+      s.servers_resetting += r.servers_resetting;
+      s.acquires += r.acquires;
+      s.acquire_timeouts += r.acquire_timeouts;
+      s.connect_failures += r.connect_failures;
+      s.servers_discarded += r.servers_discarded;
+    }
     s.clients = clients_.load(std::memory_order_relaxed);
     return s;
   }
-  std::vector<RecipeStats> recipe_stats() const override { return servers_->recipe_stats(); }
+  std::vector<RecipeStats> recipe_stats() const override {
+    std::vector<RecipeStats> out = servers_->recipe_stats();
+    if (replicas_) {
+      for (RecipeStats& r : replicas_->recipe_stats()) {
+        r.replica = true;
+        out.push_back(std::move(r));
+      }
+    }
+    return out;
+  }
 
   asio::awaitable<Verdict> serve(Client& client) override {
     clients_.fetch_add(1, std::memory_order_relaxed);
@@ -127,8 +181,10 @@ class BasicPool final : public Pool {
       std::atomic<std::uint64_t>& n;
       ~Leave() { n.fetch_sub(1, std::memory_order_relaxed); }
     } leave{clients_};
-    if (const auto& pass = client.session().scram_pass_through)
+    if (const auto& pass = client.session().scram_pass_through) {
       servers_->offer_scram_keys(pass->secret, pass->keys);
+      if (replicas_) replicas_->offer_scram_keys(pass->secret, pass->keys);
+    }
     if (options_.release_after_transaction) co_return co_await serve_transactions(client);
     co_return co_await serve_session(client);
   }
@@ -143,7 +199,8 @@ class BasicPool final : public Pool {
     auto& result = std::get<0>(acquired);
     if (!result) co_return Verdict::fail(std::move(result.error()));
     pool::ServerHandle handle = std::move(*result);
-    DiscardUnlessReturned guard{*servers_, handle};
+    pool::ServerPool* holder = servers_.get();
+    DiscardUnlessReturned guard{holder, handle};
     backend::ServerConnection& server = *handle->connection;
 
     if (options_.parameter_status_sync != ParameterStatusSync::none) {
@@ -177,11 +234,19 @@ class BasicPool final : public Pool {
   }
 
   // Transaction pooling: a server is held from the client's first message of
-  // a unit of work until the server is idle again outside a transaction.
+  // a unit of work until the server is idle again outside a transaction. With
+  // replicas, each unit goes where choose_server sends it, and a unit a
+  // replica cannot finish is replayed on the primary.
   asio::awaitable<Verdict> serve_transactions(Client& client) {
     detail::ClientSession& session = client.session();
     // The client's account for the rob pooler, across its units of work.
     auto share = std::make_shared<pool::ClientShare>(pool::ClientShare{.client_id = client.id()});
+    pool::HybridClient route;
+    if (hybrid_) {
+      auto mode = pool::take_hybrid_mode(client.parameters);
+      if (!mode) co_return Verdict::fail(std::move(mode.error()));
+      route.mode = *mode;
+    }
     pool::TransactionClient state;
     state.tracked = options_.tracked_parameters;
     for (const auto& [name, value] : client.parameters) {
@@ -193,10 +258,10 @@ class BasicPool final : public Pool {
     // Startup: one server tells the client what the parameters are, after
     // being given the client's (a bad one fails the client as PostgreSQL would).
     {
-      auto result = co_await acquire_for(share);
+      auto result = co_await choose_server(route, share);
       if (!result) co_return std::move(result.error());
-      pool::ServerHandle handle = std::move(*result);
-      DiscardUnlessReturned guard{*servers_, handle};
+      auto [holder, handle] = std::move(*result);
+      DiscardUnlessReturned guard{holder, handle};
       backend::ServerConnection& server = *handle->connection;
       for (const auto& name : state.tracked) {
         if (const std::string* v = handle->transaction.defaults.find(name)) state.wanted.set(name, *v);
@@ -205,13 +270,13 @@ class BasicPool final : public Pool {
       if (options_.parameter_status_sync != ParameterStatusSync::none) {
         if (auto error = co_await pool::sync_parameters(server, handle->transaction.settings,
                                                         state.wanted)) {
-          servers_->release(std::move(handle));
+          holder->release(std::move(handle));
           error->severity = "FATAL";
           co_return Verdict::fail(std::move(*error));
         }
       }
       state.view = server.parameters;
-      servers_->release(std::move(handle));
+      holder->release(std::move(handle));
       const auto greet_ec = co_await greet(session, state.view);
       if (greet_ec) co_return Verdict::done();
     }
@@ -221,6 +286,7 @@ class BasicPool final : public Pool {
         .registry = options_.extended_query_sync ? &statements_ : nullptr,
         .dynamic_parameters = options_.parameter_status_sync == ParameterStatusSync::dynamic,
         .idle_transaction_timeout = options_.idle_transaction_timeout};
+    pool::ReplayRecord record;
     for (;;) {
       const bool more = co_await await_client_message(session);
       if (!more) co_return Verdict::done();
@@ -238,33 +304,48 @@ class BasicPool final : public Pool {
           continue;
         }
       }
-      auto result = co_await acquire_for(share);
+      auto result = co_await choose_server(route, share);
       if (!result) co_return std::move(result.error());
-      pool::ServerHandle handle = std::move(*result);
-      DiscardUnlessReturned guard{*servers_, handle};
+      auto [holder, handle] = std::move(*result);
+      DiscardUnlessReturned guard{holder, handle};
+      const bool on_replica = holder != servers_.get();
+
+      // On a replica, the unit is kept so it can move to the primary.
+      std::optional<pool::TransactionClient> restore_point;
+      pool::UnitOptions first_options = unit_options;
+      if (on_replica) {
+        record.reset(hybrid_->max_replay_buffer, route.mode == pool::HybridMode::rw);
+        first_options.record = &record;
+        restore_point = state;
+      }
+      if (auto fatal = co_await sync_for_unit(client, holder, handle, state)) co_return std::move(*fatal);
+      pool::UnitOutcome outcome = co_await run_unit(session, *handle, state, first_options, middlewares);
+      bool wrote = outcome.wrote;
+
+      if (outcome.end == pool::UnitOutcome::End::replay) {
+        if (log_)
+          log_->debug("client #{}: unit moves from replica {} to the primary: {}", client.id(),
+                      handle->connection->address.to_string(), record.reason);
+        holder->note_replay(*handle);
+        holder->release(std::move(handle));
+        state.statements = std::move(restore_point->statements);
+        state.wanted = std::move(restore_point->wanted);
+        state.settings_dirty = restore_point->settings_dirty;
+        // Sent again as if the client had just sent it, ahead of anything newer.
+        session.conn.in.prepend(record.replay_bytes());
+        wrote = record.cause == pool::ReplayCause::read_only;
+        holder = servers_.get();
+        auto primary = co_await acquire_for(*servers_, share);
+        if (!primary) co_return std::move(primary.error());
+        handle = std::move(*primary);
+        if (auto fatal = co_await sync_for_unit(client, holder, handle, state)) co_return std::move(*fatal);
+        pool::UnitOptions replay_options = unit_options;
+        replay_options.replay_of = &record.sent;
+        outcome = co_await run_unit(session, *handle, state, replay_options, middlewares);
+        wrote = wrote || outcome.wrote;
+      }
+      if (outcome.write_refused) route.primary_first = true;
       backend::ServerConnection& server = *handle->connection;
-      pool::TransactionServer& server_state = handle->transaction;
-      server_state.statements.set_capacity(options_.max_prepared_statements);
-
-      if (options_.parameter_status_sync != ParameterStatusSync::none) {
-        if (auto error = co_await pool::sync_parameters(server, server_state.settings, state.wanted)) {
-          if (log_) log_->warn("client #{}: could not sync parameters: {}", client.id(), error->message);
-          servers_->discard(std::move(handle));
-          error->severity = "FATAL";
-          co_return Verdict::fail(std::move(*error));
-        }
-      }
-
-      session.cancel_target = detail::ClientSession::CancelTarget{server.address, server.key};
-      pool::UnitOutcome outcome =
-          co_await pool::relay_unit(session, server, server_state, state, unit_options, middlewares);
-      if (outcome.end == pool::UnitOutcome::End::retry) {
-        // Once: a statement that changes again under the retry fails visibly.
-        pool::UnitOptions once = unit_options;
-        once.retry_changed_statements = false;
-        outcome = co_await pool::relay_unit(session, server, server_state, state, once, middlewares);
-      }
-      session.cancel_target.reset();
 
       using End = pool::UnitOutcome::End;
       switch (outcome.end) {
@@ -272,24 +353,38 @@ class BasicPool final : public Pool {
         case End::released:
           if (state.settings_dirty) {
             state.settings_dirty = false;
-            co_await read_back_settings(server, server_state, state);
+            co_await read_back_settings(server, handle->transaction, state);
           }
-          servers_->release(std::move(handle));
+          if (wrote && hybrid_ && hybrid_->consistency == Consistency::read_your_writes &&
+              holder == servers_.get()) {
+            const auto lsn = co_await pool::wal_insert_position(server);
+            if (lsn) route.min_lsn = std::max(route.min_lsn, *lsn);
+          }
+          holder->release(std::move(handle));
           continue;
         case End::client_terminated:
         case End::client_gone:
-          servers_->release(std::move(handle));
+          holder->release(std::move(handle));
           co_return Verdict::done();
         case End::client_protocol_error:
           if (log_) log_->info("client #{}: protocol error: {}", client.id(), outcome.detail);
-          servers_->release(std::move(handle));
+          holder->release(std::move(handle));
           co_return Verdict::fail(*outcome.client_error);
+        case End::replay:  // not on the primary
+        case End::replay_diverged:
+          if (log_) log_->warn("client #{}: {}", client.id(), outcome.detail);
+          holder->release(std::move(handle));  // rolled back by the cleanup
+          co_return Verdict::fail(PgError::fatal(
+              sqlstate::serialization_failure,
+              "could not serialize access: this transaction began on a replica and had to move "
+              "to the primary, where its earlier statements returned different results; it was "
+              "rolled back, retry it"));
         case End::server_gone:
           break;
       }
       if (log_) log_->warn("client #{}: {}", client.id(), outcome.detail);
       const std::string where = server.address.to_string();
-      servers_->discard(std::move(handle));
+      holder->discard(std::move(handle));
       if (outcome.server_sent_fatal) co_return Verdict::done();  // the server said why
       if (outcome.client_torn || outcome.owed_ready == 0)
         co_return Verdict::fail(PgError::fatal(
@@ -309,9 +404,83 @@ class BasicPool final : public Pool {
     }
   }
 
+  // The client's parameters on the server before a unit. A failure is the
+  // client's FATAL error; the server is closed.
+  asio::awaitable<std::optional<Verdict>> sync_for_unit(Client& client, pool::ServerPool* holder,
+                                                        pool::ServerHandle& handle,
+                                                        pool::TransactionClient& state) {
+    handle->transaction.statements.set_capacity(options_.max_prepared_statements);
+    if (options_.parameter_status_sync == ParameterStatusSync::none) co_return std::nullopt;
+    auto error = co_await pool::sync_parameters(*handle->connection, handle->transaction.settings,
+                                                state.wanted);
+    if (!error) co_return std::nullopt;
+    if (log_) log_->warn("client #{}: could not sync parameters: {}", client.id(), error->message);
+    holder->discard(std::move(handle));
+    error->severity = "FATAL";
+    co_return Verdict::fail(std::move(*error));
+  }
+
+  // One relay of a unit, with the one invisible retry of a statement whose
+  // result type changed.
+  asio::awaitable<pool::UnitOutcome> run_unit(
+      detail::ClientSession& session, pool::PooledServer& pooled, pool::TransactionClient& state,
+      const pool::UnitOptions& options, const std::vector<std::unique_ptr<Middleware>>& middlewares) {
+    backend::ServerConnection& server = *pooled.connection;
+    session.cancel_target = detail::ClientSession::CancelTarget{server.address, server.key};
+    pool::UnitOutcome outcome =
+        co_await pool::relay_unit(session, server, pooled.transaction, state, options, middlewares);
+    if (outcome.end == pool::UnitOutcome::End::retry) {
+      // Once: a statement that changes again under the retry fails visibly.
+      pool::UnitOptions once = options;
+      once.retry_changed_statements = false;
+      outcome = co_await pool::relay_unit(session, server, pooled.transaction, state, once, middlewares);
+    }
+    session.cancel_target.reset();
+    co_return outcome;
+  }
+
+  struct Chosen {
+    pool::ServerPool* holder = nullptr;
+    pool::ServerHandle handle;
+  };
+
+  // Where a unit of work goes: a replica unless the client writes only (wo),
+  // or must start on the primary, or no replica is in rotation, or (read your
+  // writes) the replica has not replayed the client's last write. A replica
+  // that cannot be had sends the client to the primary, never to an error.
+  asio::awaitable<Expected<Chosen, Verdict>> choose_server(const pool::HybridClient& route,
+                                                           std::shared_ptr<pool::ClientShare> share) {
+    const bool replica_first = replicas_ && route.mode != pool::HybridMode::wo &&
+                               (!route.primary_first || route.mode == pool::HybridMode::ro) &&
+                               replicas_->has_recipe_in_rotation();
+    if (replica_first) {
+      auto replica = co_await acquire_for(*replicas_, share);
+      if (replica) {
+        pool::ServerHandle handle = std::move(*replica);
+        const bool current = co_await replayed_past(*handle, route.min_lsn);
+        if (current) co_return Chosen{replicas_.get(), std::move(handle)};
+        if (handle->connection->state.idle()) replicas_->release(std::move(handle));
+        else replicas_->discard(std::move(handle));
+      }
+    }
+    auto primary = co_await acquire_for(*servers_, std::move(share));
+    if (!primary) co_return Unexpected(std::move(primary.error()));
+    co_return Chosen{servers_.get(), std::move(*primary)};
+  }
+
+  // Whether a replica has replayed up to `lsn` (0: no need). Asks the server
+  // only when what its recipe is known to have replayed is not enough.
+  asio::awaitable<bool> replayed_past(pool::PooledServer& replica, std::uint64_t lsn) {
+    if (lsn == 0 || replicas_->known_replay_lsn(replica) >= lsn) co_return true;
+    const auto replayed = co_await pool::wal_replay_position(*replica.connection);
+    if (!replayed) co_return false;
+    replicas_->note_replay_lsn(replica, *replayed);
+    co_return *replayed >= lsn;
+  }
+
   asio::awaitable<Expected<pool::ServerHandle, Verdict>> acquire_for(
-      std::shared_ptr<pool::ClientShare> share) {
-    auto result = co_await servers_->acquire(options_.client_acquire_timeout, std::move(share));
+      pool::ServerPool& servers, std::shared_ptr<pool::ClientShare> share) {
+    auto result = co_await servers.acquire(options_.client_acquire_timeout, std::move(share));
     if (!result) co_return Unexpected(Verdict::fail(std::move(result.error())));
     pool::ServerHandle handle = std::move(*result);
     if (!handle->transaction.initialized) {
@@ -350,8 +519,10 @@ class BasicPool final : public Pool {
   }
 
   BasicPoolOptions options_;
+  std::optional<HybridSettings> hybrid_;
   pool::StatementRegistry statements_;
-  std::shared_ptr<pool::ServerPool> servers_;
+  std::shared_ptr<pool::ServerPool> servers_;   // the primary's, or the only ones
+  std::shared_ptr<pool::ServerPool> replicas_;  // hybrid only
   std::shared_ptr<spdlog::logger> log_;
   std::atomic<std::uint64_t> clients_{0};
 };
@@ -360,6 +531,20 @@ class BasicPool final : public Pool {
 
 std::shared_ptr<Pool> make_basic_pool(BasicPoolOptions options) {
   return std::make_shared<BasicPool>(std::move(options));
+}
+
+std::shared_ptr<Pool> make_hybrid_pool(HybridPoolOptions options) {
+  if (!options.base.release_after_transaction)
+    throw std::invalid_argument(
+        "the hybrid pool pools transactions: release_after_transaction must be true (mode "
+        "\"transaction\")");
+  if (options.max_replay_buffer == 0)
+    throw std::invalid_argument("max_replay_buffer must be more than 0 bytes");
+  return std::make_shared<BasicPool>(
+      std::move(options.base),
+      HybridSettings{.consistency = options.consistency,
+                     .max_replay_buffer = options.max_replay_buffer,
+                     .max_replication_lag = options.max_replication_lag});
 }
 
 }  // namespace pggat

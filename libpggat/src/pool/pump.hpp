@@ -61,8 +61,12 @@ struct Injections {
 //
 // Inspector:
 //   bool needs_whole(char type) const;           // see the body of this type
+//     or needs_whole(char type, size_t total)    // ... knowing its size
 //   FrameAction on_frame(char type, Bytes body);  // body empty if streamed
 //   Injections* injections();                     // null when it never injects
+// and optionally:
+//   void on_streamed(char type);  // before on_frame of a message streamed through
+//   void on_consumed();           // the messages inspected so far left the source's buffer
 template <class Inspector>
 asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
                                  const proto::FrameRules& rules, Inspector& inspector,
@@ -72,6 +76,12 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
   std::size_t segment_count = 0;
   net::RecvBuffer& in = src.in;
   Injections* const injections = inspector.injections();
+  auto needs_whole = [&](char type, std::size_t total) {
+    if constexpr (requires { inspector.needs_whole(type, total); })
+      return inspector.needs_whole(type, total);
+    else
+      return inspector.needs_whole(type);
+  };
 
   // Writes are gated: with middlewares, the other direction may write to the
   // same connection (a reply on behalf of the server, say).
@@ -173,12 +183,14 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
         }
         continue;
       }
-      if (inspector.needs_whole(h.header.type) ||
+      if (needs_whole(h.header.type, total) ||
           total <= std::max(in.capacity(), net::RecvBuffer::default_capacity)) {
         reserve = total;  // after the write below: it may move the buffer
         break;
       }
       // Larger than the buffer and not needed whole: stream it through.
+      if constexpr (requires { inspector.on_streamed(h.header.type); })
+        inspector.on_streamed(h.header.type);
       (void)inspector.on_frame(h.header.type, {});
       stream_left = total - (data.size() - pos);
       pos = data.size();
@@ -192,6 +204,7 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
       if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};
     }
     in.consume(pos);
+    if constexpr (requires { inspector.on_consumed(); }) inspector.on_consumed();
     if (injections != nullptr && !injections->reply.empty()) {
       const auto ec = co_await write_to(src, asio::buffer(injections->reply));
       injections->reply.clear();

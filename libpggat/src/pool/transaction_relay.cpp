@@ -74,7 +74,8 @@ class UpInspector {
         queue_(queue),
         middlewares_(middlewares),
         injections_(injections),
-        retry_(retry) {
+        retry_(retry),
+        record_(options.record) {
     // Tracked parameters the server does not report may change silently:
     // queries naming them are looked for.
     if (options_.dynamic_parameters)
@@ -95,8 +96,21 @@ class UpInspector {
     }
   }
 
+  // A message kept for a replay is needed whole, as long as it fits.
+  bool needs_whole(char type, std::size_t total) {
+    if (record_ != nullptr && record_->fits(total)) return true;
+    return needs_whole(type);
+  }
+  void on_streamed(char) {
+    if (record_ != nullptr) record_->give_up();
+  }
+  void on_consumed() {
+    if (record_ != nullptr) record_->on_consumed();
+  }
+
   FrameAction on_frame(char type, proto::Bytes body) {
     if (type == 'X') return FrameAction::stop;
+    if (record_ != nullptr) record_->keep(type, body);
     if (middlewares_.wants(type) && !middlewares_.run(type, body)) return FrameAction::drop;
     if (retry_ != nullptr) record(type, body);
     switch (type) {
@@ -318,6 +332,7 @@ class UpInspector {
   bool after_execute_ = false;  // see PendingReply::maybe_in_copy
   RetrySegment* retry_;         // null: no retries
   bool at_segment_start_ = true;
+  ReplayRecord* record_;  // null: not on a replica
 };
 
 // Server to client: replies matched against the queue (pggat's own are
@@ -335,13 +350,84 @@ class DownInspector {
         queue_(queue),
         middlewares_(middlewares),
         injections_(injections),
-        retry_(retry) {}
+        retry_(retry),
+        record_(options.record) {
+    if (options.replay_of != nullptr) check_.emplace(*options.replay_of);
+  }
 
   bool needs_whole(char type) const {
     return type == 'S' || type == 'Z' || type == 'E' || type == 'C' || middlewares_.wants(type);
   }
+  // While a replay is matched, replies are needed whole to be compared.
+  bool needs_whole(char type, std::size_t total) const {
+    if (check_ && check_->matching() && ReplyTrace::traced(type)) return total <= check_->remaining();
+    return needs_whole(type);
+  }
+  void on_streamed(char type) {
+    if (!ReplyTrace::traced(type)) return;
+    if (record_ != nullptr) record_->untraceable = true;
+    if (check_ && check_->matching()) check_->fail();
+  }
 
+  // Replies are decided as usual; on a replica they are traced (or the relay
+  // stops for a replay), and on the primary during a replay the ones the
+  // client already has are matched and dropped.
   FrameAction on_frame(char type, proto::Bytes body) {
+    if (record_ == nullptr && !check_) return decide(type, body);
+    if (record_ != nullptr && type == 'E' && stops_for_replay(body)) {
+      server_.observe_server_message(type, body);
+      return FrameAction::stop;
+    }
+    const std::size_t injected = injections_.forward.size();
+    FrameAction action = decide(type, body);
+    const bool passes = action == FrameAction::forward || action == FrameAction::last;
+    const proto::Bytes added(injections_.forward.data() + injected, injections_.forward.size() - injected);
+    if (record_ != nullptr) {
+      record_->sent.add_raw(added);
+      if (passes && ReplyTrace::traced(type)) record_->sent.add_frame(type, body);
+      return action;
+    }
+    if (!check_->matching()) return action;
+    check_->add_raw(added);
+    injections_.forward.resize(injected);
+    if (passes && ReplyTrace::traced(type)) check_->add_frame(type, body);
+    if (check_->diverged()) return FrameAction::stop;
+    if (passes && type != 'S') {
+      // The client has it already; a unit that ends before all is matched diverged.
+      if (action == FrameAction::last) {
+        if (check_->matching()) check_->fail();
+        return FrameAction::stop;
+      }
+      return FrameAction::drop;
+    }
+    return action;
+  }
+
+  [[nodiscard]] bool diverged() const { return check_ && check_->diverged(); }
+  [[nodiscard]] bool write_refused() const { return write_refused_; }
+  [[nodiscard]] bool wrote() const { return wrote_; }
+
+ private:
+  // An error that moves the unit to the primary, when it can still be moved.
+  // A write that cannot (the record overflowed) reaches the client with a
+  // word on why.
+  bool stops_for_replay(proto::Bytes body) {
+    const auto decoded = proto::be::ErrorResponse::decode(body);
+    if (!decoded) return false;
+    const PgError error = decoded->to_pg_error();
+    const ReplayCause cause = replay_cause(error, record_->writes_replay);
+    if (cause == ReplayCause::none) return false;
+    if (record_->replayable()) {
+      record_->cause = cause;
+      record_->reason = error.code + " " + error.message;
+      return true;
+    }
+    if (cause == ReplayCause::read_only) write_refused_ = true;
+    return false;
+  }
+
+ public:
+  FrameAction decide(char type, proto::Bytes body) {
     server_.observe_server_message(type, body);
     bool forward = true;
     switch (type) {
@@ -432,6 +518,7 @@ class DownInspector {
   void on_command_tag(proto::Bytes body) {
     const auto cc = proto::be::CommandComplete::decode(body);
     if (!cc) return;
+    if (!wrote_ && command_writes(cc->tag)) wrote_ = true;
     if (cc->tag == "DISCARD ALL" || cc->tag == "DEALLOCATE ALL") {
       // The server dropped every statement: the client's and other clients'.
       client_.statements.clear();
@@ -449,13 +536,21 @@ class DownInspector {
     if (!decoded) return true;
     PgError error = decoded->to_pg_error();
     if (error.is_fatal()) sent_fatal_ = true;
-    if (queue_.empty() || queue_.front().ends_with_ready()) return true;  // inside a Query
+    // A write the replica refused and pggat could not move: the error says why.
+    const bool refused = write_refused_ && error.code == "25006";
+    if (refused)
+      rewrite_message(*decoded, error.message +
+                                    " (pggat: this transaction began on a replica and sent more than "
+                                    "max_replay_buffer bytes, so it could not move to the primary; "
+                                    "retry it: this connection's next transactions begin on the primary)");
+    if (queue_.empty() || queue_.front().ends_with_ready()) return !refused;  // inside a Query
 
     // Extended protocol: the failing message, then everything up to Sync is
     // skipped, a Query or FunctionCall too.
     PendingReply failed = queue_.pop();
     undo(failed);
     while (!queue_.empty() && queue_.front().kind != Kind::sync) undo(queue_.pop());
+    if (refused) return false;
 
     if (failed.duplicate) {
       proto::be::ErrorResponse::encode(
@@ -506,6 +601,10 @@ class DownInspector {
   Injections& injections_;
   RetrySegment* retry_;
   bool sent_fatal_ = false;
+  ReplayRecord* record_;            // on a replica
+  std::optional<ReplayCheck> check_;  // replaying on the primary
+  bool write_refused_ = false;
+  bool wrote_ = false;
 };
 
 }  // namespace
@@ -524,8 +623,9 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
   MiddlewareRun client_side(middlewares, client.client, server.state, true, up_injections);
   MiddlewareRun server_side(middlewares, client.client, server.state, false, down_injections);
   RetrySegment retry;
+  const bool replaying = options.record != nullptr || options.replay_of != nullptr;
   RetrySegment* const retry_ptr =
-      options.registry != nullptr && options.retry_changed_statements ? &retry : nullptr;
+      options.registry != nullptr && options.retry_changed_statements && !replaying ? &retry : nullptr;
   UpInspector up(server, server_state, client_state, options, queue, client_side, up_injections,
                  retry_ptr);
   DownInspector down(server, server_state, client_state, options, queue, server_side,
@@ -537,7 +637,30 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
 
   UnitOutcome out;
   out.server_sent_fatal = down.sent_fatal();
+  out.write_refused = down.write_refused();
+  out.wrote = down.wrote();
   PairEnd end = classify(pair, server.address.to_string());
+  // A replica that stopped for a replay, or went away, while the unit can
+  // still move: whatever it owes is left to the cleanup.
+  if (options.record != nullptr &&
+      ((end.kind == PairEnd::Kind::server_stopped && options.record->cause != ReplayCause::none) ||
+       (end.kind == PairEnd::Kind::server_gone && options.record->replayable() &&
+        !pair.client_torn()))) {
+    if (options.record->cause == ReplayCause::none) {
+      options.record->cause = ReplayCause::server_failed;
+      options.record->reason = end.detail;
+      server.torn = true;
+    }
+    out.end = UnitOutcome::End::replay;
+    while (!queue.empty()) forget(queue.pop(), client_state, server_state);
+    co_return out;
+  }
+  if (down.diverged()) {
+    out.end = UnitOutcome::End::replay_diverged;
+    out.detail = "the primary's replies differ from the replica's the client already got";
+    while (!queue.empty()) forget(queue.pop(), client_state, server_state);
+    co_return out;
+  }
   switch (end.kind) {
     case PairEnd::Kind::server_stopped:
       if (retry.ready) {

@@ -16,6 +16,7 @@
 #include "pggat/parameters.hpp"
 #include "pggat/pg_error.hpp"
 #include "pool/prepared_statements.hpp"
+#include "pool/replay.hpp"
 #include "pool/transaction_state.hpp"
 
 namespace pggat::pool {
@@ -30,6 +31,14 @@ struct UnitOptions {
   // While the server waits on the client: how long before the client is cut
   // (FATAL 25P03) and the server rolled back and returned. 0: no limit.
   std::chrono::nanoseconds idle_transaction_timeout{0};
+  // Hybrid pool, on a replica: the client's messages and what it was sent are
+  // kept here, and the relay stops (End::replay) before the client sees an
+  // error that moves the unit to the primary. No retries then.
+  ReplayRecord* record = nullptr;
+  // Hybrid pool, on the primary: a replay of a unit whose replies up to this
+  // trace the client already got; they are dropped, and must match
+  // (End::replay_diverged when they do not). No retries then.
+  const ReplyTrace* replay_of = nullptr;
 };
 
 struct UnitOutcome {
@@ -40,6 +49,8 @@ struct UnitOutcome {
     client_gone,
     client_protocol_error,
     server_gone,
+    replay,           // send the unit to the primary; options.record says why
+    replay_diverged,  // the primary's replies differ from the replica's the client got
   };
   End end = End::released;
   std::optional<PgError> client_error;  // FATAL for the client, unless it already got one
@@ -49,6 +60,11 @@ struct UnitOutcome {
   std::size_t owed_ready = 0;
   bool client_torn = false;
   bool server_sent_fatal = false;
+  // A write on a replica that could not be replayed (the record overflowed):
+  // the client got the error.
+  bool write_refused = false;
+  // The server reported a command that writes (INSERT, UPDATE, CREATE, ...).
+  bool wrote = false;
 };
 
 // Relays between the client and `server` until the server is idle outside a

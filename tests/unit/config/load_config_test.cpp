@@ -265,10 +265,10 @@ TEST_CASE("load_config: unknown handler, matcher and pool names list the known o
         "unknown matcher \"application_name\" (known: and, database, local_address, not, or, ssl, startup_parameter, user)");
 
   json pool = base_config();
-  pool0(pool)["pool"] = "hybrid";
+  pool0(pool)["pool"] = "hybird";
   const ConfigError p = error_of(pool);
   CHECK(p.path() == "servers[0].routes[0].handle.pool.pool");
-  CHECK(p.problem() == "unknown pool \"hybrid\" (known: basic)");
+  CHECK(p.problem() == "unknown pool \"hybird\" (known: basic, hybrid)");
 }
 
 TEST_CASE("load_config: wrong types say what was expected", "[config][load]") {
@@ -432,8 +432,8 @@ TEST_CASE("load_config: unsupported features are refused clearly", "[config][loa
   json critics = base_config();
   pool0(critics)["critics"] = json::parse(R"([{"critic": "latency", "threshold": "500ms"}])");
   const ConfigError c = error_of(critics);
-  CHECK(c.path() == "servers[0].routes[0].handle.pool.critics");
-  CHECK_THAT(c.problem(), Contains("critics") && Contains("not supported"));
+  CHECK(c.path() == "servers[0].routes[0].handle.pool.critics[0].threshold");
+  CHECK_THAT(c.problem(), Contains("unknown field") && Contains("query_threshold"));
 
   json tracing = base_config();
   pool0(tracing)["packet_tracing_option"] = true;
@@ -570,4 +570,68 @@ TEST_CASE("load_config: listener TLS mistakes name their place", "[config][load]
   listener0(unix_tls)["address"] = "/tmp/pggat-sock";
   listener0(unix_tls)["ssl"] = {{"provider", "self_signed"}};
   CHECK(error_of(unix_tls).path() == "servers[0].listen[0].ssl");
+}
+
+TEST_CASE("load_config: critics, with pggat's names, and clear errors", "[config][load]") {
+  json ok = base_config();
+  pool0(ok)["critics"] = json::parse(R"([{"critic": "latency", "query_threshold": "300ms"},
+      {"critic": "replication", "query_threshold": "0s", "replication_threshold": "2s"}])");
+  pool0(ok)["check_period"] = "250ms";
+  CHECK_NOTHROW(pggat::load_config(ok, builtins()));
+
+  json unknown = base_config();
+  pool0(unknown)["critics"] = json::parse(R"([{"critic": "cpu"}])");
+  const ConfigError u = error_of(unknown);
+  CHECK(u.path() == "servers[0].routes[0].handle.pool.critics[0].critic");
+  CHECK(u.problem() == "unknown critic \"cpu\" (known: latency, replication)");
+
+  json twice = base_config();
+  pool0(twice)["critics"] = json::parse(R"([{"critic": "latency"}, {"critic": "latency"}])");
+  CHECK(error_of(twice).path() == "servers[0].routes[0].handle.pool.critics[1]");
+
+  json period = base_config();
+  pool0(period)["check_period"] = "0s";
+  CHECK(error_of(period).path() == "servers[0].routes[0].handle.pool.check_period");
+}
+
+TEST_CASE("load_config: the hybrid pool and its replicas", "[config][load]") {
+  auto hybrid = [] {
+    json j = base_config();
+    pool0(j) = {{"pool", "hybrid"}};
+    route0(j)["handle"]["replicas"] = json::array({recipe0(j)});
+    return j;
+  };
+  CHECK_NOTHROW(pggat::load_config(hybrid(), builtins()));
+
+  json with_fields = hybrid();
+  pool0(with_fields).update({{"consistency", "read_your_writes"}, {"max_replay_buffer", 4096},
+                             {"max_replication_lag", "5s"}, {"pooler", "lifo"}});
+  CHECK_NOTHROW(pggat::load_config(with_fields, builtins()));
+
+  json session = hybrid();
+  pool0(session)["mode"] = "session";
+  const ConfigError s = error_of(session);
+  CHECK(s.path() == "servers[0].routes[0].handle.pool.mode");
+  CHECK(s.problem() == "the hybrid pool pools transactions; session pooling is not supported");
+
+  json consistency = hybrid();
+  pool0(consistency)["consistency"] = "strong";
+  const ConfigError c = error_of(consistency);
+  CHECK(c.path() == "servers[0].routes[0].handle.pool.consistency");
+  CHECK(c.problem() == "unknown consistency \"strong\" (known: eventual, read_your_writes)");
+
+  json buffer = hybrid();
+  pool0(buffer)["max_replay_buffer"] = 0;
+  CHECK(error_of(buffer).path() == "servers[0].routes[0].handle.pool.max_replay_buffer");
+
+  json bad_replica = hybrid();
+  route0(bad_replica)["handle"]["replicas"][0].erase("address");
+  CHECK(error_of(bad_replica).path() == "servers[0].routes[0].handle.replicas[0].address");
+
+  // A basic pool has no replicas: the config says so rather than ignore them.
+  json basic = base_config();
+  route0(basic)["handle"]["replicas"] = json::array({recipe0(basic)});
+  const ConfigError b = error_of(basic);
+  CHECK(b.path() == "servers[0].routes[0].handle.replicas[0]");
+  CHECK_THAT(b.problem(), Contains("replicas need the hybrid pool"));
 }

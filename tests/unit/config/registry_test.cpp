@@ -66,7 +66,7 @@ TEST_CASE("register_builtins adds pggat's names and nothing else", "[config][reg
         std::vector<std::string>{"allowed_startup_parameters", "error", "pool", "require_ssl",
                                  "rewrite_database", "rewrite_parameter", "rewrite_password",
                                  "rewrite_user"});
-  CHECK(r.pool_names() == std::vector<std::string>{"basic"});
+  CHECK(r.pool_names() == std::vector<std::string>{"basic", "hybrid"});
 }
 
 TEST_CASE("Registry refuses duplicates, empty names and empty factories", "[config][registry]") {
@@ -122,7 +122,7 @@ TEST_CASE("Registry: an unknown name lists the registered ones", "[config][regis
   Registry r;
   pggat::register_builtins(r);
   const json j = json::parse(R"({"matcher": "application_name", "handler": "rewrite_usr",
-                                 "pool": "hybrid"})");
+                                 "pool": "hybird"})");
   const ConfigNode node(j, "x");
   const ConfigError m = error_of([&] { (void)r.make_matcher(node); });
   CHECK(m.path() == "x.matcher");
@@ -133,7 +133,7 @@ TEST_CASE("Registry: an unknown name lists the registered ones", "[config][regis
   CHECK(h.problem() == "unknown handler \"rewrite_usr\" (known: allowed_startup_parameters, error, pool, require_ssl, rewrite_database, rewrite_parameter, rewrite_password, rewrite_user)");
   const ConfigError p = error_of([&] { (void)r.make_pool(node); });
   CHECK(p.path() == "x.pool");
-  CHECK(p.problem() == "unknown pool \"hybrid\" (known: basic)");
+  CHECK(p.problem() == "unknown pool \"hybird\" (known: basic, hybrid)");
 
   const ConfigError none = error_of([&] { (void)Registry{}.make_matcher(node); });
   CHECK_THAT(none.problem(), Contains("none registered"));
