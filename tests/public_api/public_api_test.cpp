@@ -50,7 +50,7 @@ TEST_CASE("the codec is usable from outside the library", "[public]") {
 TEST_CASE("the object model is usable from outside the library", "[public]") {
   Registry registry;
   register_builtins(registry);
-  CHECK(registry.pool_names() == std::vector<std::string>{"basic"});
+  CHECK(registry.pool_names() == std::vector<std::string>{"basic", "hybrid"});
   const nlohmann::json config = nlohmann::json::parse(R"({"servers": [{"listen": [{"address": "127.0.0.1:0"}],
     "routes": [{"match": {"matcher": "user", "user": "a*"},
                 "handle": {"handler": "pool", "pool": {"pool": "basic", "mode": "session"},
@@ -70,5 +70,18 @@ TEST_CASE("the object model is usable from outside the library", "[public]") {
   server.add_route(Route{match_any_of({match_user("a"), match_not(match_database("b"))}),
                          make_pool_handler(pool)});
   CHECK(server.routes().size() == 1);
+  CHECK_THROWS_AS(pool->add_replica_recipe("r1", Recipe{.address = "127.0.0.1:5433", .username = "a"}),
+                  std::invalid_argument);
+
+  HybridPoolOptions hybrid;
+  hybrid.consistency = Consistency::read_your_writes;
+  hybrid.base.critics.latency = LatencyCritic{.query_threshold = std::chrono::milliseconds(300)};
+  auto split = make_hybrid_pool(hybrid);
+  split->add_recipe("primary", Recipe{.address = "127.0.0.1:5432", .username = "a"});
+  split->add_replica_recipe("replica", Recipe{.address = "127.0.0.1:5433", .username = "a"});
+  CHECK(split->recipe_stats().size() == 2);
+  CHECK(split->recipe_stats()[1].replica);
+  hybrid.base = BasicPoolOptions::session();
+  CHECK_THROWS_AS(make_hybrid_pool(hybrid), std::invalid_argument);
   CHECK(make_error_code(errc::acquire_timeout).category().name() == std::string("pggat"));
 }
