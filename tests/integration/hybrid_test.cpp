@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <chrono>
@@ -453,4 +454,34 @@ TEST_CASE("hybrid: pgbench select-only spreads over both replicas, TPC-B through
   std::uint64_t replays = 0;
   for (const auto& r : p.recipes()) replays += r.replays_to_primary;
   CHECK(replays >= 400);
+}
+
+TEST_CASE("hybrid: replicas added and removed at run time", "[replicas][hybrid]") {
+  const ReplicaSet& set = ReplicaSet::instance();
+  nlohmann::json config = hybrid_config();
+  nlohmann::json& handle = config["servers"][0]["routes"][0]["handle"];
+  pggat::Recipe late{.address = set[1].address(), .username = "app", .password = "app-pass",
+                     .database = "app", .max_connections = 6};
+  handle["replicas"].erase(1);  // only replica0 at start
+  Pooler p(config);
+  auto pool = observed().last();
+  PqConnection a(p.conninfo()), b(p.conninfo());
+  const std::string first = std::to_string(set[0].port());
+  const std::string second = std::to_string(set[1].port());
+  CHECK(a.exec("select current_setting('port')").value() == first);
+
+  p.on_loop([&] { pool->add_replica_recipe("late", late); });
+  // Two transactions at once: the new recipe has no servers, so it gets the second.
+  REQUIRE(a.exec("begin").ok());
+  CHECK(a.exec("select current_setting('port')").value() == first);
+  REQUIRE(b.exec("begin").ok());
+  CHECK(b.exec("select current_setting('port')").value() == second);
+  REQUIRE(a.exec("commit").ok());
+  REQUIRE(b.exec("commit").ok());
+
+  p.on_loop([&] { pool->remove_recipe("replica0"); });
+  for (int i = 0; i < 10; ++i) CHECK(a.exec("select current_setting('port')").value() == second);
+  const auto recipes = p.recipes();
+  CHECK(std::none_of(recipes.begin(), recipes.end(),
+                     [](const pggat::RecipeStats& r) { return r.name == "replica0"; }));
 }
