@@ -485,3 +485,111 @@ TEST_CASE("hybrid: replicas added and removed at run time", "[replicas][hybrid]"
   CHECK(std::none_of(recipes.begin(), recipes.end(),
                      [](const pggat::RecipeStats& r) { return r.name == "replica0"; }));
 }
+
+namespace {
+
+// The first recipe named `name` in the pool's figures.
+pggat::RecipeStats recipe_named(Pooler& p, const std::string& name) {
+  for (auto& r : p.recipes())
+    if (r.name == name) return r;
+  FAIL("no recipe " << name);
+  return {};
+}
+
+// Polls the pool's figures until `ok` holds; fails after `limit`.
+template <class Ok>
+void wait_for_recipe(Pooler& p, const std::string& name, Ok ok, std::chrono::seconds limit = 30s) {
+  const auto deadline = Clock::now() + limit;
+  for (;;) {
+    const pggat::RecipeStats r = recipe_named(p, name);
+    if (ok(r)) return;
+    if (Clock::now() > deadline)
+      FAIL(name << " never got there: in_rotation=" << r.in_rotation << " penalty=" << r.penalty
+                << " lag=" << r.replication_lag.count() << "ns problem=" << r.problem);
+    std::this_thread::sleep_for(20ms);  // poll interval
+  }
+}
+
+// Writes to the primary every 50 ms while it lives, so replicas have WAL to lag on.
+class WriteLoad {
+ public:
+  WriteLoad() {
+    fresh_table("hybrid_load", "n int");
+    thread_ = std::thread([this] {
+      for (int n = 0; !stop_; ++n) {
+        ReplicaSet::instance().primary().execute("INSERT INTO hybrid_load VALUES (" + std::to_string(n) + ")",
+                                                 "app");
+        std::this_thread::sleep_for(50ms);  // the load's pace, not a wait for a condition
+      }
+    });
+  }
+  ~WriteLoad() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("hybrid: a lagging replica is penalized, then taken out of rotation; reads go to the other",
+          "[replicas][hybrid]") {
+  const ReplicaSet& set = ReplicaSet::instance();
+  const std::string healthy_port = std::to_string(set[1].port());
+
+  SECTION("behind by more than replication_threshold: penalized") {
+    Pooler p(hybrid_config({{"check_period", "100ms"},
+                            {"critics", {{{"critic", "replication"}, {"replication_threshold", "200ms"}}}}}));
+    wait_for_recipe(p, "replica0", [](const auto& r) { return r.replay_lsn > 0; });
+    WriteLoad load;
+    ApplyDelayGuard slow(set[0], 1500ms);
+    wait_for_recipe(p, "replica0", [](const auto& r) { return r.penalty >= 3; });
+    CHECK(recipe_named(p, "replica0").in_rotation);
+    CHECK(recipe_named(p, "replica1").penalty == 0);
+    PqConnection c(p.conninfo());
+    for (int i = 0; i < 20; ++i) CHECK(c.exec("select current_setting('port')").value() == healthy_port);
+  }
+  SECTION("behind by more than max_replication_lag: out of rotation, and back once caught up") {
+    Pooler p(hybrid_config({{"check_period", "100ms"}, {"max_replication_lag", "500ms"}}));
+    PqConnection c(p.conninfo());
+    {
+      WriteLoad load;
+      ApplyDelayGuard slow(set[0], 1500ms);
+      wait_for_recipe(p, "replica0", [](const auto& r) { return !r.in_rotation; });
+      CHECK_THAT(recipe_named(p, "replica0").problem, Catch::Contains("max_replication_lag"));
+      PqConnection other(p.conninfo());
+      REQUIRE(c.exec("begin").ok());
+      REQUIRE(other.exec("begin").ok());  // a second server: still not on replica0
+      CHECK(c.exec("select current_setting('port')").value() == healthy_port);
+      CHECK(other.exec("select current_setting('port')").value() == healthy_port);
+      REQUIRE(c.exec("commit").ok());
+      REQUIRE(other.exec("commit").ok());
+    }
+    wait_for_recipe(p, "replica0", [](const auto& r) { return r.in_rotation; });
+  }
+}
+
+TEST_CASE("hybrid: with every replica down, reads go to the primary without an error; replicas come back",
+          "[replicas][hybrid]") {
+  ReplicaSet& set = ReplicaSet::instance();
+  Pooler p(hybrid_config({{"check_period", "100ms"}}));
+  PqConnection c(p.conninfo());
+  CHECK(c.exec("select pg_is_in_recovery()").value() == "t");
+  {
+    ReplicaStopGuard down0(set[0]), down1(set[1]);
+    for (int i = 0; i < 10; ++i) {
+      const PqResult r = c.exec("select pg_is_in_recovery()");
+      REQUIRE(r.ok());
+      CHECK(r.value() == "f");
+    }
+    wait_for_recipe(p, "replica0", [](const auto& r) { return !r.in_rotation; });
+    wait_for_recipe(p, "replica1", [](const auto& r) { return !r.in_rotation; });
+  }
+  // Probed with backoff (100ms doubling) until they answer again.
+  wait_for_recipe(p, "replica0", [](const auto& r) { return r.in_rotation; });
+  wait_for_recipe(p, "replica1", [](const auto& r) { return r.in_rotation; });
+  CHECK(c.exec("select pg_is_in_recovery()").value() == "t");
+}

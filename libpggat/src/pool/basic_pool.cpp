@@ -311,12 +311,17 @@ class BasicPool final : public Pool {
       const bool on_replica = holder != servers_.get();
 
       // On a replica, the unit is kept so it can move to the primary.
-      std::optional<pool::TransactionClient> restore_point;
+      struct RestorePoint {
+        pool::ClientStatements statements;
+        Parameters wanted;
+        bool settings_dirty = false;
+      };
+      std::optional<RestorePoint> restore_point;
       pool::UnitOptions first_options = unit_options;
       if (on_replica) {
         record.reset(hybrid_->max_replay_buffer, route.mode == pool::HybridMode::rw);
         first_options.record = &record;
-        restore_point = state;
+        restore_point = RestorePoint{state.statements, state.wanted, state.settings_dirty};
       }
       if (auto fatal = co_await sync_for_unit(client, holder, handle, state)) co_return std::move(*fatal);
       pool::UnitOutcome outcome = co_await run_unit(session, *handle, state, first_options, middlewares);
