@@ -11,6 +11,16 @@
 
 namespace pggat::pool {
 
+// What the last check of a recipe found (see HealthMonitor and judge in
+// critics.hpp). A recipe never checked is in rotation with no penalty.
+struct RecipeHealth {
+  bool in_rotation = true;
+  int penalty = 0;
+  std::chrono::nanoseconds lag{0};
+  std::uint64_t replay_lsn = 0;  // 0: unknown (not a replica)
+  std::string problem{};         // why it is out of rotation
+};
+
 // One per client: how long it has held servers, for the rob pooler. The pool
 // reads and writes `held` under its lock, when a server is lent and returned.
 struct ClientShare {

@@ -40,15 +40,6 @@ struct ServerPoolOptions {
 class ServerPool;
 struct RecipeState;
 
-// What the last check of a recipe found (see HealthMonitor).
-struct RecipeHealth {
-  bool in_rotation = true;
-  int penalty = 0;
-  std::chrono::nanoseconds lag{0};
-  std::uint64_t replay_lsn = 0;  // 0: unknown (not a replica)
-  std::string problem;           // why it is out of rotation
-};
-
 // A recipe as the health monitor dials it.
 struct RecipeTarget {
   std::string name;
