@@ -325,7 +325,7 @@ TEST_CASE(
     "[replicas][health]") {
   auto& replicas = ReplicaSet::instance();
   HealthMonitorOptions options = replica_checks(500ms);
-  options.critics.replication = pggat::ReplicationCritic{};
+  options.critics.replication = pggat::ReplicationCritic{.replication_threshold = 250ms};
   MonitoredPool pool(both_replicas(replicas), options);
   REQUIRE(eventually([&] { return pool.checked("replica0") && pool.checked("replica1"); }));
   // An idle server on each replica.
@@ -345,9 +345,10 @@ TEST_CASE(
     CHECK_THAT(lagging.problem, Catch::Matchers::StartsWith("replication lag "));
     CHECK_THAT(lagging.problem, Catch::Matchers::EndsWith(" is over max_replication_lag 500ms"));
     CHECK(lagging.replication_lag > 500ms);
-    CHECK(lagging.penalty >= 1);  // whole seconds of lag
+    CHECK(lagging.penalty >= 2);  // whole 250ms of lag
     // Its idle server closed, though the replica is up; the other serves.
     CHECK(lagging.servers_open == 0);
+    INFO("replica0: " << pool.problem_of("replica0"));
     CHECK(pool.in_rotation("replica0"));
     for (int i = 0; i < 3; ++i) {
       auto server = pool.acquire();

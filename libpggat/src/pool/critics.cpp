@@ -1,6 +1,7 @@
 // Recipe health: the check query, reading its row, the critics' penalties and the rotation verdict.
 #include "pool/critics.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <climits>
 #include <cstdio>
@@ -54,6 +55,11 @@ std::string format_lsn(std::uint64_t lsn) {
   std::snprintf(buf, sizeof buf, "%X/%X", static_cast<unsigned>(lsn >> 32),
                 static_cast<unsigned>(lsn & 0xFFFFFFFFu));
   return buf;
+}
+
+std::chrono::nanoseconds bounded_lag(std::chrono::nanoseconds reported,
+                                     std::optional<std::chrono::nanoseconds> since_caught_up) {
+  return since_caught_up ? std::min(reported, *since_caught_up) : reported;
 }
 
 int penalty(const Critics& critics, const HealthSample& sample) {

@@ -28,6 +28,13 @@ struct HealthSample {
   std::string error{};              // why it is not reachable
 };
 
+// The lag to judge a replica by. The check's lag is the age of the last
+// commit replayed, which after a quiet spell on the primary is old however
+// promptly the replica replays the first new record; a replica seen caught up
+// (lag 0) `since_caught_up` ago has been behind for at most that long.
+[[nodiscard]] std::chrono::nanoseconds bounded_lag(
+    std::chrono::nanoseconds reported, std::optional<std::chrono::nanoseconds> since_caught_up);
+
 // Critics' defaults, for thresholds left at zero.
 inline constexpr std::chrono::nanoseconds default_query_threshold = std::chrono::milliseconds(300);
 inline constexpr std::chrono::nanoseconds default_replication_threshold = std::chrono::seconds(1);

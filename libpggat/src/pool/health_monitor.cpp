@@ -2,6 +2,7 @@
 #include "pool/health_monitor.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include <asio/dispatch.hpp>
@@ -63,6 +64,8 @@ struct HealthMonitor::Watch {
   std::unique_ptr<backend::ServerConnection> connection;
   backend::DialOptions dialed;  // what `connection` was dialed with
   RecipeHealth last;            // as the pool has it before any check: in rotation
+  // When a check last found it caught up (lag 0), for bounded_lag.
+  std::optional<Clock::time_point> caught_up_at;
 };
 
 HealthMonitor::HealthMonitor(std::shared_ptr<ServerPool> pool, HealthMonitorOptions options)
@@ -150,8 +153,13 @@ asio::awaitable<void> HealthMonitor::watch_recipe(
         watch->connection->close();
         watch->connection.reset();
       }
-      const HealthSample sample = co_await check(*watch, target->dial);
+      HealthSample sample = co_await check(*watch, target->dial);
       if (stopped()) break;  // stop() closed the connection: that is no verdict
+      if (sample.reachable && sample.lag.count() == 0) {
+        watch->caught_up_at = began;
+      } else if (sample.reachable && watch->caught_up_at) {
+        sample.lag = bounded_lag(sample.lag, Clock::now() - *watch->caught_up_at);
+      }
       failures = sample.reachable ? 0 : failures + 1;
       const RecipeHealth health =
           judge(options_.critics, sample, options_.replicas, options_.max_replication_lag);

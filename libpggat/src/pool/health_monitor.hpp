@@ -42,10 +42,11 @@ struct HealthMonitorOptions {
 // One coroutine per recipe, each with a connection of its own that it keeps
 // between checks (not a pool server: not in the pool's stats), runs the check
 // query (health_check_query) bounded by health_check_timeout, and passes
-// judge()'s verdict to ServerPool::set_health. Recipes added to or removed
-// from the pool while it runs are followed within a period. Transitions into
-// and out of rotation are logged. Recipes awaiting SCRAM pass-through keys
-// are not checked (there is nothing to log in with yet).
+// judge()'s verdict to ServerPool::set_health, the lag bounded by the time
+// since a check last found the replica caught up (bounded_lag). Recipes
+// added to or removed from the pool while it runs are followed within a
+// period. Transitions into and out of rotation are logged. Recipes awaiting
+// SCRAM pass-through keys are not checked (there is nothing to log in with).
 class HealthMonitor : public std::enable_shared_from_this<HealthMonitor> {
  public:
   HealthMonitor(std::shared_ptr<ServerPool> pool, HealthMonitorOptions options);

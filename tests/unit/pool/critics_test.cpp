@@ -57,6 +57,17 @@ TEST_CASE("format_lsn writes what parse_lsn reads", "[pool][critics]") {
   }
 }
 
+TEST_CASE("bounded_lag: behind no longer than since it was last seen caught up",
+          "[pool][critics]") {
+  using pggat::pool::bounded_lag;
+  // The first write after a quiet hour: its last replayed commit is an hour
+  // old, but the replica was caught up 150ms ago.
+  CHECK(bounded_lag(1h, 150ms) == 150ms);
+  CHECK(bounded_lag(200ms, 2s) == 200ms);
+  CHECK(bounded_lag(2s, std::nullopt) == 2s);  // never seen caught up: as reported
+  CHECK(bounded_lag(0s, 1s) == 0s);
+}
+
 TEST_CASE("penalty: no critics, no penalty", "[pool][critics]") {
   CHECK(penalty({}, reached(10s, 1h)) == 0);
   CHECK(penalty({}, unreachable("down")) == 0);
