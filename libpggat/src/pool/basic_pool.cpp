@@ -12,6 +12,7 @@
 
 #include "frontend/client_session.hpp"
 #include "pggat/proto/backend.hpp"
+#include "pool/health_monitor.hpp"
 #include "pool/hybrid_route.hpp"
 #include "pool/parameter_sync.hpp"
 #include "pool/server_pool.hpp"
@@ -117,9 +118,20 @@ class BasicPool final : public Pool {
       : options_(std::move(options)),
         hybrid_(hybrid),
         servers_(std::make_shared<pool::ServerPool>(server_pool_options(options_, options_.name))) {
-    if (hybrid_)
+    if (hybrid_) {
       replicas_ = std::make_shared<pool::ServerPool>(server_pool_options(
           options_, options_.name.empty() ? std::string() : options_.name + " (replicas)"));
+      // Replicas are always checked: rotation depends on it.
+      replica_monitor_ = std::make_shared<pool::HealthMonitor>(
+          replicas_, pool::HealthMonitorOptions{.critics = options_.critics,
+                                                .check_period = options_.check_period,
+                                                .replicas = true,
+                                                .max_replication_lag = hybrid_->max_replication_lag});
+    }
+    if (!options_.critics.empty())
+      primary_monitor_ = std::make_shared<pool::HealthMonitor>(
+          servers_, pool::HealthMonitorOptions{.critics = options_.critics,
+                                               .check_period = options_.check_period});
   }
 
   void add_recipe(std::string name, Recipe recipe) override {
@@ -141,8 +153,12 @@ class BasicPool final : public Pool {
     log_ = context.log;
     servers_->start(context);
     if (replicas_) replicas_->start(context);
+    for (const auto& monitor : {primary_monitor_, replica_monitor_})
+      if (monitor) monitor->start(context);
   }
   void stop() override {
+    for (const auto& monitor : {primary_monitor_, replica_monitor_})
+      if (monitor) monitor->stop();
     servers_->stop();
     if (replicas_) replicas_->stop();
   }
@@ -528,6 +544,8 @@ class BasicPool final : public Pool {
   pool::StatementRegistry statements_;
   std::shared_ptr<pool::ServerPool> servers_;   // the primary's, or the only ones
   std::shared_ptr<pool::ServerPool> replicas_;  // hybrid only
+  std::shared_ptr<pool::HealthMonitor> primary_monitor_;  // with critics
+  std::shared_ptr<pool::HealthMonitor> replica_monitor_;  // hybrid
   std::shared_ptr<spdlog::logger> log_;
   std::atomic<std::uint64_t> clients_{0};
 };

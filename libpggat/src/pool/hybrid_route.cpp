@@ -1,26 +1,17 @@
 // Hybrid routing: hybrid.mode and WAL positions.
 #include "pool/hybrid_route.hpp"
 
-#include <charconv>
-
 #include "backend/simple_query.hpp"
+#include "pool/critics.hpp"
 
 namespace pggat::pool {
 namespace {
-
-std::optional<std::uint32_t> parse_hex_half(std::string_view text) {
-  if (text.empty() || text.size() > 8) return std::nullopt;
-  std::uint32_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
-  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
 
 asio::awaitable<std::optional<std::uint64_t>> query_position(backend::ServerConnection& server,
                                                              const std::string& sql) {
   const backend::QueryResult r = co_await backend::run_query(server, sql);
   if (!r.ok || r.error || r.first_row.empty() || !r.first_row[0]) co_return std::nullopt;
-  co_return parse_wal_position(*r.first_row[0]);
+  co_return parse_lsn(*r.first_row[0]);
 }
 
 }  // namespace
@@ -36,15 +27,6 @@ Expected<HybridMode, PgError> take_hybrid_mode(Parameters& parameters) {
   return Unexpected(PgError::fatal(sqlstate::invalid_parameter_value,
                                    "invalid value for parameter \"hybrid.mode\": \"" + v +
                                        "\" (known: rw, ro, wo)"));
-}
-
-std::optional<std::uint64_t> parse_wal_position(std::string_view text) {
-  const auto slash = text.find('/');
-  if (slash == std::string_view::npos) return std::nullopt;
-  const auto high = parse_hex_half(text.substr(0, slash));
-  const auto low = parse_hex_half(text.substr(slash + 1));
-  if (!high || !low) return std::nullopt;
-  return (static_cast<std::uint64_t>(*high) << 32) | *low;
 }
 
 asio::awaitable<std::optional<std::uint64_t>> wal_insert_position(backend::ServerConnection& primary) {

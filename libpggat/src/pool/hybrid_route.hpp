@@ -34,9 +34,6 @@ struct HybridClient {
   std::uint64_t min_lsn = 0;
 };
 
-// "16/B374D848" as a number; nullopt unless it is one.
-[[nodiscard]] std::optional<std::uint64_t> parse_wal_position(std::string_view text);
-
 // The primary's WAL insert position now (one round trip): at or past the end
 // of every transaction committed before. nullopt when the server failed.
 [[nodiscard]] asio::awaitable<std::optional<std::uint64_t>> wal_insert_position(

@@ -1,15 +1,28 @@
-// The server pool's decisions as pure functions: who gets a server, which servers retire or need a check.
+// The server pool's decisions as pure functions: who gets a server, which recipe, which servers retire or need a check.
 #pragma once
 
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "pggat/basic_pool.hpp"
 
 namespace pggat::pool {
+
+// What the last check of a recipe found (see HealthMonitor and judge in
+// critics.hpp). A recipe never checked is in rotation with no penalty.
+struct RecipeHealth {
+  bool in_rotation = true;
+  int penalty = 0;
+  std::chrono::nanoseconds lag{0};
+  std::uint64_t replay_lsn = 0;  // 0: unknown (not a replica)
+  std::string problem{};         // why it is out of rotation
+};
 
 // One per client: how long it has held servers, for the rob pooler. The pool
 // reads and writes `held` under its lock, when a server is lent and returned.
@@ -39,6 +52,57 @@ template <class Waiters, class Held>
   return best;
 }
 
+// What choosing between recipes weighs: cost is priority plus the critics'
+// penalty (lower is better), load the recipe's open plus dialing servers.
+struct RecipeRank {
+  std::int64_t cost = 0;
+  std::uint64_t load = 0;
+};
+
+// In 64 bits: a saturated penalty plus any priority cannot overflow.
+[[nodiscard]] inline std::int64_t recipe_cost(int priority, int penalty) {
+  return std::int64_t{priority} + penalty;
+}
+
+// Which recipe a new server is dialed for: the lowest cost, then the least
+// load (so equal replicas share the servers), then the first. rank(r) gives a
+// recipe's std::optional<RecipeRank>, nullopt for one that cannot take a new
+// server (out of rotation, at capacity, backing off). nullopt when none can.
+template <class Recipes, class Rank>
+[[nodiscard]] std::optional<std::size_t> recipe_to_dial(const Recipes& recipes, Rank rank) {
+  std::optional<std::size_t> best;
+  RecipeRank best_rank;
+  std::size_t i = 0;
+  for (const auto& r : recipes) {
+    const std::optional<RecipeRank> k = rank(r);
+    if (k && (!best || k->cost < best_rank.cost ||
+              (k->cost == best_rank.cost && k->load < best_rank.load))) {
+      best = i;
+      best_rank = *k;
+    }
+    ++i;
+  }
+  return best;
+}
+
+// Which idle server is lent, from a stack whose top (back) was used last:
+// the top-most of those with the lowest cost(s), a std::optional<std::int64_t>
+// that is nullopt for a server that must not be lent (its recipe is out of
+// rotation). nullopt when none may be.
+template <class Stack, class Cost>
+[[nodiscard]] std::optional<std::size_t> idle_to_lend(const Stack& idle, Cost cost) {
+  std::optional<std::size_t> best;
+  std::int64_t best_cost = 0;
+  for (std::size_t i = idle.size(); i-- > 0;) {
+    const std::optional<std::int64_t> c = cost(idle[i]);
+    if (c && (!best || *c < best_cost)) {
+      best = i;
+      best_cost = *c;
+    }
+  }
+  return best;
+}
+
 // Past server_lifetime (0: unlimited).
 [[nodiscard]] inline bool past_lifetime(std::chrono::steady_clock::time_point created,
                                         std::chrono::steady_clock::time_point now,
@@ -59,6 +123,11 @@ template <class Waiters, class Held>
   constexpr std::chrono::nanoseconds cap = std::chrono::seconds(5);
   return connect_timeout.count() > 0 ? std::min(connect_timeout, cap) : cap;
 }
+
+// The FATAL message of acquire when no recipe is in rotation: each recipe
+// (name, problem) says why it is out.
+[[nodiscard]] std::string no_rotation_message(
+    const std::string& pool, const std::vector<std::pair<std::string, std::string>>& problems);
 
 // The FATAL message of client_acquire_timeout. `waiting` counts the client
 // that timed out.

@@ -35,6 +35,8 @@ struct RecipeState {
   [[nodiscard]] bool has_capacity() const {
     return recipe.max_connections == 0 || open + dialing < recipe.max_connections;
   }
+  [[nodiscard]] bool in_rotation() const { return health.in_rotation; }
+  [[nodiscard]] std::int64_t cost() const { return recipe_cost(recipe.priority, health.penalty); }
 };
 
 struct ServerPool::Waiter {
@@ -135,6 +137,11 @@ void ServerPool::stop() {
   idle_.clear();
 }
 
+std::string ServerPool::display_name() const {
+  std::lock_guard lock(mu_);
+  return display_name_locked();
+}
+
 std::string ServerPool::display_name_locked() const {
   if (!options_.name.empty()) return options_.name;
   for (const auto& r : recipes_)
@@ -153,7 +160,11 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
       std::lock_guard lock(mu_);
       if (stopped_)
         co_return Unexpected(PgError::fatal(sqlstate::admin_shutdown, "pggat is shutting down"));
-      if (idle_.empty()) {
+      // Nothing to wait for: a recipe comes back only with the next check.
+      if (auto reason = no_rotation_locked())
+        co_return Unexpected(PgError::fatal(sqlstate::connection_failure, std::move(*reason)));
+      server = take_idle_locked();
+      if (!server) {
         waiters_.push_back(w);
         ++stats_.clients_waiting;
         fill_waiters_locked();
@@ -165,7 +176,6 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
         }
         break;
       }
-      server = take_idle_locked();
       if (!needs_check(server->idle_since, Clock::now(), options_.check_delay)) {
         lend_locked(*server, share);
         co_return server;
@@ -177,7 +187,11 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
     const bool cancelled =
         (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
     std::lock_guard lock(mu_);
-    if (healthy) {
+    if (healthy && !server->recipe->in_rotation()) {
+      // Its recipe left rotation during the check.
+      --stats_.servers_active;
+      discard_locked(std::move(server));
+    } else if (healthy) {
       lend_locked(*server, share);
       if (!cancelled && !stopped_) co_return server;
       // The caller is gone (it would drop the server) or pggat is stopping.
@@ -220,8 +234,20 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
 }
 
 ServerHandle ServerPool::take_idle_locked() {
-  ServerHandle s = std::move(idle_.back());
-  idle_.pop_back();
+  if (idle_.empty()) return nullptr;
+  std::size_t at = idle_.size() - 1;
+  // One recipe (the common case) needs no scan: its idle servers are all in
+  // rotation, since set_health closes them when it leaves.
+  if (recipes_.size() > 1) {
+    const auto best = idle_to_lend(idle_, [](const ServerHandle& h) -> std::optional<std::int64_t> {
+      if (!h->recipe->in_rotation()) return std::nullopt;
+      return h->recipe->cost();
+    });
+    if (!best) return nullptr;
+    at = *best;
+  }
+  ServerHandle s = std::move(idle_[at]);
+  idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(at));
   ++s->watch_generation;
   s->connection->conn.stream.cancel();  // ends the idle watch
   --stats_.servers_idle;
@@ -252,6 +278,10 @@ void ServerPool::release_locked(ServerHandle server) {
   backend::ServerConnection& c = *server->connection;
   if (stopped_ || c.torn || server->recipe->removed || !c.conn.stream.is_open()) {
     discard_locked(std::move(server));
+    return;
+  }
+  if (!server->recipe->in_rotation()) {
+    close_busy_locked(std::move(server));
     return;
   }
   if (past_lifetime(server->created_at, Clock::now(), options_.lifetime)) {
@@ -305,12 +335,42 @@ std::vector<RecipeStats> ServerPool::recipe_stats() const {
 
 void ServerPool::set_health(std::string_view recipe, const RecipeHealth& health) {
   std::lock_guard lock(mu_);
-  for (auto& r : recipes_) {
-    if (r->removed || r->name != recipe) continue;
-    const std::uint64_t lsn = std::max(r->health.replay_lsn, health.replay_lsn);
-    r->health = health;
-    r->health.replay_lsn = lsn;
+  // Found first: discarding below may erase other (removed) recipes.
+  const auto it = std::find_if(recipes_.begin(), recipes_.end(),
+                               [&](const auto& r) { return !r->removed && r->name == recipe; });
+  if (it == recipes_.end()) return;
+  const std::shared_ptr<RecipeState> r = *it;
+  const bool was_in = r->health.in_rotation;
+  const std::uint64_t lsn = std::max(r->health.replay_lsn, health.replay_lsn);
+  r->health = health;
+  r->health.replay_lsn = lsn;
+  if (was_in == health.in_rotation || !started_ || stopped_) return;
+  if (!health.in_rotation) {
+    // Its idle servers would be lent to no one; lent ones close when returned.
+    std::erase_if(idle_, [&](const ServerHandle& s) {
+      if (s->recipe != r) return false;
+      --stats_.servers_idle;
+      discard_locked(s);
+      return true;
+    });
+    fill_waiters_locked();  // fails the waiters if it was the last one in rotation
+    return;
   }
+  run_janitor_locked();  // its min_connections, and waiters it can serve
+}
+
+std::optional<std::string> ServerPool::no_rotation_locked() const {
+  bool any = false;  // no recipes at all: fill_waiters_locked says so
+  for (const auto& r : recipes_) {
+    if (r->removed) continue;
+    if (r->in_rotation()) return std::nullopt;
+    any = true;
+  }
+  if (!any) return std::nullopt;
+  std::vector<std::pair<std::string, std::string>> problems;
+  for (const auto& r : recipes_)
+    if (!r->removed) problems.emplace_back(r->name, r->health.problem);
+  return no_rotation_message(display_name_locked(), problems);
 }
 
 bool ServerPool::has_recipe_in_rotation() const {
@@ -325,6 +385,13 @@ std::vector<RecipeTarget> ServerPool::recipe_targets() const {
   for (const auto& r : recipes_)
     if (!r->removed) out.push_back(RecipeTarget{r->name, r->dial});
   return out;
+}
+
+std::optional<RecipeTarget> ServerPool::recipe_target(std::string_view name) const {
+  std::lock_guard lock(mu_);
+  for (const auto& r : recipes_)
+    if (!r->removed && r->name == name) return RecipeTarget{r->name, r->dial};
+  return std::nullopt;
 }
 
 void ServerPool::note_replay(const PooledServer& server) {
@@ -369,6 +436,11 @@ void ServerPool::finish_waiter_locked(std::shared_ptr<Waiter> w, ServerHandle se
 }
 
 void ServerPool::hand_over_locked(ServerHandle server) {
+  // Dialed or cleaned while its recipe left rotation.
+  if (!server->recipe->in_rotation()) {
+    discard_locked(std::move(server));
+    return;
+  }
   server->connection->state.reset();
   if (!waiters_.empty()) {
     const std::size_t next = next_waiter(options_.pooler, waiters_, [](const auto& w) {
@@ -392,20 +464,25 @@ void ServerPool::make_idle_locked(ServerHandle server) {
 
 void ServerPool::fill_waiters_locked() {
   if (stopped_ || !started_ || waiters_.empty()) return;
+  if (auto reason = no_rotation_locked()) {
+    while (!waiters_.empty())
+      finish_waiter_locked(waiters_.front(), nullptr,
+                           PgError::fatal(sqlstate::connection_failure, *reason));
+    return;
+  }
   std::uint32_t dialing = 0;
   for (const auto& r : recipes_) dialing += r->dialing;
   const auto now = Clock::now();
+  auto rank = [now](const std::shared_ptr<RecipeState>& r) -> std::optional<RecipeRank> {
+    if (r->removed || !r->in_rotation() || !r->has_capacity() || r->retry_at > now ||
+        r->awaiting_keys())
+      return std::nullopt;
+    return RecipeRank{.cost = r->cost(), .load = std::uint64_t{r->open} + r->dialing};
+  };
   while (dialing < waiters_.size()) {
-    std::shared_ptr<RecipeState> best;
-    for (const auto& r : recipes_) {
-      if (r->removed || !r->has_capacity() || r->retry_at > now || r->awaiting_keys()) continue;
-      if (!best || r->recipe.priority < best->recipe.priority ||
-          (r->recipe.priority == best->recipe.priority &&
-           r->open + r->dialing < best->open + best->dialing))
-        best = r;
-    }
+    const auto best = recipe_to_dial(recipes_, rank);
     if (!best) break;
-    dial_locked(best);
+    dial_locked(recipes_[*best]);
     ++dialing;
   }
   if (dialing > 0 || stats_.servers_active > 0 || stats_.servers_resetting > 0) return;
@@ -419,7 +496,7 @@ void ServerPool::fill_waiters_locked() {
                "(SCRAM pass-through)";
       break;
     }
-    if (r->removed || r->last_error.empty()) continue;
+    if (r->removed || !r->in_rotation() || r->last_error.empty()) continue;
     const auto wait = std::chrono::duration_cast<std::chrono::seconds>(r->retry_at - now);
     reason = r->last_error + " (next attempt in " +
              format_duration(std::max(wait, std::chrono::seconds(1))) + ")";
@@ -558,11 +635,24 @@ void ServerPool::run_janitor_locked() {
     return true;
   });
   for (const auto& r : recipes_) {
-    while (!r->removed && r->open + r->dialing < r->recipe.min_connections && r->retry_at <= now &&
+    while (!r->removed && r->in_rotation() &&
+           r->open + r->dialing < r->recipe.min_connections && r->retry_at <= now &&
            r->has_capacity() && !r->awaiting_keys())
       dial_locked(r);
   }
   fill_waiters_locked();
+}
+
+std::string no_rotation_message(const std::string& pool,
+                                const std::vector<std::pair<std::string, std::string>>& problems) {
+  std::string out = "no server is in rotation in pool \"" + pool + "\"";
+  char sep = ':';
+  for (const auto& p : problems) {
+    out += sep;
+    out += " " + p.first + ": " + (p.second.empty() ? "out of rotation" : p.second);
+    sep = ';';
+  }
+  return out;
 }
 
 std::string acquire_timeout_message(std::chrono::nanoseconds timeout, const std::string& pool,

@@ -40,15 +40,6 @@ struct ServerPoolOptions {
 class ServerPool;
 struct RecipeState;
 
-// What the last check of a recipe found (see HealthMonitor).
-struct RecipeHealth {
-  bool in_rotation = true;
-  int penalty = 0;
-  std::chrono::nanoseconds lag{0};
-  std::uint64_t replay_lsn = 0;  // 0: unknown (not a replica)
-  std::string problem;           // why it is out of rotation
-};
-
 // A recipe as the health monitor dials it.
 struct RecipeTarget {
   std::string name;
@@ -104,10 +95,15 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   [[nodiscard]] PoolStats stats() const;
   [[nodiscard]] std::vector<RecipeStats> recipe_stats() const;
 
-  // Health: set by the monitor; recipes out of rotation get no clients.
+  // Health, set by the monitor. A recipe out of rotation is not dialed (nor
+  // kept at min_connections), its idle servers close at once and lent ones
+  // when returned. With every recipe out, acquire fails at once (FATAL 08006
+  // naming each recipe's problem). Dialing and lending prefer the lowest
+  // priority + penalty. Recipes never checked are in rotation.
   void set_health(std::string_view recipe, const RecipeHealth& health);
   [[nodiscard]] bool has_recipe_in_rotation() const;
   [[nodiscard]] std::vector<RecipeTarget> recipe_targets() const;
+  [[nodiscard]] std::optional<RecipeTarget> recipe_target(std::string_view name) const;
 
   // A unit of work begun on `server` was replayed on the primary.
   void note_replay(const PooledServer& server);
@@ -116,14 +112,20 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   [[nodiscard]] std::uint64_t known_replay_lsn(const PooledServer& server) const;
   void note_replay_lsn(const PooledServer& server, std::uint64_t lsn);
   [[nodiscard]] const std::string& name() const { return options_.name; }
+  // The name, or user@address/database of its first recipe when it has none.
+  [[nodiscard]] std::string display_name() const;
 
  private:
   struct Waiter;
 
   void dial_locked(const std::shared_ptr<RecipeState>& recipe);
   void fill_waiters_locked();
-  // Off the idle stack and counted active, its idle watch ended.
+  // Off the idle stack and counted active, its idle watch ended: the top-most
+  // of the cheapest recipe in rotation. nullptr when none may be lent.
   ServerHandle take_idle_locked();
+  // Why no client can be served: every recipe is out of rotation (nullopt
+  // when one is in, or there are none).
+  [[nodiscard]] std::optional<std::string> no_rotation_locked() const;
   void lend_locked(PooledServer& server, std::shared_ptr<ClientShare> share);
   void end_loan_locked(PooledServer& server);
   void release_locked(ServerHandle server);

@@ -1,4 +1,4 @@
-// Replay's pure parts: the digest, the record, the check, which errors move a unit, hybrid.mode, WAL positions.
+// Replay's pure parts: the digest, the record, the check, which errors move a unit, hybrid.mode.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -140,12 +140,4 @@ TEST_CASE("hybrid.mode is taken out of the parameters; a bad value is a FATAL 22
   REQUIRE_FALSE(r);
   CHECK(r.error().code == "22023");
   CHECK(r.error().is_fatal());
-}
-
-TEST_CASE("parse_wal_position reads pg_lsn text", "[pool][replay]") {
-  CHECK(parse_wal_position("0/0") == 0u);
-  CHECK(parse_wal_position("16/B374D848") == ((std::uint64_t{0x16} << 32) | 0xB374D848u));
-  CHECK(parse_wal_position("FFFFFFFF/FFFFFFFF") == ~std::uint64_t{0});
-  for (const char* bad : {"", "16", "/1", "1/", "1/2/3", "G/1", "100000000/0", "1/ 2", "-1/2"})
-    CHECK_FALSE(parse_wal_position(bad));
 }

@@ -1,9 +1,11 @@
-// The server pool's pure decisions: next waiter (lifo, rob), lifetime, check delay, timeout message.
+// The server pool's pure decisions: next waiter (lifo, rob), which recipe to dial or lend from, lifetime, check delay, messages.
 #include "pool/server_policy.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <climits>
 #include <deque>
+#include <optional>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -74,4 +76,67 @@ TEST_CASE("acquire_timeout_message names the pool and the queue", "[pool][server
         "\"app@127.0.0.1:5432/app\" (1 server busy, 1 client waiting; see "
         "client_acquire_timeout and max_connections)");
   CHECK_THAT(acquire_timeout_message(1s, "x", 0, 2), Catch::Matchers::Contains("(0 servers busy, 2 clients"));
+}
+
+namespace {
+
+using pggat::pool::RecipeRank;
+using Ranks = std::vector<std::optional<RecipeRank>>;
+using Costs = std::vector<std::optional<std::int64_t>>;
+
+std::optional<std::size_t> dial_pick(const Ranks& ranks) {
+  return pggat::pool::recipe_to_dial(ranks, [](const std::optional<RecipeRank>& r) { return r; });
+}
+
+std::optional<std::size_t> lend_pick(const Costs& costs) {
+  return pggat::pool::idle_to_lend(costs, [](const std::optional<std::int64_t>& c) { return c; });
+}
+
+RecipeRank rank(std::int64_t cost, std::uint64_t load) {
+  return RecipeRank{.cost = cost, .load = load};
+}
+
+}  // namespace
+
+TEST_CASE("recipe_to_dial: lowest priority+penalty, then least loaded, then first",
+          "[pool][server_policy]") {
+  CHECK_FALSE(dial_pick({}).has_value());
+  CHECK_FALSE(dial_pick({std::nullopt, std::nullopt}).has_value());  // none may be dialed
+  CHECK(dial_pick({rank(0, 5)}) == 0u);
+  CHECK(dial_pick({rank(1, 0), rank(0, 9)}) == 1u);  // cost before load
+  // Equal replicas share the load: the one with fewer open + dialing.
+  CHECK(dial_pick({rank(0, 3), rank(0, 2), rank(0, 2)}) == 1u);
+  CHECK(dial_pick({rank(2, 0), rank(2, 0)}) == 0u);
+  // Out of rotation, full or backing off: skipped however cheap.
+  CHECK(dial_pick({std::nullopt, rank(7, 100)}) == 1u);
+  CHECK(dial_pick({rank(7, 100), std::nullopt}) == 0u);
+  // A saturated penalty is the last choice, not an overflow.
+  using pggat::pool::recipe_cost;
+  CHECK(dial_pick({rank(recipe_cost(1, INT_MAX), 0), rank(recipe_cost(3, 2), 9)}) == 1u);
+  CHECK(recipe_cost(INT_MAX, INT_MAX) == 2 * std::int64_t{INT_MAX});
+  CHECK(recipe_cost(-5, 2) == -3);
+}
+
+TEST_CASE("idle_to_lend: the top-most idle server of the cheapest recipe in rotation",
+          "[pool][server_policy]") {
+  CHECK_FALSE(lend_pick({}).has_value());
+  CHECK_FALSE(lend_pick({std::nullopt}).has_value());
+  // All equal: the top of the stack (most recently used), as with one recipe.
+  CHECK(lend_pick({0, 0, 0}) == 2u);
+  CHECK(lend_pick({0, 1, 1}) == 0u);  // cheaper, though further down
+  CHECK(lend_pick({1, 0, 1, 0, 1}) == 3u);
+  // Out of rotation: never lent.
+  CHECK(lend_pick({0, 5, std::nullopt}) == 0u);
+  CHECK(lend_pick({5, std::nullopt, std::nullopt}) == 0u);
+}
+
+TEST_CASE("no_rotation_message names the pool and each recipe's problem", "[pool][server_policy]") {
+  using pggat::pool::no_rotation_message;
+  CHECK(no_rotation_message("hybrid",
+                            {{"replica1", "could not connect"},
+                             {"replica2", "replication lag 3s is over max_replication_lag 1s"}}) ==
+        "no server is in rotation in pool \"hybrid\": replica1: could not connect; replica2: "
+        "replication lag 3s is over max_replication_lag 1s");
+  CHECK(no_rotation_message("p", {{"r", ""}}) ==
+        "no server is in rotation in pool \"p\": r: out of rotation");
 }
