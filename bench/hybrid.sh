@@ -20,6 +20,7 @@ pgbench=$pgbin/pgbench; [[ -x $pgbench ]] || pgbench=pgbench
 psql=$pgbin/psql; [[ -x $psql ]] || psql=psql
 
 work=$(mktemp -d /tmp/pggat-bench-XXXXXX)
+chmod 1777 "$work"  # the clusters run as user postgres
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
