@@ -246,13 +246,19 @@ TEST_CASE("hybrid: hybrid.mode ro, wo, and a bad value", "[replicas][hybrid]") {
   Pooler p(hybrid_config());
   PqConnection ro(p.conninfo("app", "app", "options='-c hybrid.mode=ro'"));
   CHECK(ro.exec("select pg_is_in_recovery()").value() == "t");
+  CHECK(std::string(PQparameterStatus(ro.get(), "in_hot_standby")) == "on");
   const PqResult refused = ro.exec("insert into hybrid_m values (1)");
   CHECK(refused.sqlstate() == "25006");
   CHECK(ro.exec("select 1").ok());
   // The parameter is pggat's: servers never see it.
   CHECK(ro.exec("select current_setting('hybrid.mode', true)").value() == "");
 
+  // In rw and wo the pool is a read-write server, whoever greeted the client.
+  PqConnection rw(p.conninfo("app", "app", "target_session_attrs=read-write"));
+  CHECK(std::string(PQparameterStatus(rw.get(), "in_hot_standby")) == "off");
+  CHECK(rw.exec("select pg_is_in_recovery()").value() == "t");
   PqConnection wo(p.conninfo("app", "app", "options='-c hybrid.mode=wo'"));
+  CHECK(std::string(PQparameterStatus(wo.get(), "in_hot_standby")) == "off");
   CHECK(wo.exec("select pg_is_in_recovery()").value() == "f");
   CHECK(wo.exec("insert into hybrid_m values (2)").ok());
   CHECK(on_primary("select count(*) from hybrid_m") == "1");

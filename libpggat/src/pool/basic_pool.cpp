@@ -292,6 +292,10 @@ class BasicPool final : public Pool {
         }
       }
       state.view = server.parameters;
+      // The client's server is the pool, not the replica that happened to
+      // greet it: libpq's target_session_attrs=read-write reads this.
+      if (hybrid_ && state.view.find("in_hot_standby") != nullptr)
+        state.view.set("in_hot_standby", route.mode == pool::HybridMode::ro ? "on" : "off");
       holder->release(std::move(handle));
       const auto greet_ec = co_await greet(session, state.view);
       if (greet_ec) co_return Verdict::done();

@@ -1,0 +1,347 @@
+#!/usr/bin/python3
+"""pggat against PgBouncer and direct PostgreSQL, in one run on this machine.
+
+    bench/run.py [--build build] [--rounds 3] [--seconds 10] [--scale 10]
+                 [--out docs/benchmarks.md] [--smoke]
+
+Starts a throwaway PostgreSQL (scripts/throwaway-postgres.sh; pgbench -i),
+PgBouncer from Debian's package (transaction mode, pool size 20) and pggat
+(transaction mode, max_connections 20), both with trust authentication for
+clients, then runs each workload against direct PostgreSQL, PgBouncer and
+pggat, interleaved, `rounds` times, and writes the medians to `out`: TPS,
+latency, the ratios pggat/PgBouncer and pggat/direct, and the poolers' CPU
+seconds per transaction (from /proc). --smoke: one short round at scale 1,
+a check that the command works (CI), not a measurement; it writes nothing
+unless --out is given.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import struct
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PGBIN = "/usr/lib/postgresql/15/bin"
+
+
+def program(name):
+    direct = os.path.join(PGBIN, name)
+    return direct if os.access(direct, os.X_OK) else name
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, process, what, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"{what} exited with {process.returncode} before listening")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"{what} did not listen on 127.0.0.1:{port} within {timeout}s")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
+
+
+def open_idle(port, count):
+    """count client connections logged in (trust) and left idle; the caller closes them."""
+    body = struct.pack("!i", 196608) + b"user\0app\0database\0app\0\0"
+    startup = struct.pack("!i", len(body) + 4) + body
+    held = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        s.sendall(startup)
+        buf = b""
+        while True:  # until ReadyForQuery
+            chunk = s.recv(65536)
+            if not chunk:
+                raise RuntimeError(f"connection {len(held) + 1} was closed during startup")
+            buf += chunk
+            if b"Z\0\0\0\x05" in buf:
+                break
+            if buf[:1] == b"E":
+                raise RuntimeError(f"connection {len(held) + 1} refused: {buf[:200]!r}")
+        held.append(s)
+    return held
+
+
+# Each workload: pgbench arguments (without -T, host, port) and what to report.
+WORKLOADS = [
+    ("a", "select-only, -M simple, 50 clients", ["-S", "-M", "simple", "-c", "50", "-j", "2"]),
+    ("b", "select-only, -M extended, 50 clients", ["-S", "-M", "extended", "-c", "50", "-j", "2"]),
+    ("c", "select-only, -M prepared, 50 clients", ["-S", "-M", "prepared", "-c", "50", "-j", "2"]),
+    ("d", "select-only, 1 client (latency)", ["-S", "-M", "simple", "-c", "1", "-j", "1"]),
+    ("e", "select-only, -C (connect per transaction), 20 clients",
+     ["-S", "-M", "simple", "-C", "-c", "20", "-j", "2"]),
+    ("g", "tpcb-like, 50 clients", ["-M", "simple", "-c", "50", "-j", "2"]),
+]
+TARGETS = ["direct", "pgbouncer", "pggat"]
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.work = tempfile.mkdtemp(prefix="pggat-bench-", dir="/tmp")
+        os.chmod(self.work, 0o1777)  # the clusters and PgBouncer run as user postgres
+        self.processes = []
+        self.primary_dir = os.path.join(self.work, "primary")
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        self.env["PGPASSWORD"] = "app-pass"
+
+    def close(self):
+        for p in self.processes:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        subprocess.run([os.path.join(ROOT, "scripts/throwaway-postgres.sh"), "stop", self.primary_dir],
+                       capture_output=True)
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def start_postgres(self):
+        out = subprocess.run([os.path.join(ROOT, "scripts/throwaway-postgres.sh"), "start", self.primary_dir],
+                             check=True, capture_output=True, text=True).stdout
+        self.pg_port = int(re.search(r"^PORT=(\d+)", out, re.M).group(1))
+        subprocess.run([program("pgbench"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "app", "-i",
+                        "-q", "-s", str(self.args.scale), "app"], check=True, capture_output=True,
+                       env=self.env)
+
+    def start_pgbouncer(self):
+        self.bouncer_port = free_port()
+        d = os.path.join(self.work, "pgbouncer")
+        os.mkdir(d)
+        with open(os.path.join(d, "userlist.txt"), "w") as f:
+            f.write('"app" "app-pass"\n')
+        with open(os.path.join(d, "pgbouncer.ini"), "w") as f:
+            f.write(f"""[databases]
+app = host=127.0.0.1 port={self.pg_port} dbname=app user=app password=app-pass
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {self.bouncer_port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {d}/userlist.txt
+pool_mode = transaction
+default_pool_size = 20
+max_client_conn = 12000
+logfile = {d}/pgbouncer.log
+pidfile = {d}/pgbouncer.pid
+""")
+        shutil.chown(d, "postgres")
+        for name in os.listdir(d):
+            shutil.chown(os.path.join(d, name), "postgres")
+        p = subprocess.Popen(["runuser", "-u", "postgres", "--", "pgbouncer", os.path.join(d, "pgbouncer.ini")],
+                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "stderr"), "w"))
+        self.processes.append(p)
+        wait_for_port(self.bouncer_port, p, "PgBouncer")
+        with open(os.path.join(d, "pgbouncer.pid")) as f:
+            self.bouncer_pid = int(f.read())
+
+    def start_pggat(self):
+        self.pggat_port = free_port()
+        config = {"servers": [{"listen": [{"address": f"127.0.0.1:{self.pggat_port}"}],
+                               "routes": [{"handle": {
+                                   "handler": "pool",
+                                   "pool": {"pool": "basic", "mode": "transaction"},
+                                   "recipe": {"address": f"127.0.0.1:{self.pg_port}", "username": "app",
+                                              "password": "app-pass", "database": "app",
+                                              "max_connections": 20}}}]}]}
+        path = os.path.join(self.work, "pggat.json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        p = subprocess.Popen([os.path.join(self.args.build, "pggat-cli/pggat"), "run", path],
+                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.work, "pggat.log"), "w"))
+        self.processes.append(p)
+        wait_for_port(self.pggat_port, p, "pggat")
+        self.pggat_pid = p.pid
+
+    def port_of(self, target):
+        return {"direct": self.pg_port, "pgbouncer": self.bouncer_port, "pggat": self.pggat_port}[target]
+
+    def pid_of(self, target):
+        return {"direct": None, "pgbouncer": self.bouncer_pid, "pggat": self.pggat_pid}[target]
+
+    def pgbench(self, target, args):
+        pid = self.pid_of(target)
+        cpu_before = cpu_seconds(pid) if pid else None
+        cmd = [program("pgbench"), "-h", "127.0.0.1", "-p", str(self.port_of(target)), "-U", "app", "-n",
+               "-T", str(self.args.seconds)] + args + ["app"]
+        r = subprocess.run(cmd, capture_output=True, text=True, env=self.env)
+        out = r.stdout + r.stderr
+        tps = re.search(r"^tps = ([0-9.]+)", out, re.M)
+        latency = re.search(r"^latency average = ([0-9.]+) ms", out, re.M)
+        done = re.search(r"number of transactions actually processed: (\d+)", out)
+        failed = re.search(r"number of failed transactions: (\d+)", out)
+        result = {"ok": r.returncode == 0 and tps is not None,
+                  "tps": float(tps.group(1)) if tps else 0.0,
+                  "latency_ms": float(latency.group(1)) if latency else None,
+                  "transactions": int(done.group(1)) if done else 0,
+                  "failed": int(failed.group(1)) if failed else None,
+                  "error": "" if r.returncode == 0 else out.strip().splitlines()[-1] if out.strip() else "failed"}
+        if pid and result["transactions"]:
+            result["cpu_per_tx_us"] = (cpu_seconds(pid) - cpu_before) / result["transactions"] * 1e6
+        return result
+
+
+def measure_idle(bench, args):
+    """(f): memory per idle client connection, and throughput beside them."""
+    idle_count = 200 if args.smoke else 2000
+    held_count = 500 if args.smoke else 10000
+    out = {}
+    for target in ["pgbouncer", "pggat"]:
+        pid = bench.pid_of(target)
+        before = rss_kib(pid)
+        held = open_idle(bench.port_of(target), idle_count)
+        per_conn = (rss_kib(pid) - before) * 1024 / idle_count
+        tps = [bench.pgbench(target, ["-S", "-M", "simple", "-c", "50", "-j", "2"]) for _ in range(args.rounds)]
+        more = open_idle(bench.port_of(target), held_count - idle_count)
+        total = len(held) + len(more)
+        per_conn_all = (rss_kib(pid) - before) * 1024 / total
+        for s in held + more:
+            s.close()
+        out[target] = {"bytes_per_idle": per_conn, "tps": median([r["tps"] for r in tps if r["ok"]]),
+                       "held": total, "bytes_per_held": per_conn_all}
+        print(f"idle {target:9} {per_conn:8.0f} B per idle connection, tps beside {idle_count}: "
+              f"{out[target]['tps']}, {total} held at {per_conn_all:.0f} B each", flush=True)
+    out["idle_count"] = idle_count
+    return out
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "–"
+    return f"{v:,.{digits}f}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--scale", type=int, default=10)
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--smoke", action="store_true")
+    args = ap.parse_args()
+    if args.smoke:
+        args.rounds, args.seconds, args.scale = 1, 2, 1
+    elif args.out is None:
+        args.out = os.path.join(ROOT, "docs/benchmarks.md")
+
+    # (f) holds 10,000 connections: this process and the poolers (its children) need the files.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+    bench = Bench(args)
+    try:
+        bench.start_postgres()
+        bench.start_pgbouncer()
+        bench.start_pggat()
+        results = {(w[0], t): [] for w in WORKLOADS for t in TARGETS}
+        for rnd in range(args.rounds):
+            for key, title, wargs in WORKLOADS:
+                for target in TARGETS:  # interleaved: drift hits all three alike
+                    r = bench.pgbench(target, wargs)
+                    results[(key, target)].append(r)
+                    print(f"round {rnd + 1} {key} {target:9} tps {r['tps']:10.1f}"
+                          + ("" if r["ok"] else f"  FAILED: {r['error']}"), flush=True)
+        idle = measure_idle(bench, args)
+        report(args, WORKLOADS, results, idle)
+        problems = [f"{k} {t}: {r['error']}" for (k, t), rs in results.items() for r in rs
+                    if not r["ok"] and not (k == "c" and t == "pgbouncer")]
+        if problems:
+            sys.exit("runs that failed:\n  " + "\n  ".join(problems))
+    finally:
+        bench.close()
+
+
+def report(args, workloads, results, idle):
+    lines = []
+    lines.append("| workload | direct tps | PgBouncer tps | pggat tps | pggat / PgBouncer | pggat / direct "
+                 "| latency ms direct / PgBouncer / pggat | CPU µs per tx PgBouncer / pggat |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for key, title, _ in workloads:
+        med = {t: median([r["tps"] for r in results[(key, t)] if r["ok"]]) for t in TARGETS}
+        lat = {t: median([r["latency_ms"] for r in results[(key, t)] if r["ok"]]) for t in TARGETS}
+        cpu = {t: median([r.get("cpu_per_tx_us") for r in results[(key, t)] if r["ok"]]) for t in TARGETS}
+        ratio_b = med["pggat"] / med["pgbouncer"] if med["pggat"] and med["pgbouncer"] else None
+        ratio_d = med["pggat"] / med["direct"] if med["pggat"] and med["direct"] else None
+        bouncer = fmt(med["pgbouncer"])
+        if med["pgbouncer"] is None:
+            bouncer = "fails (" + results[(key, "pgbouncer")][0]["error"][:60] + ")"
+        lines.append(f"| ({key}) {title} | {fmt(med['direct'])} | {bouncer} | {fmt(med['pggat'])} "
+                     f"| {fmt(ratio_b, 2)} | {fmt(ratio_d, 2)} "
+                     f"| {fmt(lat['direct'], 3)} / {fmt(lat['pgbouncer'], 3)} / {fmt(lat['pggat'], 3)} "
+                     f"| {fmt(cpu['pgbouncer'], 1)} / {fmt(cpu['pggat'], 1)} |")
+    b, g = idle["pgbouncer"], idle["pggat"]
+    ratio = g["tps"] / b["tps"] if g["tps"] and b["tps"] else None
+    lines.append(f"| (f) select-only, 50 clients beside {idle['idle_count']:,} idle ones | – | {fmt(b['tps'])} "
+                 f"| {fmt(g['tps'])} | {fmt(ratio, 2)} | – | RSS per idle connection: "
+                 f"{fmt(b['bytes_per_idle'])} B / {fmt(g['bytes_per_idle'])} B | – |")
+    lines.append(f"| (f) connections held | – | {b['held']:,} at {fmt(b['bytes_per_held'])} B each "
+                 f"| {g['held']:,} at {fmt(g['bytes_per_held'])} B each | | | | |")
+    table = "\n".join(lines)
+    print(table)
+    if not args.out:
+        return
+    versions = subprocess.run(["pgbouncer", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    pg = subprocess.run([program("postgres"), "--version"], capture_output=True, text=True).stdout.strip()
+    doc = f"""# Benchmarks
+
+Produced by `bench/run.py --rounds {args.rounds} --seconds {args.seconds} --scale {args.scale}`
+on {datetime.date.today().isoformat()}: {os.cpu_count()} cores, {platform.platform()}, {pg},
+{versions}, pggat built with the default meson options (-O2).
+
+Each workload ran against direct PostgreSQL, PgBouncer and pggat, interleaved,
+{args.rounds} times for {args.seconds} s; the figures are medians. PostgreSQL, the pooler and
+pgbench share the machine's cores, so the poolers compete with PostgreSQL for
+CPU: ratios measured in the same run are what to compare. Both poolers run in
+transaction mode with 20 server connections and trust authentication for
+clients. CPU µs per transaction is the pooler's user+system CPU time over the
+run (from /proc) divided by the transactions pgbench completed.
+
+{table}
+
+(f) opens idle client connections (startup and login, then nothing) to each
+pooler and reads its RSS before and after; direct PostgreSQL is left out (its
+max_connections is 100).
+"""
+    with open(args.out, "w") as f:
+        f.write(doc)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
