@@ -160,7 +160,9 @@ pidfile = {d}/pgbouncer.pid
         shutil.chown(d, "postgres")
         for name in os.listdir(d):
             shutil.chown(os.path.join(d, name), "postgres")
-        p = subprocess.Popen(["runuser", "-u", "postgres", "--", "pgbouncer", os.path.join(d, "pgbouncer.ini")],
+        # Started as root and switching to postgres itself (-u), it keeps this
+        # process's file limit; runuser would apply the login limits (1,024).
+        p = subprocess.Popen(["pgbouncer", "-u", "postgres", os.path.join(d, "pgbouncer.ini")],
                              stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "stderr"), "w"))
         self.processes.append(p)
         wait_for_port(self.bouncer_port, p, "PgBouncer")
@@ -219,22 +221,33 @@ def measure_idle(bench, args):
     held_count = 500 if args.smoke else 10000
     out = {}
     for target in ["pgbouncer", "pggat"]:
-        pid = bench.pid_of(target)
-        before = rss_kib(pid)
-        held = open_idle(bench.port_of(target), idle_count)
-        per_conn = (rss_kib(pid) - before) * 1024 / idle_count
-        tps = [bench.pgbench(target, ["-S", "-M", "simple", "-c", "50", "-j", "2"]) for _ in range(args.rounds)]
-        more = open_idle(bench.port_of(target), held_count - idle_count)
-        total = len(held) + len(more)
-        per_conn_all = (rss_kib(pid) - before) * 1024 / total
-        for s in held + more:
-            s.close()
-        out[target] = {"bytes_per_idle": per_conn, "tps": median([r["tps"] for r in tps if r["ok"]]),
-                       "held": total, "bytes_per_held": per_conn_all}
-        print(f"idle {target:9} {per_conn:8.0f} B per idle connection, tps beside {idle_count}: "
-              f"{out[target]['tps']}, {total} held at {per_conn_all:.0f} B each", flush=True)
+        try:
+            out[target] = idle_figures(bench, args, target, idle_count, held_count)
+        except (OSError, RuntimeError) as e:
+            print(f"idle {target}: failed: {e}", flush=True)
+            out[target] = {"bytes_per_idle": None, "tps": None, "held": 0, "bytes_per_held": None,
+                           "error": str(e)}
     out["idle_count"] = idle_count
     return out
+
+
+def idle_figures(bench, args, target, idle_count, held_count):
+    pid = bench.pid_of(target)
+    before = rss_kib(pid)
+    held = open_idle(bench.port_of(target), idle_count)
+    try:
+        per_conn = (rss_kib(pid) - before) * 1024 / idle_count
+        tps = [bench.pgbench(target, ["-S", "-M", "simple", "-c", "50", "-j", "2"]) for _ in range(args.rounds)]
+        held += open_idle(bench.port_of(target), held_count - idle_count)
+        per_conn_all = (rss_kib(pid) - before) * 1024 / len(held)
+    finally:
+        for s in held:
+            s.close()
+    figures = {"bytes_per_idle": per_conn, "tps": median([r["tps"] for r in tps if r["ok"]]),
+               "held": len(held), "bytes_per_held": per_conn_all}
+    print(f"idle {target:9} {per_conn:8.0f} B per idle connection, tps beside {idle_count}: "
+          f"{figures['tps']}, {len(held)} held at {per_conn_all:.0f} B each", flush=True)
+    return figures
 
 
 def median(values):
@@ -263,7 +276,8 @@ def main():
         args.out = os.path.join(ROOT, "docs/benchmarks.md")
 
     # (f) holds 10,000 connections: this process and the poolers (its children) need the files.
-    resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     bench = Bench(args)
     try:
         bench.start_postgres()
