@@ -1,7 +1,7 @@
 // Replay: the replica's record, the primary's check, and which errors move a unit.
 #include "pool/replay.hpp"
 
-#include <cstring>
+#include "pggat/proto/writer.hpp"
 
 namespace pggat::pool {
 namespace {
@@ -121,10 +121,7 @@ void ReplayRecord::give_up() {
 
 void ReplayRecord::keep(char type, proto::Bytes body) {
   if (!fits(body.size() + 5)) return;
-  const auto n = static_cast<std::uint32_t>(body.size() + 4);
-  messages.push_back(static_cast<std::byte>(type));
-  for (int shift = 24; shift >= 0; shift -= 8) messages.push_back(static_cast<std::byte>(n >> shift));
-  proto::append(messages, body);
+  proto::MessageWriter(messages, type).bytes(body);
 }
 
 void ReplayCheck::add_frame(char type, proto::Bytes body) {

@@ -6,6 +6,7 @@
 
 #include "pggat/proto/backend.hpp"
 #include "pggat/proto/frontend.hpp"
+#include "pggat/proto/writer.hpp"
 #include "pool/middleware_run.hpp"
 #include "pool/relay_pair.hpp"
 #include "pool/response_queue.hpp"
@@ -52,13 +53,6 @@ struct RetrySegment {
   bool ready = false;      // the ReadyForQuery came with nothing else owed: send again
   proto::Buffer error;     // the dropped error, passed on after all if no retry happens
 };
-
-void append_frame(proto::Buffer& out, char type, proto::Bytes body) {
-  out.push_back(static_cast<std::byte>(type));
-  const auto n = static_cast<std::uint32_t>(body.size() + 4);
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::byte>(n >> shift));
-  proto::append(out, body);
-}
 
 // Client to server: statements renamed and prepared where missing, every
 // message that will be answered queued, Terminate ends the unit.
@@ -277,7 +271,7 @@ class UpInspector {
       r.recording = false;
       return;
     }
-    append_frame(r.bytes, type, body);
+    proto::MessageWriter(r.bytes, type).bytes(body);
     if (type == 'S') r.complete = true;
   }
 
@@ -565,7 +559,7 @@ class DownInspector {
         if (failed.retry_first && retry_ != nullptr && retry_->complete && queue_.size() == 1) {
           retry_->retrying = true;
           retry_->error.clear();
-          append_frame(retry_->error, 'E', body);
+          proto::MessageWriter(retry_->error, 'E').bytes(body);
           return false;
         }
       }
@@ -640,6 +634,11 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
   out.write_refused = down.write_refused();
   out.wrote = down.wrote();
   PairEnd end = classify(pair, server.address.to_string());
+  // Whatever the server still owed may or may not have happened: forget the
+  // statements it would have created.
+  auto forget_owed = [&] {
+    while (!queue.empty()) forget(queue.pop(), client_state, server_state);
+  };
   // A replica that stopped for a replay, or went away, while the unit can
   // still move: whatever it owes is left to the cleanup.
   if (options.record != nullptr &&
@@ -652,13 +651,13 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
       server.torn = true;
     }
     out.end = UnitOutcome::End::replay;
-    while (!queue.empty()) forget(queue.pop(), client_state, server_state);
+    forget_owed();
     co_return out;
   }
   if (down.diverged()) {
     out.end = UnitOutcome::End::replay_diverged;
     out.detail = "the primary's replies differ from the replica's the client already got";
-    while (!queue.empty()) forget(queue.pop(), client_state, server_state);
+    forget_owed();
     co_return out;
   }
   switch (end.kind) {
@@ -687,10 +686,8 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
   }
   out.detail = std::move(end.detail);
   out.client_error = std::move(end.client_error);
-  // Whatever the server still owed may or may not have happened: forget the
-  // statements it would have created.
   out.owed_ready = queue.owed_ready();
-  while (!queue.empty()) forget(queue.pop(), client_state, server_state);
+  forget_owed();
   if (out.end == UnitOutcome::End::server_gone) {
     server.torn = true;
     out.client_torn = pair.client_torn();
