@@ -137,25 +137,25 @@ HybridPoolOptions parse_hybrid(const ConfigNode& node) {
   return o;
 }
 
+// A pool's factory: its fields parsed, then made; a combination the pool
+// refuses (std::invalid_argument) is a config error at the pool's node.
+template <class Options>
+Factory<Pool> pool_factory(Options (*parse)(const ConfigNode&), std::shared_ptr<Pool> (*make)(Options)) {
+  return [parse, make](const ConfigNode& node, const Registry&) -> std::shared_ptr<Pool> {
+    Options options = parse(node);
+    try {
+      return make(std::move(options));
+    } catch (const std::invalid_argument& e) {
+      node.fail(e.what());
+    }
+  };
+}
+
 }  // namespace
 
 void register_builtin_pools(Registry& registry) {
-  registry.add_pool("basic", [](const ConfigNode& node, const Registry&) -> std::shared_ptr<Pool> {
-    BasicPoolOptions options = parse_basic(node);
-    try {
-      return make_basic_pool(std::move(options));
-    } catch (const std::invalid_argument& e) {
-      node.fail(e.what());
-    }
-  });
-  registry.add_pool("hybrid", [](const ConfigNode& node, const Registry&) -> std::shared_ptr<Pool> {
-    HybridPoolOptions options = parse_hybrid(node);
-    try {
-      return make_hybrid_pool(std::move(options));
-    } catch (const std::invalid_argument& e) {
-      node.fail(e.what());
-    }
-  });
+  registry.add_pool("basic", pool_factory(&parse_basic, &make_basic_pool));
+  registry.add_pool("hybrid", pool_factory(&parse_hybrid, &make_hybrid_pool));
 }
 
 }  // namespace pggat::config
