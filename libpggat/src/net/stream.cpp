@@ -1,6 +1,10 @@
 // Stream: TLS start on either side, readiness, and the closing handshake that keeps a final error from being lost.
 #include "net/stream.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <openssl/ssl.h>
 
 #include "net/deadline.hpp"
@@ -12,6 +16,18 @@ asio::awaitable<std::tuple<std::error_code>> Stream::wait_readable() {
   // Bytes TLS already took off the socket are ready too.
   if (tls_ && SSL_pending(tls_->native_handle()) > 0) co_return std::tuple<std::error_code>{};
   co_return co_await socket_.async_wait(Socket::wait_read, use_nothrow);
+}
+
+bool Stream::input_pending() const {
+  if (tls_ && SSL_pending(tls_->native_handle()) > 0) return true;
+  if (!socket_.is_open()) return true;
+  std::byte b;
+  for (;;) {
+    const ssize_t n = ::recv(const_cast<Socket&>(socket_).native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n >= 0) return true;  // data, or 0: the peer closed
+    if (errno == EINTR) continue;
+    return errno != EAGAIN && errno != EWOULDBLOCK;
+  }
 }
 
 asio::awaitable<std::error_code> Stream::start_tls_server(std::shared_ptr<TlsServerContext> context,

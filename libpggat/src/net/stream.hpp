@@ -48,6 +48,10 @@ class Stream {
   }
   // Completes when data (or EOF) is ready, without consuming it.
   asio::awaitable<std::tuple<std::error_code>> wait_readable();
+  // Whether data, EOF or an error is waiting now, without consuming it or
+  // blocking: one recv(MSG_PEEK). For a peer that should be silent (an idle
+  // server), anything at all means it is going away.
+  [[nodiscard]] bool input_pending() const;
 
   // Server side of TLS, right after we answered an SSLRequest with 'S'.
   // Returns the handshake's error; the text for it is in *why.

@@ -436,9 +436,23 @@ class BasicPool final : public Pool {
                                                         pool::TransactionClient& state) {
     handle->transaction.statements.set_capacity(options_.max_prepared_statements);
     if (options_.parameter_status_sync == ParameterStatusSync::none) co_return std::nullopt;
-    auto error = co_await pool::sync_parameters(*handle->connection, handle->transaction.settings,
-                                                state.wanted);
-    if (!error) co_return std::nullopt;
+    pool::TransactionServer& server = handle->transaction;
+    const Parameters& reported = handle->connection->parameters;
+    auto& synced = server.synced;
+    const auto wanted = state.wanted_snapshot();
+    if (synced.valid && synced.reported_version == reported.version() &&
+        synced.settings_version == server.settings.version() &&
+        (synced.wanted == wanted || *synced.wanted == *wanted))
+      co_return std::nullopt;
+    synced.valid = false;
+    auto error = co_await pool::sync_parameters(*handle->connection, server.settings, state.wanted);
+    if (!error) {
+      synced = {.wanted = wanted,
+                .reported_version = reported.version(),
+                .settings_version = server.settings.version(),
+                .valid = true};
+      co_return std::nullopt;
+    }
     if (log_) log_->warn("client #{}: could not sync parameters: {}", client.id(), error->message);
     holder->discard(std::move(handle));
     error->severity = "FATAL";

@@ -16,6 +16,7 @@ namespace pggat::pool {
 
 enum class PumpEnd {
   stopped,         // the inspector asked to stop (after dropping that message)
+  yielded,         // the inspector's yield_before_read() said to stop before reading
   source_closed,   // EOF or read error on the source
   sink_failed,     // write error on the destination
   protocol_error,  // the source sent a malformed or out-of-place message
@@ -56,8 +57,9 @@ struct Injections {
 
 // Messages are parsed in the source's receive buffer and forwarded from it
 // with one gathered write per read; nothing is copied or allocated per message.
-// A message larger than the buffer is streamed through in pieces, unless the
-// inspector needs it whole.
+// What the inspector injects goes into the same write, in its place among
+// the messages. A message larger than the buffer is streamed through in
+// pieces, unless the inspector needs it whole.
 //
 // Inspector:
 //   bool needs_whole(char type) const;           // see the body of this type
@@ -67,15 +69,26 @@ struct Injections {
 // and optionally:
 //   void on_streamed(char type);  // before on_frame of a message streamed through
 //   void on_consumed();           // the messages inspected so far left the source's buffer
+//   bool yield_before_read();     // true: end (PumpEnd::yielded) instead of reading
+//                                 // the source, between messages only
 template <class Inspector>
 asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
                                  const proto::FrameRules& rules, Inspector& inspector,
                                  PumpState& state) {
   constexpr std::size_t max_segments = 16;
-  std::array<asio::const_buffer, max_segments> segments;
+  // A segment is a range of the receive buffer, or (base null) of the
+  // injected bytes, which may move as they grow until the write.
+  struct Segment {
+    const std::byte* base;
+    std::size_t offset;
+    std::size_t size;
+  };
+  std::array<Segment, max_segments> segments;
+  std::array<asio::const_buffer, max_segments> buffers;
   std::size_t segment_count = 0;
   net::RecvBuffer& in = src.in;
   Injections* const injections = inspector.injections();
+  std::size_t injected_added = 0;  // bytes of injections->forward already in segments
   auto needs_whole = [&](char type, std::size_t total) {
     if constexpr (requires { inspector.needs_whole(type, total); })
       return inspector.needs_whole(type, total);
@@ -93,28 +106,50 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
     auto [ec, n] = co_await to.stream.write(buffers);
     co_return ec;
   };
-  auto write_segments = [&]() -> asio::awaitable<std::error_code> {
-    if (segment_count == 0) co_return std::error_code{};
+  // The segments as buffers, for one gathered write.
+  auto gather = [&]() {
+    for (std::size_t i = 0; i < segment_count; ++i) {
+      const Segment& g = segments[i];
+      buffers[i] = asio::buffer((g.base != nullptr ? g.base : injections->forward.data()) + g.offset, g.size);
+    }
     state.writing = true;
-    const auto ec = co_await write_to(
-        dst, std::span<const asio::const_buffer>(segments.data(), segment_count));
+    return std::span<const asio::const_buffer>(buffers.data(), segment_count);
+  };
+  auto written = [&]() {
     state.writing = false;
     segment_count = 0;
+    if (injected_added > 0) {
+      // Bytes injected since the last segment was added stay for the next.
+      injections->forward.erase(injections->forward.begin(),
+                                injections->forward.begin() + static_cast<std::ptrdiff_t>(injected_added));
+      injected_added = 0;
+    }
+  };
+  // For the rarer writes (a full segment list, a streamed message); the
+  // common one, once per pass, is written out below without a frame of its own.
+  auto write_segments = [&]() -> asio::awaitable<std::error_code> {
+    if (segment_count == 0) co_return std::error_code{};
+    const auto ec = co_await write_to(dst, gather());
+    written();
     co_return ec;
   };
-  auto read_more = [&]() -> asio::awaitable<std::error_code> {
-    // A cancel that came while this pump was busy writing would not reach the
-    // read about to start: honour it here.
-    const auto cancel_state = co_await asio::this_coro::cancellation_state;
-    if (cancel_state.cancelled() != asio::cancellation_type::none)
-      co_return make_error_code(errc::canceled);
-    asio::mutable_buffer space = in.prepare();
-    auto [ec, n] = co_await src.stream.read_some(space);
-    if (ec) co_return ec;
+  // What a read brought: an error, EOF, or bytes now in the buffer.
+  auto received = [&](std::error_code ec, std::size_t n) {
+    if (ec) return ec;
     ++state.reads;
-    if (n == 0) co_return make_error_code(errc::connection_closed);
+    if (n == 0) return make_error_code(errc::connection_closed);
     in.commit(n);
-    co_return std::error_code{};
+    return std::error_code{};
+  };
+  // A cancel that came while this pump was busy writing would not reach the
+  // read about to start: it is honoured before each read.
+  auto cancelled = [](const asio::cancellation_state& cs) {
+    return cs.cancelled() != asio::cancellation_type::none;
+  };
+  auto read_more = [&]() -> asio::awaitable<std::error_code> {
+    if (cancelled(co_await asio::this_coro::cancellation_state)) co_return make_error_code(errc::canceled);
+    auto [ec, n] = co_await src.stream.read_some(in.prepare());
+    co_return received(ec, n);
   };
 
   // Whether the last pass consumed something; bytes already buffered (read
@@ -125,8 +160,13 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
     // message; otherwise handle what is there first (after a streamed message,
     // the next ones may already be waiting).
     if (in.empty() || !progressed) {
-      const auto ec = co_await read_more();
-      if (ec) co_return PumpResult{PumpEnd::source_closed, ec};
+      if constexpr (requires { inspector.yield_before_read(); })
+        if (inspector.yield_before_read()) co_return PumpResult{PumpEnd::yielded, {}};
+      // read_more(), without the frame of a call.
+      if (cancelled(co_await asio::this_coro::cancellation_state))
+        co_return PumpResult{PumpEnd::source_closed, make_error_code(errc::canceled)};
+      auto [read_ec, n] = co_await src.stream.read_some(in.prepare());
+      if (const auto ec = received(read_ec, n)) co_return PumpResult{PumpEnd::source_closed, ec};
     }
 
     const proto::Bytes data = in.data();
@@ -138,18 +178,18 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
     bool failed = false;
     PumpResult error;
 
-    auto add = [&](asio::const_buffer b) -> asio::awaitable<std::error_code> {
-      if (b.size() == 0) co_return std::error_code{};
-      if (segment_count == max_segments) {
-        const auto ec = co_await write_segments();
-        if (ec) co_return ec;
-      }
-      segments[segment_count++] = b;
-      co_return std::error_code{};
+    // Not a coroutine (no frame per call): room for two segments is made
+    // before each message, the most one message adds.
+    auto add = [&](Segment g) {
+      if (g.size > 0) segments[segment_count++] = g;
     };
-    auto add_run = [&](std::size_t end) { return add(asio::buffer(data.data() + run, end - run)); };
+    auto add_run = [&](std::size_t end) { add(Segment{data.data(), run, end - run}); };
 
     while (pos < data.size()) {
+      if (segment_count + 2 > max_segments) {
+        const auto ec = co_await write_segments();
+        if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};
+      }
       const proto::HeaderResult h = proto::decode_header(data.subspan(pos), rules);
       if (h.status == proto::DecodeStatus::need_more) break;
       if (h.status == proto::DecodeStatus::invalid) {
@@ -162,18 +202,16 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
       if (data.size() - pos >= total) {
         const FrameAction action = inspector.on_frame(
             h.header.type, data.subspan(pos + proto::FrameHeader::size, h.header.body_size()));
-        if (injections != nullptr && !injections->forward.empty()) {
-          // Written now, ahead of this message, while the buffer is stable.
-          std::error_code ec = co_await add_run(pos);
-          if (!ec) ec = co_await add(asio::buffer(injections->forward));
-          if (!ec) ec = co_await write_segments();
-          injections->forward.clear();
-          if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};
+        if (injections != nullptr && injections->forward.size() > injected_added) {
+          // Goes ahead of this message: the run before it, then the new bytes.
+          add_run(pos);
+          const std::size_t from = injected_added;
+          injected_added = injections->forward.size();
+          add(Segment{nullptr, from, injected_added - from});
           run = pos;
         }
         if (action == FrameAction::drop || action == FrameAction::stop) {
-          const auto ec = co_await add_run(pos);
-          if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};
+          add_run(pos);
           run = pos + total;
         }
         pos += total;
@@ -198,10 +236,22 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
     }
 
     {
-      auto ec = co_await add_run(pos);
+      if (segment_count == max_segments) {
+        const auto ec = co_await write_segments();
+        if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};
+      }
+      add_run(pos);
       if (stream_left > 0) state.streaming = true;
-      if (!ec) ec = co_await write_segments();
-      if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};
+      if (segment_count > 0) {
+        // write_segments(), without the frame of a call.
+        bool held = dst.gate.try_enter();
+        if (!held) held = co_await dst.gate.enter();
+        net::GateHold hold(dst.gate, held);
+        std::error_code ec = make_error_code(errc::canceled);
+        if (held) std::tie(ec, std::ignore) = co_await dst.stream.write(gather());
+        written();
+        if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};
+      }
     }
     in.consume(pos);
     if constexpr (requires { inspector.on_consumed(); }) inspector.on_consumed();
@@ -221,7 +271,7 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
         if (ec) co_return PumpResult{PumpEnd::source_closed, ec};
       }
       const std::size_t n = std::min(stream_left, in.size());
-      segments[segment_count++] = asio::buffer(in.data().data(), n);
+      segments[segment_count++] = Segment{in.data().data(), 0, n};
       const auto ec = co_await write_segments();
       if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};
       in.consume(n);

@@ -16,6 +16,7 @@
 
 #include "pggat/pg_error.hpp"
 #include "pool/pump.hpp"
+#include "proto/conversation.hpp"
 
 namespace pggat::pool {
 
@@ -150,6 +151,80 @@ asio::awaitable<PairResult> relay_pair(net::Connection& client, net::Connection&
   co_return out;
 }
 
+namespace detail_relay {
+
+// The inner inspector, plus an end (PumpEnd::yielded) before a read when
+// `yield` says so.
+template <class Inner, class Yield>
+class YieldingInspector {
+ public:
+  YieldingInspector(Inner& inner, Yield yield) : inner_(inner), yield_(std::move(yield)) {}
+
+  bool needs_whole(char type, std::size_t total) {
+    if constexpr (requires { inner_.needs_whole(type, total); })
+      return inner_.needs_whole(type, total);
+    else
+      return inner_.needs_whole(type);
+  }
+  FrameAction on_frame(char type, proto::Bytes body) { return inner_.on_frame(type, body); }
+  Injections* injections() { return inner_.injections(); }
+  void on_streamed(char type) {
+    if constexpr (requires { inner_.on_streamed(type); }) inner_.on_streamed(type);
+  }
+  void on_consumed() {
+    if constexpr (requires { inner_.on_consumed(); }) inner_.on_consumed();
+  }
+  bool yield_before_read() { return yield_(); }
+
+ private:
+  Inner& inner_;
+  Yield yield_;
+};
+
+}  // namespace detail_relay
+
+// relay_pair's results, for less: while `conversation` (the server's) allows,
+// the two pumps take turns on this coroutine. The client's request goes to
+// the server, then the server's replies to the client until it owes nothing,
+// and neither side is read while it is not due. No second coroutine is
+// started and no read is left pending to be cancelled, which is most of a
+// short transaction's cost. Once the client is due while the unit goes on (in
+// a transaction, in COPY FROM STDIN, after a Flush) or a watchdog on it is
+// wanted, relay_pair takes over. The price: a client that leaves while its
+// server works is noticed when the reply is written to it, not at once; the
+// server finishes the statement and is released as after any unit.
+template <class UpInspector, class DownInspector>
+asio::awaitable<PairResult> relay_in_turns(net::Connection& client, net::Connection& server,
+                                           const proto::FrameRules& client_rules,
+                                           const proto::FrameRules& server_rules, UpInspector& up,
+                                           DownInspector& down, const proto::Conversation& conversation,
+                                           std::chrono::nanoseconds client_idle_limit = {}) {
+  using detail_relay::YieldingInspector;
+  if (client_idle_limit.count() == 0) {
+    PairResult out;
+    // The client is read only while the server is idle and owes nothing.
+    auto server_due = [&conversation] {
+      return conversation.awaiting_server() || conversation.transaction_status() != 'I' ||
+             conversation.copy_in();
+    };
+    YieldingInspector up_turn(up, server_due);
+    out.up = co_await pump(client, server, client_rules, up_turn, out.up_state);
+    if (out.up.end != PumpEnd::yielded) {
+      out.up_ended_first = true;
+      // What the server said last (often a FATAL saying why) still goes out.
+      if (out.up.end == PumpEnd::sink_failed)
+        out.down = co_await pump(server, client, server_rules, down, out.down_state);
+      co_return out;
+    }
+    if (conversation.awaiting_server()) {
+      YieldingInspector down_turn(down, [&conversation] { return !conversation.awaiting_server(); });
+      out.down = co_await pump(server, client, server_rules, down_turn, out.down_state);
+      if (out.down.end != PumpEnd::yielded) co_return out;
+    }
+  }
+  co_return co_await relay_pair(client, server, client_rules, server_rules, up, down, client_idle_limit);
+}
+
 inline PairEnd classify(const PairResult& pair, const std::string& server_name) {
   PairEnd out;
   using Kind = PairEnd::Kind;
@@ -176,6 +251,7 @@ inline PairEnd classify(const PairResult& pair, const std::string& server_name) 
         out.client_error = PgError::fatal(sqlstate::protocol_violation, out.detail);
         break;
       case PumpEnd::sink_failed:
+      case PumpEnd::yielded:  // never how a relay ends
         break;
     }
     return out;
@@ -193,6 +269,7 @@ inline PairEnd classify(const PairResult& pair, const std::string& server_name) 
       out.detail = "server " + server_name + " sent " +
                    proto::describe(r.frame_error, proto::Direction::backend, r.header);
       break;
+    case PumpEnd::yielded:  // never how a relay ends
     case PumpEnd::stopped:
       if (!pair.up_ended_first) {
         out.kind = Kind::server_stopped;

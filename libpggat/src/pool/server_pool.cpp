@@ -1,4 +1,4 @@
-// The server side of a pool: dialing with backoff, lending (lifo, rob), checks, idle watch, cleanup, janitor.
+// The server side of a pool: dialing with backoff, lending (lifo, rob), checks, closed idle servers, cleanup, janitor.
 #include "pool/server_pool.hpp"
 
 #include <algorithm>
@@ -130,7 +130,6 @@ void ServerPool::stop() {
                          PgError::fatal(sqlstate::admin_shutdown, "pggat is shutting down"));
   for (auto& s : idle_) {
     --stats_.servers_idle;
-    ++s->watch_generation;
     s->connection->close();
     --s->recipe->open;
   }
@@ -152,7 +151,8 @@ std::string ServerPool::display_name_locked() const {
 
 asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
     std::chrono::nanoseconds timeout, std::shared_ptr<ClientShare> share) {
-  auto w = std::make_shared<Waiter>(co_await asio::this_coro::executor, share);
+  const auto executor = co_await asio::this_coro::executor;
+  std::shared_ptr<Waiter> w;  // made only when the client has to wait
   for (;;) {
     ServerHandle server;
     std::chrono::nanoseconds check_limit{0};
@@ -165,6 +165,7 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
         co_return Unexpected(PgError::fatal(sqlstate::connection_failure, std::move(*reason)));
       server = take_idle_locked();
       if (!server) {
+        w = std::make_shared<Waiter>(executor, share);
         waiters_.push_back(w);
         ++stats_.clients_waiting;
         fill_waiters_locked();
@@ -248,11 +249,25 @@ ServerHandle ServerPool::take_idle_locked() {
   }
   ServerHandle s = std::move(idle_[at]);
   idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(at));
-  ++s->watch_generation;
-  s->connection->conn.stream.cancel();  // ends the idle watch
   --stats_.servers_idle;
+  if (closed_while_idle_locked(*s)) {
+    discard_locked(std::move(s));
+    return take_idle_locked();
+  }
   ++stats_.servers_active;
   return s;
+}
+
+// An idle server that spoke or closed: PostgreSQL does that only when the
+// backend is going away (a FATAL before the close). Looked at when a server
+// is lent and by the janitor, rather than watched: a watch per idle period
+// cost more than a whole short transaction.
+bool ServerPool::closed_while_idle_locked(const PooledServer& server) const {
+  if (!server.connection->conn.stream.input_pending()) return false;
+  if (context_.log)
+    context_.log->info("pool \"{}\": idle server #{} closed by the server", display_name_locked(),
+                       server.connection->id);
+  return true;
 }
 
 void ServerPool::lend_locked(PooledServer& server, std::shared_ptr<ClientShare> share) {
@@ -410,7 +425,6 @@ void ServerPool::note_replay_lsn(const PooledServer& server, std::uint64_t lsn) 
 }
 
 void ServerPool::discard_locked(ServerHandle server) {
-  ++server->watch_generation;
   server->connection->close();
   --server->recipe->open;
   ++stats_.servers_discarded;
@@ -456,10 +470,7 @@ void ServerPool::make_idle_locked(ServerHandle server) {
   server->idle_since = Clock::now();
   server->connection->conn.in.release_if_empty();
   ++stats_.servers_idle;
-  const std::uint64_t generation = server->watch_generation;
-  idle_.push_back(server);
-  net::spawn(context_.executor, watch_idle(shared_from_this(), std::move(server), generation), context_.log,
-             "idle server watch");
+  idle_.push_back(std::move(server));
 }
 
 void ServerPool::fill_waiters_locked() {
@@ -567,22 +578,6 @@ asio::awaitable<void> ServerPool::dial_task([[maybe_unused]] std::shared_ptr<Ser
   hand_over_locked(std::move(server));
 }
 
-asio::awaitable<void> ServerPool::watch_idle([[maybe_unused]] std::shared_ptr<ServerPool> self, ServerHandle server, std::uint64_t generation) {
-  (void)co_await server->connection->conn.stream.wait_readable();
-  std::lock_guard lock(mu_);
-  if (server->watch_generation != generation || stopped_) co_return;
-  // An idle server spoke or closed: PostgreSQL does that only when the backend
-  // is going away (a FATAL before the close), so this one is done.
-  auto it = std::find(idle_.begin(), idle_.end(), server);
-  if (it == idle_.end()) co_return;
-  idle_.erase(it);
-  --stats_.servers_idle;
-  if (context_.log)
-    context_.log->info("pool \"{}\": idle server #{} closed by the server", display_name_locked(),
-                       server->connection->id);
-  discard_locked(std::move(server));
-}
-
 asio::awaitable<void> ServerPool::reset_task([[maybe_unused]] std::shared_ptr<ServerPool> self, ServerHandle server) {
   const bool ok =
       co_await reset_server(*server->connection, options_.reset_query, options_.reset_timeout);
@@ -629,7 +624,8 @@ void ServerPool::run_janitor_locked() {
     const bool unused = options_.idle_timeout.count() > 0 &&
                         now - s->idle_since >= options_.idle_timeout &&
                         s->recipe->open > s->recipe->recipe.min_connections;
-    if (!unused && !past_lifetime(s->created_at, now, options_.lifetime)) return false;
+    if (!unused && !past_lifetime(s->created_at, now, options_.lifetime) && !closed_while_idle_locked(*s))
+      return false;
     --stats_.servers_idle;
     discard_locked(s);
     return true;

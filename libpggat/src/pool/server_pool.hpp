@@ -52,7 +52,6 @@ struct PooledServer {
   std::shared_ptr<RecipeState> recipe;
   std::chrono::steady_clock::time_point created_at;  // for server_lifetime
   std::chrono::steady_clock::time_point idle_since;  // for idle timeout and check delay
-  std::uint64_t watch_generation = 0;  // bumps when an idle watch ends
   TransactionServer transaction;       // used by transaction pooling only
   // The client holding it and since when: its share is charged on return.
   std::shared_ptr<ClientShare> holder;
@@ -120,9 +119,11 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
 
   void dial_locked(const std::shared_ptr<RecipeState>& recipe);
   void fill_waiters_locked();
-  // Off the idle stack and counted active, its idle watch ended: the top-most
-  // of the cheapest recipe in rotation. nullptr when none may be lent.
+  // Off the idle stack and counted active: the top-most of the cheapest
+  // recipe in rotation, skipping (and closing) any the server closed.
+  // nullptr when none may be lent.
   ServerHandle take_idle_locked();
+  [[nodiscard]] bool closed_while_idle_locked(const PooledServer& server) const;
   // Why no client can be served: every recipe is out of rotation (nullopt
   // when one is in, or there are none).
   [[nodiscard]] std::optional<std::string> no_rotation_locked() const;
@@ -144,8 +145,6 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   // Background tasks hold `self` so the pool outlives them.
   asio::awaitable<void> dial_task(std::shared_ptr<ServerPool> self,
                                   std::shared_ptr<RecipeState> recipe);
-  asio::awaitable<void> watch_idle(std::shared_ptr<ServerPool> self, ServerHandle server,
-                                   std::uint64_t generation);
   asio::awaitable<void> reset_task(std::shared_ptr<ServerPool> self, ServerHandle server);
 
   ServerPoolOptions options_;

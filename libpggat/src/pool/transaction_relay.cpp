@@ -27,7 +27,8 @@ constexpr std::string_view duplicate_probe_query = "pggat: statement already exi
 
 bool contains_ignoring_case(std::string_view text, std::string_view needle) {
   if (needle.empty() || needle.size() > text.size()) return false;
-  auto lower = [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); };
+  // ASCII only, as PostgreSQL folds GUC names; std::tolower is a call per byte.
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
   const auto it = std::search(text.begin(), text.end(), needle.begin(), needle.end(),
                               [&](char a, char b) { return lower(a) == lower(b); });
   return it != text.end();
@@ -612,7 +613,8 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
                                        client.facts.max_message_size};
   const proto::FrameRules server_rules{proto::Direction::backend, proto::states::backend_ready,
                                        proto::default_max_message_length};
-  ResponseQueue queue;
+  ResponseQueue& queue = server_state.replies;
+  while (!queue.empty()) forget(queue.pop(), client_state, server_state);  // not expected: a unit ends owing nothing
   Injections up_injections, down_injections;
   MiddlewareRun client_side(middlewares, client.client, server.state, true, up_injections);
   MiddlewareRun server_side(middlewares, client.client, server.state, false, down_injections);
@@ -625,8 +627,8 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
   DownInspector down(server, server_state, client_state, options, queue, server_side,
                      down_injections, retry_ptr);
   const PairResult pair =
-      co_await relay_pair(client.conn, server.conn, client_rules, server_rules, up, down,
-                          options.idle_transaction_timeout);
+      co_await relay_in_turns(client.conn, server.conn, client_rules, server_rules, up, down,
+                              server.state, options.idle_transaction_timeout);
   if (pair.server_torn()) server.torn = true;
 
   UnitOutcome out;

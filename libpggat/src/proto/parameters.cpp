@@ -2,6 +2,7 @@
 #include "pggat/parameters.hpp"
 
 #include <algorithm>
+#include <atomic>
 
 namespace pggat {
 namespace {
@@ -23,7 +24,13 @@ const std::string* Parameters::find(std::string_view name) const {
   return nullptr;
 }
 
+void Parameters::changed() {
+  static std::atomic<std::uint64_t> last{0};
+  version_ = last.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
 void Parameters::set(std::string_view name, std::string_view value) {
+  changed();
   for (auto& e : entries_) {
     if (iequals(e.first, name)) {
       e.first.assign(name);
@@ -39,7 +46,13 @@ bool Parameters::erase(std::string_view name) {
                          [&](const Entry& e) { return iequals(e.first, name); });
   if (it == entries_.end()) return false;
   entries_.erase(it);
+  changed();
   return true;
+}
+
+void Parameters::clear() {
+  entries_.clear();
+  changed();
 }
 
 }  // namespace pggat

@@ -80,3 +80,37 @@ TEST_CASE("Parameters erase is case-insensitive and keeps the rest in order",
   p.clear();
   CHECK(p.empty());
 }
+
+TEST_CASE("Parameters version: changes with content, kept by copies, unique to a content",
+          "[proto][parameters]") {
+  Parameters a;
+  CHECK(a.version() == 0);
+  a.set("DateStyle", "ISO");
+  const auto v1 = a.version();
+  CHECK(v1 != 0);
+  a.set("datestyle", "ISO");  // same content, still a change: versions never lie about equality
+  CHECK(a.version() != v1);
+
+  const Parameters copy = a;
+  CHECK(copy.version() == a.version());
+  CHECK(copy == a);
+
+  Parameters b;
+  b.set("datestyle", "ISO");  // the spelling a was last given
+  CHECK(b == a);                        // equal content compares equal...
+  CHECK(b.version() != a.version());    // ...but another object's history is its own
+
+  Parameters moved = std::move(b);
+  CHECK(moved == a);
+  CHECK(b.empty());       // NOLINT(bugprone-use-after-move): the moved-from state is specified
+  CHECK(b.version() == 0);  // NOLINT(bugprone-use-after-move)
+
+  const auto before_erase = moved.version();
+  CHECK_FALSE(moved.erase("nothing"));
+  CHECK(moved.version() == before_erase);
+  CHECK(moved.erase("DATESTYLE"));
+  CHECK(moved.version() != before_erase);
+  const auto before_clear = moved.version();
+  moved.clear();
+  CHECK(moved.version() != before_clear);
+}

@@ -1,0 +1,87 @@
+// Allocations per relayed query: 10,000 transaction-mode units through relay_unit, every malloc counted.
+//
+// Its own executable: it replaces malloc and friends for the whole process
+// (glibc's __libc_* entry points do the work), which no other test should
+// share. RelayLoop's peer threads allocate nothing while they run, so what is
+// counted is pggat's relay and the event loop under it.
+#include <atomic>
+#include <cerrno>
+#include <cstddef>
+
+#define CATCH_CONFIG_MAIN
+#include <catch2/catch.hpp>
+
+#include "support/relay_loop.hpp"
+
+namespace {
+std::atomic<std::uint64_t> allocations{0};
+}  // namespace
+
+// Set while counting, so a debugger can break on malloc only then:
+//   gdb -ex 'break malloc if pggat_counting_allocations == 1' -ex 'commands' -ex 'bt 8' ...
+extern "C" volatile int pggat_counting_allocations;
+volatile int pggat_counting_allocations = 0;
+
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void* __libc_memalign(std::size_t, std::size_t);
+
+void* malloc(std::size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_malloc(n);
+}
+void* calloc(std::size_t count, std::size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_calloc(count, n);
+}
+void* realloc(void* p, std::size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_realloc(p, n);
+}
+void* memalign(std::size_t align, std::size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_memalign(align, n);
+}
+void* aligned_alloc(std::size_t align, std::size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_memalign(align, n);
+}
+int posix_memalign(void** out, std::size_t align, std::size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  *out = __libc_memalign(align, n);
+  return *out != nullptr ? 0 : ENOMEM;
+}
+}
+
+// The goal is none. What is left are Asio's coroutine frames: its per-thread
+// cache keeps two freed frames, and a unit nests more than two (relay_unit,
+// the pumps, each read's and write's own), so some miss it and go to malloc:
+// 5 per unit with g++ 12, 7 with clang 14 (other frame sizes). This test
+// holds that figure; lower it as frames go. (Before the relay took turns and
+// stopped spawning per unit it was 11 with g++.)
+constexpr std::uint64_t allowed_per_query = 7;
+
+TEST_CASE("relaying a query allocates at most a handful of coroutine frames", "[alloc]") {
+  constexpr int warmup = 1000;
+  constexpr int counted = 10000;
+  pggat::test::RelayLoop loop;
+  REQUIRE(loop.run(warmup) == warmup);
+
+  std::uint64_t before = 0;
+  std::uint64_t after = 0;
+  const int released = loop.run(counted + 1, [&](int i) {
+    if (i == 0) {
+      before = allocations.load();
+      pggat_counting_allocations = 1;
+    } else if (i == counted) {
+      after = allocations.load();
+      pggat_counting_allocations = 0;
+    }
+  });
+  REQUIRE(released == counted + 1);
+  const std::uint64_t total = after - before;
+  INFO("allocations over " << counted << " relayed queries: " << total);
+  CHECK(total <= allowed_per_query * counted + 16);  // + the first unit of a run, cold
+}
