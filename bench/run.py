@@ -104,6 +104,7 @@ WORKLOADS = [
     ("g", "tpcb-like, 50 clients", ["-M", "simple", "-c", "50", "-j", "2"]),
 ]
 TARGETS = ["direct", "pgbouncer", "pggat"]
+KEPT_MARKER = "<!-- Written by hand from here on: bench/run.py keeps it when it rewrites the rest. -->"
 
 
 class Bench:
@@ -352,6 +353,14 @@ run (from /proc) divided by the transactions pgbench completed.
 pooler and reads its RSS before and after; direct PostgreSQL is left out (its
 max_connections is 100).
 """
+    # The hand-written part (the profile and what came of it) survives a rerun.
+    try:
+        with open(args.out) as f:
+            previous = f.read()
+        if KEPT_MARKER in previous:
+            doc += "\n" + KEPT_MARKER + previous.split(KEPT_MARKER, 1)[1]
+    except FileNotFoundError:
+        pass
     with open(args.out, "w") as f:
         f.write(doc)
     print(f"wrote {args.out}")

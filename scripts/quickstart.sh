@@ -6,14 +6,16 @@
 #                                throwaway PostgreSQL and pggat in front of it
 #                                (examples/session.json), wait for Ctrl-C
 #   scripts/quickstart.sh test   install what is missing, build, run the tests
-#                                (with g++, then again with clang 14), then
-#                                the fuzzers for about a minute (scripts/fuzz.sh)
+#                                (with g++, then a smoke of bench/run.py, then
+#                                the tests again with clang 14), then the
+#                                fuzzers for about a minute (scripts/fuzz.sh)
 #
 # Environment:
 #   PGGAT_BIN            pggat binary for `run` (default build/pggat-cli/pggat)
 #   PGGAT_READY_TIMEOUT  seconds `run` waits for pggat to listen (default 30)
 #   PGGAT_SKIP_CLANG=1   `test` skips the second (clang) build and the fuzzers
 #   PGGAT_SKIP_FUZZ=1    `test` skips the fuzzers
+#   PGGAT_SKIP_BENCH=1   `test` skips the benchmark smoke
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -192,6 +194,20 @@ cmd_test() {
   if ((status != 0)); then
     log "tests FAILED (status $status); full log: $REPO_ROOT/build/meson-logs/testlog.txt"
     exit "$status"
+  fi
+  # The benchmark command must keep working: every workload against
+  # PostgreSQL, PgBouncer and pggat, 2 s each, no timing judged (~45 s).
+  if [[ "${PGGAT_SKIP_BENCH:-}" == 1 ]]; then
+    :
+  elif ((EUID != 0)); then
+    log "benchmark smoke skipped: it runs PostgreSQL and PgBouncer as user postgres, which needs root"
+  else
+    log "benchmark smoke (bench/run.py --smoke)"
+    "$PYTHON" "$REPO_ROOT/bench/run.py" --smoke --out "$REPO_ROOT/build/bench-smoke.md" || {
+      status=$?
+      log "benchmark smoke FAILED (status $status)"
+      exit "$status"
+    }
   fi
   # The code must stay warning-free (-Werror) and correct under clang 14 too.
   if [[ "${PGGAT_SKIP_CLANG:-}" != 1 ]]; then
