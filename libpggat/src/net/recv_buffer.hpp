@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include <asio/buffer.hpp>
 
@@ -80,18 +81,33 @@ class RecvBuffer {
     end_ = total;
   }
 
-  // Frees the storage when nothing is buffered (and shrinks a grown buffer).
+  // Gives the storage up when nothing is buffered (and shrinks a grown
+  // buffer). One of the default size goes to this thread's spares, for the
+  // next connection that becomes busy: idle connections hold no buffer, busy
+  // ones do not allocate one each time.
   void release_if_empty() {
-    if (empty()) {
-      buf_.reset();
-      capacity_ = 0;
-      begin_ = end_ = 0;
-    }
+    if (!empty()) return;
+    if (buf_ && capacity_ == default_capacity && spares().size() < max_spares)
+      spares().push_back(std::move(buf_));
+    buf_.reset();
+    capacity_ = 0;
+    begin_ = end_ = 0;
   }
 
  private:
+  static constexpr std::size_t max_spares = 256;  // 4 MiB per thread at most
+  static std::vector<std::unique_ptr<std::byte[]>>& spares() {
+    thread_local std::vector<std::unique_ptr<std::byte[]>> list;
+    return list;
+  }
+
   void allocate(std::size_t cap) {
-    buf_ = std::make_unique_for_overwrite<std::byte[]>(cap);
+    if (cap == default_capacity && !spares().empty()) {
+      buf_ = std::move(spares().back());
+      spares().pop_back();
+    } else {
+      buf_ = std::make_unique_for_overwrite<std::byte[]>(cap);
+    }
     capacity_ = cap;
     begin_ = end_ = 0;
   }

@@ -7,7 +7,9 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/this_coro.hpp>
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cstring>
 #include <stdexcept>
 
 #include "frontend/client_session.hpp"
@@ -74,8 +76,16 @@ asio::awaitable<std::error_code> greet(detail::ClientSession& session, const Par
 asio::awaitable<bool> await_client_message(detail::ClientSession& session) {
   net::RecvBuffer& in = session.conn.in;
   if (in.empty()) {
-    auto [ec, n] = co_await session.conn.stream.read_some(in.prepare());
+    // An idle client holds no receive buffer (16 KiB, most of what a
+    // connection costs): its next bytes land here, and a buffer is taken (a
+    // spare one, usually) once they came. A longer request reads on in the pump.
+    in.release_if_empty();
+    if (session.conn.out.capacity() > 0) proto::Buffer().swap(session.conn.out);
+    std::array<std::byte, 512> first;
+    auto [ec, n] = co_await session.conn.stream.read_some(asio::buffer(first));
     if (ec || n == 0) co_return false;
+    const asio::mutable_buffer space = in.prepare();
+    std::memcpy(space.data(), first.data(), n);
     in.commit(n);
   }
   co_return static_cast<char>(in.data()[0]) != 'X';

@@ -214,3 +214,17 @@ TEST_CASE("RecvBuffer prepend puts bytes back in front", "[net][recv_buffer]") {
   buf.consume(buf.size());
   CHECK(buf.empty());
 }
+
+TEST_CASE("RecvBuffer: a released default-size buffer is the next one's, not freed", "[net][recv_buffer]") {
+  RecvBuffer a;
+  const auto* storage = static_cast<const std::byte*>(a.prepare().data());
+  receive(a, "abc");
+  a.release_if_empty();
+  CHECK(a.capacity() == 16 * 1024);  // not empty: kept
+  a.consume(3);
+  a.release_if_empty();
+  CHECK(a.capacity() == 0);
+  RecvBuffer b;
+  CHECK(static_cast<const std::byte*>(b.prepare().data()) == storage);
+  CHECK(b.capacity() == RecvBuffer::default_capacity);
+}
