@@ -7,7 +7,7 @@
 #   scripts/fuzz.sh [TARGET...]   default: every target (fuzz-codec, fuzz-scram, fuzz-startup)
 #
 # Environment:
-#   PGGAT_FUZZ_SECONDS   seconds per target (default 20)
+#   PGGAT_FUZZ_SECONDS   seconds per target (default 10: CI keeps under 30 min; run longer by hand)
 #   PGGAT_FUZZ_BUILD     build dir (default build-fuzz)
 #   PGGAT_FUZZ_WORK      where new corpus entries and crash inputs go
 #                        (default a fresh temporary dir, kept on failure)
@@ -17,7 +17,7 @@ set -euo pipefail
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly REPO_ROOT
 readonly BUILD_DIR=${PGGAT_FUZZ_BUILD:-$REPO_ROOT/build-fuzz}
-readonly SECONDS_PER_TARGET=${PGGAT_FUZZ_SECONDS:-20}
+readonly SECONDS_PER_TARGET=${PGGAT_FUZZ_SECONDS:-10}
 readonly ALL_TARGETS=(fuzz-codec fuzz-scram fuzz-startup)
 
 log() { echo "fuzz: $*" >&2; }

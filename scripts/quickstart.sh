@@ -8,7 +8,7 @@
 #   scripts/quickstart.sh test   install what is missing, build, run the tests
 #                                (with g++, then a smoke of bench/run.py, then
 #                                the tests again with clang 14), then the
-#                                fuzzers for about a minute (scripts/fuzz.sh)
+#                                fuzzers for about half a minute (scripts/fuzz.sh)
 #
 # Environment:
 #   PGGAT_BIN            pggat binary for `run` (default build/pggat-cli/pggat)
@@ -223,7 +223,7 @@ cmd_test() {
       log "clang tests FAILED (status $status); full log: $REPO_ROOT/build-clang/meson-logs/testlog.txt"
       exit "$status"
     fi
-    # libFuzzer over the startup, SCRAM and codec parsers, about 20 s each,
+    # libFuzzer over the startup, SCRAM and codec parsers, about 10 s each,
     # in build-fuzz/ (clang, ASan, UBSan). A crash fails the run.
     if [[ "${PGGAT_SKIP_FUZZ:-}" != 1 ]]; then
       log "fuzzing (scripts/fuzz.sh)"
