@@ -12,12 +12,6 @@
 
 namespace pggat::net {
 
-asio::awaitable<std::tuple<std::error_code>> Stream::wait_readable() {
-  // Bytes TLS already took off the socket are ready too.
-  if (tls_ && SSL_pending(tls_->native_handle()) > 0) co_return std::tuple<std::error_code>{};
-  co_return co_await socket_.async_wait(Socket::wait_read, use_nothrow);
-}
-
 bool Stream::input_pending() const {
   if (tls_ && SSL_pending(tls_->native_handle()) > 0) return true;
   if (!socket_.is_open()) return true;

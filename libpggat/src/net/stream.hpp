@@ -46,8 +46,6 @@ class Stream {
     if (tls_) return write_tls(buffers);
     return asio::async_write(socket_, buffers, use_nothrow);
   }
-  // Completes when data (or EOF) is ready, without consuming it.
-  asio::awaitable<std::tuple<std::error_code>> wait_readable();
   // Whether data, EOF or an error is waiting now, without consuming it or
   // blocking: one recv(MSG_PEEK). For a peer that should be silent (an idle
   // server), anything at all means it is going away.
