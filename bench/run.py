@@ -179,6 +179,8 @@ pidfile = {d}/pgbouncer.pid
                                    "recipe": {"address": f"127.0.0.1:{self.pg_port}", "username": "app",
                                               "password": "app-pass", "database": "app",
                                               "max_connections": 20}}}]}]}
+        if self.args.threads is not None:
+            config["threads"] = self.args.threads
         path = os.path.join(self.work, "pggat.json")
         with open(path, "w") as f:
             json.dump(config, f)
@@ -270,11 +272,18 @@ def main():
     ap.add_argument("--scale", type=int, default=10)
     ap.add_argument("--out", default=None)
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="pggat's threads setting (default: its own, one per core)")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated workload keys to run (a,b,...; f is the idle-connection run); "
+                         "nothing is written to docs then")
     args = ap.parse_args()
     if args.smoke:
         args.rounds, args.seconds, args.scale = 1, 2, 1
-    elif args.out is None:
+    elif args.out is None and args.only is None:
         args.out = os.path.join(ROOT, "docs/benchmarks.md")
+    only = set(args.only.split(",")) if args.only else None
+    workloads = [w for w in WORKLOADS if only is None or w[0] in only]
 
     # (f) holds 10,000 connections: this process and the poolers (its children) need the files.
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -284,16 +293,16 @@ def main():
         bench.start_postgres()
         bench.start_pgbouncer()
         bench.start_pggat()
-        results = {(w[0], t): [] for w in WORKLOADS for t in TARGETS}
+        results = {(w[0], t): [] for w in workloads for t in TARGETS}
         for rnd in range(args.rounds):
-            for key, title, wargs in WORKLOADS:
+            for key, title, wargs in workloads:
                 for target in TARGETS:  # interleaved: drift hits all three alike
                     r = bench.pgbench(target, wargs)
                     results[(key, target)].append(r)
                     print(f"round {rnd + 1} {key} {target:9} tps {r['tps']:10.1f}"
                           + ("" if r["ok"] else f"  FAILED: {r['error']}"), flush=True)
-        idle = measure_idle(bench, args)
-        report(args, WORKLOADS, results, idle)
+        idle = measure_idle(bench, args) if only is None or "f" in only else None
+        report(args, workloads, results, idle)
         problems = [f"{k} {t}: {r['error']}" for (k, t), rs in results.items() for r in rs
                     if not r["ok"] and not (k == "c" and t == "pgbouncer")]
         if problems:
@@ -320,24 +329,28 @@ def report(args, workloads, results, idle):
                      f"| {fmt(ratio_b, 2)} | {fmt(ratio_d, 2)} "
                      f"| {fmt(lat['direct'], 3)} / {fmt(lat['pgbouncer'], 3)} / {fmt(lat['pggat'], 3)} "
                      f"| {fmt(cpu['pgbouncer'], 1)} / {fmt(cpu['pggat'], 1)} |")
-    b, g = idle["pgbouncer"], idle["pggat"]
-    ratio = g["tps"] / b["tps"] if g["tps"] and b["tps"] else None
-    lines.append(f"| (f) select-only, 50 clients beside {idle['idle_count']:,} idle ones | – | {fmt(b['tps'])} "
-                 f"| {fmt(g['tps'])} | {fmt(ratio, 2)} | – | RSS per idle connection: "
-                 f"{fmt(b['bytes_per_idle'])} B / {fmt(g['bytes_per_idle'])} B | – |")
-    lines.append(f"| (f) connections held | – | {b['held']:,} at {fmt(b['bytes_per_held'])} B each "
-                 f"| {g['held']:,} at {fmt(g['bytes_per_held'])} B each | | | | |")
+    if idle:
+        b, g = idle["pgbouncer"], idle["pggat"]
+        ratio = g["tps"] / b["tps"] if g["tps"] and b["tps"] else None
+        lines.append(f"| (f) select-only, 50 clients beside {idle['idle_count']:,} idle ones | – "
+                     f"| {fmt(b['tps'])} | {fmt(g['tps'])} | {fmt(ratio, 2)} | – | RSS per idle connection: "
+                     f"{fmt(b['bytes_per_idle'])} B / {fmt(g['bytes_per_idle'])} B | – |")
+        lines.append(f"| (f) connections held | – | {b['held']:,} at {fmt(b['bytes_per_held'])} B each "
+                     f"| {g['held']:,} at {fmt(g['bytes_per_held'])} B each | | | | |")
     table = "\n".join(lines)
     print(table)
     if not args.out:
         return
     versions = subprocess.run(["pgbouncer", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     pg = subprocess.run([program("postgres"), "--version"], capture_output=True, text=True).stdout.strip()
+    threads_arg = f" --threads {args.threads}" if args.threads is not None else ""
+    threads_text = (f"`threads` {args.threads}" if args.threads is not None
+                    else f"`threads` left at its default (one per core: {os.cpu_count()})")
     doc = f"""# Benchmarks
 
-Produced by `bench/run.py --rounds {args.rounds} --seconds {args.seconds} --scale {args.scale}`
+Produced by `bench/run.py --rounds {args.rounds} --seconds {args.seconds} --scale {args.scale}{threads_arg}`
 on {datetime.date.today().isoformat()}: {os.cpu_count()} cores, {platform.platform()}, {pg},
-{versions}, pggat built with the default meson options (-O2).
+{versions}, pggat built with the default meson options (-O2), {threads_text}.
 
 Each workload ran against direct PostgreSQL, PgBouncer and pggat, interleaved,
 {args.rounds} times for {args.seconds} s; the figures are medians. PostgreSQL, the pooler and

@@ -11,6 +11,7 @@
 #include "backend/server_connection.hpp"
 #include "frontend/client_session.hpp"
 #include "frontend/startup.hpp"
+#include "net/io_threads.hpp"
 #include "net/listener.hpp"
 #include "net/spawn.hpp"
 #include "net/tls.hpp"
@@ -35,18 +36,31 @@ class AppState : public std::enable_shared_from_this<AppState> {
     std::uint32_t active = 0;
   };
 
+  struct SessionEntry {
+    ClientSession* session;
+    asio::any_io_executor executor;  // the thread it runs on
+  };
+
+  // Listeners, timers, shutdown and on_stopped live on `executor` (the
+  // host's); client connections are spread over `threads`.
   asio::any_io_executor executor;
   std::shared_ptr<spdlog::logger> log;
   std::vector<std::unique_ptr<Server>> servers;
   std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(30);
   std::chrono::nanoseconds stat_log_period{0};
-  Phase phase = Phase::created;
+  std::size_t thread_count = 1;  // 0: one per core
+  std::unique_ptr<net::IoThreads> threads;
+  std::atomic<Phase> phase = Phase::created;
 
   std::vector<std::unique_ptr<ListenerRuntime>> listeners;
-  absl::flat_hash_map<BackendKey, ClientSession*> sessions;  // by pggat's key
   std::vector<std::function<void()>> on_stopped;
   std::optional<asio::steady_timer> grace_timer;
   std::optional<asio::steady_timer> stat_timer;
+
+  // Touched by every thread's connections; the phase moves to stopping under
+  // it too, so the last client to leave and shutdown() agree on who finishes.
+  mutable std::mutex mu;
+  absl::flat_hash_map<BackendKey, SessionEntry> sessions;  // by pggat's key
   std::uint64_t next_client_id = 1;
   AppStats stats;
 
@@ -79,6 +93,8 @@ class AppState : public std::enable_shared_from_this<AppState> {
       }
     }
     listeners = std::move(bound);
+    const std::size_t n = thread_count == 0 ? net::default_thread_count() : thread_count;
+    threads = std::make_unique<net::IoThreads>(executor, n - 1);
     phase = Phase::running;
     const Context context{executor, log};
     for (const auto& server : servers)
@@ -89,10 +105,12 @@ class AppState : public std::enable_shared_from_this<AppState> {
                 runtime->tls ? " (TLS)" : "");
       ListenerRuntime* lr = runtime.get();
       net::spawn(executor,
-                 lr->listener->run([self = shared_from_this(), lr](net::Socket socket) {
-                   net::spawn(self->executor, self->serve_connection(self, lr, std::move(socket)),
-                              self->log, "client connection");
-                 }),
+                 lr->listener->run([t = threads.get()] { return t->next(); },
+                                   [self = shared_from_this(), lr](net::Socket socket) {
+                                     const auto ex = socket.get_executor();
+                                     net::spawn(ex, self->serve_connection(self, lr, std::move(socket)),
+                                                self->log, "client connection");
+                                   }),
                  log, "listener");
     }
     if (stat_log_period.count() > 0) {
@@ -105,13 +123,19 @@ class AppState : public std::enable_shared_from_this<AppState> {
     stat_timer->expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(stat_log_period));
     stat_timer->async_wait([self = shared_from_this()](std::error_code ec) {
       if (ec || self->phase != Phase::running) return;
-      self->log->info("{} clients connected | {} accepted | {} rejected", self->stats.clients,
-                      self->stats.clients_accepted, self->stats.clients_rejected);
+      const AppStats s = self->snapshot();
+      self->log->info("{} clients connected | {} accepted | {} rejected", s.clients,
+                      s.clients_accepted, s.clients_rejected);
       self->schedule_stat_line();
     });
   }
 
-  BackendKey new_key() {
+  AppStats snapshot() const {
+    std::lock_guard lock(mu);
+    return stats;
+  }
+
+  BackendKey new_key_locked() {
     for (;;) {
       std::uint32_t words[2] = {0, 0};
       if (RAND_bytes(reinterpret_cast<unsigned char*>(words), sizeof words) != 1)
@@ -123,24 +147,28 @@ class AppState : public std::enable_shared_from_this<AppState> {
   }
 
   void forward_cancel(BackendKey key) {
-    auto it = sessions.find(key);
-    if (it == sessions.end() || !it->second->cancel_target) {
+    std::optional<ClientSession::CancelTarget> target;
+    std::uint64_t id = 0;
+    {
+      std::lock_guard lock(mu);
+      if (auto it = sessions.find(key); it != sessions.end()) {
+        target = it->second.session->cancel_target();
+        id = it->second.session->facts.id;
+      }
+    }
+    if (!target) {
       log->debug("cancel request for an unknown or idle client: ignored");
       return;
     }
-    const auto target = *it->second->cancel_target;
-    log->debug("cancel request for client #{}: forwarding to {}", it->second->facts.id,
-               target.address.to_string());
-    net::spawn(executor, backend::send_cancel(target.address, target.key, std::chrono::seconds(5)), log,
-               "cancel request");
+    log->debug("cancel request for client #{}: forwarding to {}", id, target->address.to_string());
+    net::spawn(executor, backend::send_cancel(target->address, target->key, std::chrono::seconds(5)),
+               log, "cancel request");
   }
 
   // `self` keeps the state alive for as long as the connection lives.
-  asio::awaitable<void> serve_connection([[maybe_unused]] std::shared_ptr<AppState> self,
-                                         ListenerRuntime* lr,
+  asio::awaitable<void> serve_connection(std::shared_ptr<AppState> self, ListenerRuntime* lr,
                                          net::Socket socket) {
     ClientSession::Facts facts;
-    facts.id = next_client_id++;
     facts.unix_socket = lr->listener->is_unix();
     facts.local_address = lr->listener->bound_address();
     facts.max_message_size = lr->listener->options().max_message_size;
@@ -149,26 +177,38 @@ class AppState : public std::enable_shared_from_this<AppState> {
     const auto peer = socket.remote_endpoint(ec);
     facts.remote_address = ec ? "unknown" : net::endpoint_to_string(peer);
 
-    auto session = std::make_unique<ClientSession>(std::move(socket), facts, new_key());
-    sessions.emplace(session->key, session.get());
-    ++lr->active;
-    ++stats.clients;
+    const auto max_connections = lr->listener->options().max_connections;
+    std::unique_ptr<ClientSession> session;
+    bool over_limit = false;
+    {
+      std::lock_guard lock(mu);
+      facts.id = next_client_id++;
+      const auto ex = socket.get_executor();
+      session = std::make_unique<ClientSession>(std::move(socket), facts, new_key_locked());
+      sessions.emplace(session->key, SessionEntry{session.get(), ex});
+      ++lr->active;
+      ++stats.clients;
+      over_limit = max_connections != 0 && lr->active > max_connections;
+    }
     struct Cleanup {
-      AppState& app;
+      std::shared_ptr<AppState> app;
       ListenerRuntime* lr;
       ClientSession& session;
       ~Cleanup() {
         session.conn.stream.close();
-        app.sessions.erase(session.key);
-        --lr->active;
-        --app.stats.clients;
-        if (app.phase == Phase::stopping && app.stats.clients == 0) app.finish();
+        bool last = false;
+        {
+          std::lock_guard lock(app->mu);
+          app->sessions.erase(session.key);
+          --lr->active;
+          --app->stats.clients;
+          last = app->phase == Phase::stopping && app->stats.clients == 0;
+        }
+        if (last) asio::post(app->executor, [app = app] { app->finish(); });
       }
-    } cleanup{*this, lr, *session};
+    } cleanup{std::move(self), lr, *session};
 
-    const bool over_limit =
-        lr->listener->options().max_connections != 0 && lr->active > lr->listener->options().max_connections;
-    log->trace("connection #{} accepted from {}", facts.id, facts.remote_address);
+    log->trace("connection #{} accepted from {}", session->facts.id, facts.remote_address);
     auto outcome = co_await frontend::read_startup(session->conn, lr->listener->options().startup_timeout,
                                                    lr->tls);
     if (auto* cancel = std::get_if<frontend::CancelRequest>(&outcome)) {
@@ -179,32 +219,37 @@ class AppState : public std::enable_shared_from_this<AppState> {
     if (startup == nullptr) {
       // The startup phase failed (an error was sent when one was due).
       if (const auto* failed = std::get_if<frontend::StartupFailed>(&outcome); !failed->reason.empty())
-        log->info("client #{} from {}: {}", facts.id, facts.remote_address, failed->reason);
+        log->info("client #{} from {}: {}", session->facts.id, facts.remote_address, failed->reason);
       co_await session->conn.stream.close_gracefully(std::chrono::seconds(1));
       co_return;
     }
     if (session->conn.stream.is_tls()) session->set_tls(lr->tls->tls_server_end_point());
     if (over_limit || phase != Phase::running) {
-      ++stats.clients_rejected;
+      {
+        std::lock_guard lock(mu);
+        ++stats.clients_rejected;
+      }
       const PgError error =
           over_limit ? PgError::fatal(sqlstate::too_many_connections,
                                       "too many connections (listener " + facts.local_address +
-                                          " allows " +
-                                          std::to_string(lr->listener->options().max_connections) + ")")
+                                          " allows " + std::to_string(max_connections) + ")")
                      : PgError::fatal(sqlstate::cannot_connect_now, "pggat is shutting down");
       (void)co_await session->client.send_error(error);
       co_await session->conn.stream.close_gracefully(std::chrono::seconds(1));
       co_return;
     }
-    ++stats.clients_accepted;
+    {
+      std::lock_guard lock(mu);
+      ++stats.clients_accepted;
+    }
     Client& client = session->client;
     client.user = std::move(startup->user);
     client.database = std::move(startup->database);
     client.parameters = std::move(startup->parameters);
-    log->debug("client #{} from {}: user \"{}\" database \"{}\"", facts.id, facts.remote_address,
-               client.user, client.database);
+    log->debug("client #{} from {}: user \"{}\" database \"{}\"", session->facts.id,
+               facts.remote_address, client.user, client.database);
     co_await router::route_client(client, lr->server->routes(), log);
-    log->debug("client #{} disconnected", facts.id);
+    log->debug("client #{} disconnected", session->facts.id);
     co_await session->conn.stream.close_gracefully(std::chrono::seconds(1));
   }
 
@@ -223,16 +268,21 @@ class AppState : public std::enable_shared_from_this<AppState> {
       return;
     }
     const bool was_running = phase == Phase::running;
-    phase = Phase::stopping;
+    std::uint64_t clients = 0;
+    {
+      std::lock_guard lock(mu);
+      phase = Phase::stopping;
+      clients = stats.clients;
+    }
     for (auto& lr : listeners) lr->listener->close();
     if (stat_timer) stat_timer->cancel();
-    if (!was_running || stats.clients == 0) {
+    if (!was_running || clients == 0) {
       finish();
       return;
     }
     if (grace < std::chrono::nanoseconds::zero()) grace = shutdown_timeout;
     log->info("shutting down: waiting up to {} for {} clients to finish", format_duration(grace),
-              stats.clients);
+              clients);
     grace_timer.emplace(executor);
     arm_grace_timer(grace);
   }
@@ -243,9 +293,24 @@ class AppState : public std::enable_shared_from_this<AppState> {
     grace_timer->expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(grace));
     grace_timer->async_wait([self = shared_from_this()](std::error_code ec) {
       if (ec || self->phase != Phase::stopping) return;
-      self->log->info("shutdown timeout: closing {} remaining clients", self->stats.clients);
-      for (auto& [key, session] : self->sessions) session->conn.stream.close();
+      self->log->info("shutdown timeout: closing {} remaining clients", self->snapshot().clients);
+      self->close_sessions();
     });
+  }
+
+  // Each session is closed by its own thread: only there is it certain to
+  // be alive (it is erased there) and not in the middle of a read or write.
+  void close_sessions() {
+    std::lock_guard lock(mu);
+    for (auto& [key, entry] : sessions)
+      asio::post(entry.executor, [self = shared_from_this(), key = key] {
+        ClientSession* session = nullptr;
+        {
+          std::lock_guard lock(self->mu);
+          if (auto it = self->sessions.find(key); it != self->sessions.end()) session = it->second.session;
+        }
+        if (session) session->conn.stream.close();
+      });
   }
 
   void finish() {
@@ -256,6 +321,8 @@ class AppState : public std::enable_shared_from_this<AppState> {
       for (const Route& route : server->routes())
         if (route.handle) route.handle->stop();
     listeners.clear();
+    // Every client has left: nothing runs on the extra threads any more.
+    if (threads) threads->stop();
     log->info("stopped");
     // Callbacks run after the current handler returns: a callback may destroy the App.
     asio::post(executor, [self = shared_from_this()] { self->run_callbacks(); });
@@ -278,15 +345,31 @@ App::App(asio::any_io_executor executor, Config config, std::shared_ptr<spdlog::
   for (Server& s : config.servers) add_server(std::move(s));
   state_->shutdown_timeout = config.shutdown_timeout;
   state_->stat_log_period = config.stat_log_period;
+  state_->thread_count = config.threads;
 }
 
 App::~App() {
   // Closing listeners and sockets is all that can be done without the event
-  // loop; coroutines still referencing the state keep it alive until they end.
-  if (state_->phase == detail::AppState::Phase::running) {
-    for (auto& lr : state_->listeners) lr->listener->close();
-    for (auto& [key, session] : state_->sessions) session->conn.stream.close();
+  // loop; coroutines on the host's executor still referencing the state keep
+  // it alive until they end.
+  auto& st = *state_;
+  const bool running = st.phase == detail::AppState::Phase::running;
+  if (running)
+    for (auto& lr : st.listeners) lr->listener->close();
+  if (st.threads) st.threads->stop();  // from here on no other thread runs
+  if (running) {
+    std::lock_guard lock(st.mu);
+    for (auto& [key, entry] : st.sessions) entry.session->conn.stream.close();
   }
+  if (st.threads && running) {
+    // Servers lent to the extra threads' clients come back as their
+    // coroutines are destroyed below; stopped pools close them instead of
+    // keeping sockets of io_contexts that are about to go.
+    for (const auto& server : st.servers)
+      for (const Route& route : server->routes())
+        if (route.handle) route.handle->stop();
+  }
+  st.threads.reset();  // destroys what was left queued there
 }
 
 void App::add_server(Server server) {
@@ -296,6 +379,16 @@ void App::add_server(Server server) {
 }
 
 void App::set_shutdown_timeout(std::chrono::nanoseconds timeout) { state_->shutdown_timeout = timeout; }
+
+void App::set_threads(std::size_t threads) {
+  if (state_->phase != detail::AppState::Phase::created)
+    throw std::logic_error("pggat::App::set_threads after start");
+  state_->thread_count = threads;
+}
+
+std::size_t App::threads() const {
+  return state_->threads ? state_->threads->size() : state_->thread_count;
+}
 
 void App::start() { state_->start(); }
 
@@ -311,7 +404,7 @@ void App::shutdown(std::chrono::nanoseconds grace, std::function<void()> on_stop
   });
 }
 
-AppStats App::stats() const { return state_->stats; }
+AppStats App::stats() const { return state_->snapshot(); }
 
 std::shared_ptr<spdlog::logger> App::logger() const { return state_->log; }
 

@@ -258,15 +258,7 @@ TEST_CASE("transaction mode: a cancel reaches the server running the client's qu
     REQUIRE(std::chrono::steady_clock::now() < deadline);
   }
   const auto started = std::chrono::steady_clock::now();
-  PGcancel* cancel = PQgetCancel(a.get());
-  char err[256];
-  REQUIRE(PQcancel(cancel, err, sizeof err) == 1);
-  PQfreeCancel(cancel);
-  PGresult* r = PQgetResult(a.get());
-  REQUIRE(r != nullptr);
-  CHECK(std::string(PQresultErrorField(r, PG_DIAG_SQLSTATE)) == "57014");
-  PQclear(r);
-  while ((r = PQgetResult(a.get())) != nullptr) PQclear(r);
+  CHECK(cancel_and_wait(a) == "57014");
   CHECK(std::chrono::steady_clock::now() - started < 1s);
   CHECK(a.exec("select 1").value() == "1");
 }

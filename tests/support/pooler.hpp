@@ -53,6 +53,9 @@ class InProcessPooler {
   [[nodiscard]] AppStats stats() {
     return on_loop([this] { return app_->stats(); });
   }
+  [[nodiscard]] std::size_t threads() {
+    return on_loop([this] { return app_->threads(); });
+  }
 
   // Stops pggat (grace period, then close) and waits for it.
   void stop(std::chrono::nanoseconds grace = std::chrono::nanoseconds(0));

@@ -65,4 +65,19 @@ std::string connection_error(const std::string& conninfo) {
   return message;
 }
 
+std::string cancel_and_wait(PqConnection& conn) {
+  PGcancel* cancel = PQgetCancel(conn.get());
+  char err[256];
+  const bool sent = cancel != nullptr && PQcancel(cancel, err, sizeof err) == 1;
+  if (cancel) PQfreeCancel(cancel);
+  if (!sent) return "no cancel sent";
+  std::string state;
+  if (PGresult* r = PQgetResult(conn.get())) {
+    if (const char* s = PQresultErrorField(r, PG_DIAG_SQLSTATE)) state = s;
+    PQclear(r);
+  }
+  while (PGresult* r = PQgetResult(conn.get())) PQclear(r);
+  return state;
+}
+
 }  // namespace pggat::test

@@ -46,6 +46,12 @@ class PqConnection {
   std::vector<std::string> notices_;
 };
 
+// Sends a CancelRequest for the query `conn` is running (PQsendQuery) and
+// waits for that query's result. Returns its SQLSTATE ("57014" when the
+// cancel reached it; "" when it succeeded, or "no cancel sent"), and drains
+// whatever results follow so the connection can be used again.
+[[nodiscard]] std::string cancel_and_wait(PqConnection& conn);
+
 // Connects and returns the libpq error text instead of throwing.
 [[nodiscard]] std::string connection_error(const std::string& conninfo);
 

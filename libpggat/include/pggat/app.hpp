@@ -27,8 +27,13 @@ struct AppStats {
 };
 
 // Runs on the executor it is given: the host's own io_context works, so does a
-// dedicated one. Everything happens on that executor; shutdown() may be called
-// from any thread.
+// dedicated one. Listeners, timers and shutdown happen on that executor. With
+// threads > 1 the App starts threads - 1 more, each with an io_context of its
+// own, and spreads client connections over them and the host's executor; a
+// connection stays on its thread, servers move to the thread of the client
+// they are lent to. Handlers, matchers, pools and middlewares are then called
+// from several threads at once (each client from one). shutdown() may be
+// called from any thread; the extra threads end once every client has left.
 class PGGAT_API App {
  public:
   // A null logger logs to stderr.
@@ -40,6 +45,11 @@ class PGGAT_API App {
 
   void add_server(Server server);
   void set_shutdown_timeout(std::chrono::nanoseconds timeout);
+  // Threads serving clients, the host's executor included (0: one per core).
+  // An App made without a Config uses 1; with one, Config::threads. Before start().
+  void set_threads(std::size_t threads);
+  // As set, or once started, how many there are.
+  [[nodiscard]] std::size_t threads() const;
 
   // Binds every listener, then starts handlers and pools. Throws
   // std::runtime_error naming the address and the reason when one cannot be

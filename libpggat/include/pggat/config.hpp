@@ -74,6 +74,9 @@ struct PGGAT_API Config {
   std::vector<Server> servers{};
   std::chrono::nanoseconds stat_log_period{0};  // 0: no stat line
   std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(30);
+  // Threads serving client connections, the host's executor included.
+  // 0: one per core the process may run on.
+  std::size_t threads = 0;
 };
 
 // Accepts the bare app object and the Go version's {"apps": {"pggat": {...}}}.

@@ -133,10 +133,11 @@ Config load_config(const nlohmann::json& json, const Registry& registry) {
     apps.check_keys({"pggat"});
     root = apps.at("pggat");
   }
-  root.check_keys({"servers", "stat_log_period", "shutdown_timeout"});
+  root.check_keys({"servers", "stat_log_period", "shutdown_timeout", "threads"});
   Config config;
   config.stat_log_period = root.get_duration("stat_log_period", config.stat_log_period);
   config.shutdown_timeout = root.get_duration("shutdown_timeout", config.shutdown_timeout);
+  if (auto n = root.find("threads")) config.threads = static_cast<std::size_t>(n->as_int(0, 1024));
 
   std::set<std::string> addresses;
   for (const ConfigNode& s : root.at("servers").elements()) {

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,13 +57,28 @@ class ClientSession {
   std::optional<ScramPassThrough> scram_pass_through;
 
   // The server running this client's queries now: where a CancelRequest goes.
+  // Set and cleared by the client's thread, read by the one that got the
+  // CancelRequest: hence the lock.
   struct CancelTarget {
     net::Address address;
     BackendKey key;
   };
-  std::optional<CancelTarget> cancel_target;
+  void set_cancel_target(const net::Address& address, BackendKey key) {
+    std::lock_guard lock(cancel_mu_);
+    cancel_target_ = CancelTarget{address, key};
+  }
+  void clear_cancel_target() {
+    std::lock_guard lock(cancel_mu_);
+    cancel_target_.reset();
+  }
+  [[nodiscard]] std::optional<CancelTarget> cancel_target() const {
+    std::lock_guard lock(cancel_mu_);
+    return cancel_target_;
+  }
 
  private:
+  mutable std::mutex cancel_mu_;
+  std::optional<CancelTarget> cancel_target_;
   std::optional<std::vector<std::uint8_t>> tls_server_end_point_;
 };
 

@@ -96,10 +96,12 @@ Expected<std::unique_ptr<Listener>, std::string> Listener::bind(
       new Listener(std::move(acceptor), options, address, endpoint_to_string(local)));
 }
 
-asio::awaitable<void> Listener::run(std::function<void(Socket)> on_accept) {
+asio::awaitable<void> Listener::run(std::function<asio::any_io_executor()> next_executor,
+                                    std::function<void(Socket)> on_accept) {
   asio::steady_timer backoff(co_await asio::this_coro::executor);
   while (acceptor_.is_open()) {
-    auto [ec, socket] = co_await acceptor_.async_accept(use_nothrow);
+    // Accepted straight into the io_context of the thread that will serve it.
+    auto [ec, socket] = co_await acceptor_.async_accept(next_executor(), use_nothrow);
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) {
       // Out of file descriptors and the like: pause instead of spinning.

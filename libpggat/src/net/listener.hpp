@@ -26,8 +26,10 @@ class Listener {
       const asio::any_io_executor& executor, const ListenerOptions& options);
   ~Listener();
 
-  // Accepts until close(); each socket goes to on_accept.
-  asio::awaitable<void> run(std::function<void(Socket)> on_accept);
+  // Accepts until close(); each socket goes to on_accept, registered with
+  // the executor next_executor() gave for it.
+  asio::awaitable<void> run(std::function<asio::any_io_executor()> next_executor,
+                            std::function<void(Socket)> on_accept);
   // Stops accepting and removes a unix socket file.
   void close();
 

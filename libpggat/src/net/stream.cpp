@@ -3,6 +3,8 @@
 
 #include <sys/socket.h>
 
+#include <unistd.h>
+
 #include <cerrno>
 
 #include <openssl/ssl.h>
@@ -22,6 +24,25 @@ bool Stream::input_pending() const {
     if (errno == EINTR) continue;
     return errno != EAGAIN && errno != EWOULDBLOCK;
   }
+}
+
+void Stream::move_to(const asio::any_io_executor& executor) {
+  if (!socket_.is_open() || socket_.get_executor() == executor) return;
+  std::error_code ec;
+  const auto protocol = socket_.local_endpoint(ec).protocol();
+  if (ec) return;  // not connected any more: the next read or write says so
+  const auto fd = socket_.release(ec);
+  if (ec) return;
+  Socket moved(executor);
+  moved.assign(protocol, fd, ec);
+  if (ec) {
+    ::close(fd);  // the stream is closed now; its next read or write fails
+    socket_ = Socket(executor);
+    return;
+  }
+  // Move assignment takes the other io_context's service along: the TLS
+  // engine's reference to socket_ stays valid.
+  socket_ = std::move(moved);
 }
 
 asio::awaitable<std::error_code> Stream::start_tls_server(std::shared_ptr<TlsServerContext> context,

@@ -82,6 +82,14 @@ class Stream {
   // our last message (a FATAL error) before reading it.
   asio::awaitable<void> close_gracefully(std::chrono::milliseconds limit);
 
+  // Re-registers the socket with `executor`'s io_context (the thread that
+  // will use it next), so its completions run there without a hop through
+  // another thread. Nothing may be pending on the stream. Costs two epoll_ctl
+  // calls when the executor differs, nothing when it is the same. On TLS
+  // streams the engine's internal timers stay with the old context: they are
+  // only used when a read and a write overlap, and work across threads.
+  void move_to(const asio::any_io_executor& executor);
+
   [[nodiscard]] bool is_open() const { return socket_.is_open(); }
   [[nodiscard]] Socket& socket() { return socket_; }
   [[nodiscard]] auto get_executor() { return socket_.get_executor(); }

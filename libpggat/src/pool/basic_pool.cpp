@@ -242,10 +242,10 @@ class BasicPool final : public Pool {
     }
 
     const auto middlewares = make_middlewares(client);
-    session.cancel_target = detail::ClientSession::CancelTarget{server.address, server.key};
+    session.set_cancel_target(server.address, server.key);
     const pool::RelayOutcome outcome = co_await pool::relay_session(session, server, middlewares,
                                                                         options_.idle_transaction_timeout);
-    session.cancel_target.reset();
+    session.clear_cancel_target();
 
     if (outcome.end == pool::RelayOutcome::End::server_gone) {
       if (log_) log_->warn("client #{}: {}", client.id(), outcome.detail);
@@ -475,7 +475,7 @@ class BasicPool final : public Pool {
       detail::ClientSession& session, pool::PooledServer& pooled, pool::TransactionClient& state,
       const pool::UnitOptions& options, const std::vector<std::unique_ptr<Middleware>>& middlewares) {
     backend::ServerConnection& server = *pooled.connection;
-    session.cancel_target = detail::ClientSession::CancelTarget{server.address, server.key};
+    session.set_cancel_target(server.address, server.key);
     pool::UnitOutcome outcome =
         co_await pool::relay_unit(session, server, pooled.transaction, state, options, middlewares);
     if (outcome.end == pool::UnitOutcome::End::retry) {
@@ -484,7 +484,7 @@ class BasicPool final : public Pool {
       once.retry_changed_statements = false;
       outcome = co_await pool::relay_unit(session, server, pooled.transaction, state, once, middlewares);
     }
-    session.cancel_target.reset();
+    session.clear_cancel_target();
     co_return outcome;
   }
 

@@ -2,6 +2,7 @@
 #include "pool/server_pool.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <asio/post.hpp>
 #include <asio/this_coro.hpp>
 
@@ -44,7 +45,9 @@ struct ServerPool::Waiter {
       : timer(ex), share(std::move(s)) {}
   asio::steady_timer timer;
   std::shared_ptr<ClientShare> share;
-  bool done = false;
+  // Set under the pool's lock; read without it once, to skip a wait that
+  // would only be cancelled.
+  std::atomic<bool> done{false};
   ServerHandle server;
   std::optional<PgError> error;
 };
@@ -134,6 +137,12 @@ void ServerPool::stop() {
     --s->recipe->open;
   }
   idle_.clear();
+  // A reset may run for as long as its timeout: closing the server ends it
+  // now (reset_task then closes and counts it), so the backend does not
+  // outlive the pool on a host that stops its loop right after. On the
+  // pool's executor, where reset_task uses the socket.
+  for (auto& s : resetting_)
+    asio::post(context_.executor, [s] { s->connection->close(); });
 }
 
 std::string ServerPool::display_name() const {
@@ -156,6 +165,7 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
   for (;;) {
     ServerHandle server;
     std::chrono::nanoseconds check_limit{0};
+    bool lent = false;
     {
       std::lock_guard lock(mu_);
       if (stopped_)
@@ -179,14 +189,19 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
       }
       if (!needs_check(server->idle_since, Clock::now(), options_.check_delay)) {
         lend_locked(*server, share);
-        co_return server;
+        lent = true;
+      } else {
+        check_limit = check_timeout(server->recipe->dial.connect_timeout);
       }
-      check_limit = check_timeout(server->recipe->dial.connect_timeout);
     }
+    // Its I/O completes on the client's thread from now on (the check's too).
+    server->connection->conn.stream.move_to(executor);
+    if (lent) co_return server;
     // Outside the lock: a round trip to a server that may not answer.
     const bool healthy = co_await check_server(*server->connection, check_limit);
     const bool cancelled =
         (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
+    if (cancelled) bring_home(*server);
     std::lock_guard lock(mu_);
     if (healthy && !server->recipe->in_rotation()) {
       // Its recipe left rotation during the check.
@@ -219,7 +234,10 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
       release_locked(std::move(w->server));
       co_return Unexpected(PgError::fatal(sqlstate::connection_failure, "client went away"));
     }
-    if (w->server) co_return std::move(w->server);
+    if (w->server) {
+      w->server->connection->conn.stream.move_to(executor);
+      co_return std::move(w->server);
+    }
     co_return Unexpected(std::move(*w->error));
   }
   const std::uint64_t waiting = waiters_.size();  // this client included
@@ -283,6 +301,7 @@ void ServerPool::end_loan_locked(PooledServer& server) {
 }
 
 void ServerPool::release(ServerHandle server) {
+  bring_home(*server);
   std::lock_guard lock(mu_);
   release_locked(std::move(server));
 }
@@ -311,7 +330,12 @@ void ServerPool::release_locked(ServerHandle server) {
     return;
   }
   ++stats_.servers_resetting;
+  resetting_.push_back(server);
   net::spawn(context_.executor, reset_task(shared_from_this(), std::move(server)), context_.log, "server reset");
+}
+
+void ServerPool::bring_home(PooledServer& server) const {
+  server.connection->conn.stream.move_to(context_.executor);
 }
 
 void ServerPool::discard(ServerHandle server) {
@@ -583,6 +607,7 @@ asio::awaitable<void> ServerPool::reset_task([[maybe_unused]] std::shared_ptr<Se
       co_await reset_server(*server->connection, options_.reset_query, options_.reset_timeout);
   std::lock_guard lock(mu_);
   --stats_.servers_resetting;
+  std::erase(resetting_, server);
   if (!ok || stopped_ || server->recipe->removed) {
     if (!ok && context_.log)
       context_.log->info("pool \"{}\": server #{} could not be reset and was closed",

@@ -117,6 +117,11 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
  private:
   struct Waiter;
 
+  // While the pool holds a server (idle, being reset or checked) its socket
+  // is registered with the pool's executor, the host's, which outlives the
+  // App's extra threads; acquire moves it to the borrower's thread. Not
+  // under the lock: two epoll_ctl calls when it was elsewhere.
+  void bring_home(PooledServer& server) const;
   void dial_locked(const std::shared_ptr<RecipeState>& recipe);
   void fill_waiters_locked();
   // Off the idle stack and counted active: the top-most of the cheapest
@@ -154,6 +159,7 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   bool stopped_ = false;
   std::vector<std::shared_ptr<RecipeState>> recipes_;
   std::vector<ServerHandle> idle_;  // a stack: most recently used on top (lifo)
+  std::vector<ServerHandle> resetting_;  // in reset_task: stop() cuts them short
   std::deque<std::shared_ptr<Waiter>> waiters_;
   std::optional<asio::steady_timer> janitor_;
   std::uint64_t next_server_id_ = 1;

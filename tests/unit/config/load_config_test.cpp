@@ -116,6 +116,25 @@ TEST_CASE("load_config_file loads examples/session.json", "[config][load]") {
   CHECK_FALSE(route.match->matches(other.client()));
   CHECK(config.stat_log_period == 0s);
   CHECK(config.shutdown_timeout == 30s);
+  CHECK(config.threads == 0);  // one per core
+}
+
+TEST_CASE("load_config: threads", "[config][load]") {
+  json two = base_config();
+  two["threads"] = 2;
+  CHECK(pggat::load_config(two, builtins()).threads == 2);
+
+  json negative = base_config();
+  negative["threads"] = -1;
+  const ConfigError n = error_of(negative);
+  CHECK(n.path() == "threads");
+  CHECK_THAT(n.problem(), Contains("between 0 and 1024"));
+
+  json text = base_config();
+  text["threads"] = "4";
+  const ConfigError t = error_of(text);
+  CHECK(t.path() == "threads");
+  CHECK_THAT(t.problem(), Contains("expected an integer"));
 }
 
 TEST_CASE("load_config_file loads examples/transaction.json (pooler rob)", "[config][load]") {
