@@ -29,12 +29,17 @@ bool Stream::input_pending() const {
 void Stream::move_to(const asio::any_io_executor& executor) {
   if (!socket_.is_open() || socket_.get_executor() == executor) return;
   std::error_code ec;
-  const auto protocol = socket_.local_endpoint(ec).protocol();
-  if (ec) return;  // not connected any more: the next read or write says so
+  if (family_ < 0) {
+    family_ = socket_.local_endpoint(ec).protocol().family();
+    if (ec) {
+      family_ = -1;
+      return;  // not connected any more: the next read or write says so
+    }
+  }
   const auto fd = socket_.release(ec);
   if (ec) return;
   Socket moved(executor);
-  moved.assign(protocol, fd, ec);
+  moved.assign(asio::generic::stream_protocol(family_, 0), fd, ec);
   if (ec) {
     ::close(fd);  // the stream is closed now; its next read or write fails
     socket_ = Socket(executor);

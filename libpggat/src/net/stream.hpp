@@ -117,6 +117,7 @@ class Stream {
   std::unique_ptr<TlsStream> tls_;
   std::shared_ptr<void> tls_context_;  // keeps the context alive as long as tls_
   std::vector<std::byte> tls_scratch_;
+  int family_ = -1;  // the socket's address family, learnt at the first move_to
 };
 
 }  // namespace pggat::net

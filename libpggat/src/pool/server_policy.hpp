@@ -52,6 +52,25 @@ template <class Waiters, class Held>
   return best;
 }
 
+// With several threads: the waiter `due` (next_waiter's choice) unless it is
+// on another thread than the server (`local(w)` false) and a waiter among the
+// first `window` (in arrival order) is on the server's: that one, so the
+// server is lent without moving. `due` is passed over at most `max_passes`
+// times (`passes(w)`; the caller counts), so no one waits for long behind
+// clients of another thread.
+template <class Waiters, class Local, class Passes>
+[[nodiscard]] std::size_t nearby_waiter(const Waiters& waiters, std::size_t due, Local local,
+                                        Passes passes, std::size_t window, std::uint32_t max_passes) {
+  if (local(waiters[due]) || passes(waiters[due]) >= max_passes) return due;
+  std::size_t i = 0;
+  for (const auto& w : waiters) {
+    if (i == window) break;
+    if (local(w)) return i;
+    ++i;
+  }
+  return due;
+}
+
 // What choosing between recipes weighs: cost is priority plus the critics'
 // penalty (lower is better), load the recipe's open plus dialing servers.
 struct RecipeRank {

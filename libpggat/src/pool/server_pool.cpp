@@ -48,6 +48,7 @@ struct ServerPool::Waiter {
   // Set under the pool's lock; read without it once, to skip a wait that
   // would only be cancelled.
   std::atomic<bool> done{false};
+  std::uint32_t passed_over = 0;  // times a waiter on the server's thread went first
   ServerHandle server;
   std::optional<PgError> error;
 };
@@ -173,7 +174,7 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
       // Nothing to wait for: a recipe comes back only with the next check.
       if (auto reason = no_rotation_locked())
         co_return Unexpected(PgError::fatal(sqlstate::connection_failure, std::move(*reason)));
-      server = take_idle_locked();
+      server = take_idle_locked(executor);
       if (!server) {
         w = std::make_shared<Waiter>(executor, share);
         waiters_.push_back(w);
@@ -201,7 +202,6 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
     const bool healthy = co_await check_server(*server->connection, check_limit);
     const bool cancelled =
         (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
-    if (cancelled) bring_home(*server);
     std::lock_guard lock(mu_);
     if (healthy && !server->recipe->in_rotation()) {
       // Its recipe left rotation during the check.
@@ -252,12 +252,22 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
                               stats_.servers_active + stats_.servers_resetting, waiting)));
 }
 
-ServerHandle ServerPool::take_idle_locked() {
+ServerHandle ServerPool::take_idle_locked(const asio::any_io_executor& prefer) {
   if (idle_.empty()) return nullptr;
   std::size_t at = idle_.size() - 1;
   // One recipe (the common case) needs no scan: its idle servers are all in
-  // rotation, since set_health closes them when it leaves.
-  if (recipes_.size() > 1) {
+  // rotation, since set_health closes them when it leaves. Among the few most
+  // recently used, one already on the client's thread saves moving it.
+  if (recipes_.size() <= 1) {
+    const std::size_t look = std::min(idle_.size(), prefer_same_thread_depth);
+    for (std::size_t i = 0; i < look; ++i) {
+      const std::size_t j = idle_.size() - 1 - i;
+      if (idle_[j]->connection->conn.stream.get_executor() == prefer) {
+        at = j;
+        break;
+      }
+    }
+  } else {
     const auto best = idle_to_lend(idle_, [](const ServerHandle& h) -> std::optional<std::int64_t> {
       if (!h->recipe->in_rotation()) return std::nullopt;
       return h->recipe->cost();
@@ -270,7 +280,7 @@ ServerHandle ServerPool::take_idle_locked() {
   --stats_.servers_idle;
   if (closed_while_idle_locked(*s)) {
     discard_locked(std::move(s));
-    return take_idle_locked();
+    return take_idle_locked(prefer);
   }
   ++stats_.servers_active;
   return s;
@@ -301,7 +311,6 @@ void ServerPool::end_loan_locked(PooledServer& server) {
 }
 
 void ServerPool::release(ServerHandle server) {
-  bring_home(*server);
   std::lock_guard lock(mu_);
   release_locked(std::move(server));
 }
@@ -330,6 +339,7 @@ void ServerPool::release_locked(ServerHandle server) {
     return;
   }
   ++stats_.servers_resetting;
+  bring_home(*server);
   resetting_.push_back(server);
   net::spawn(context_.executor, reset_task(shared_from_this(), std::move(server)), context_.log, "server reset");
 }
@@ -481,9 +491,14 @@ void ServerPool::hand_over_locked(ServerHandle server) {
   }
   server->connection->state.reset();
   if (!waiters_.empty()) {
-    const std::size_t next = next_waiter(options_.pooler, waiters_, [](const auto& w) {
+    const std::size_t due = next_waiter(options_.pooler, waiters_, [](const auto& w) {
       return w->share ? w->share->held : std::chrono::nanoseconds(0);
     });
+    const auto home = server->connection->conn.stream.get_executor();
+    const std::size_t next = nearby_waiter(
+        waiters_, due, [&](const auto& w) { return w->timer.get_executor() == home; },
+        [](const auto& w) { return w->passed_over; }, nearby_waiter_window, nearby_waiter_max_passes);
+    if (next != due) ++waiters_[due]->passed_over;
     finish_waiter_locked(waiters_[next], std::move(server), std::nullopt);
     return;
   }

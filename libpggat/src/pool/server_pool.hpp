@@ -117,17 +117,16 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
  private:
   struct Waiter;
 
-  // While the pool holds a server (idle, being reset or checked) its socket
-  // is registered with the pool's executor, the host's, which outlives the
-  // App's extra threads; acquire moves it to the borrower's thread. Not
-  // under the lock: two epoll_ctl calls when it was elsewhere.
+  // A server stays registered with the thread that used it last (idle ones
+  // too: the next client there takes it without a move). The background
+  // work on the pool's own executor moves it there first: a reset.
   void bring_home(PooledServer& server) const;
   void dial_locked(const std::shared_ptr<RecipeState>& recipe);
   void fill_waiters_locked();
   // Off the idle stack and counted active: the top-most of the cheapest
   // recipe in rotation, skipping (and closing) any the server closed.
   // nullptr when none may be lent.
-  ServerHandle take_idle_locked();
+  ServerHandle take_idle_locked(const asio::any_io_executor& prefer);
   [[nodiscard]] bool closed_while_idle_locked(const PooledServer& server) const;
   // Why no client can be served: every recipe is out of rotation (nullopt
   // when one is in, or there are none).
@@ -151,6 +150,14 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   asio::awaitable<void> dial_task(std::shared_ptr<ServerPool> self,
                                   std::shared_ptr<RecipeState> recipe);
   asio::awaitable<void> reset_task(std::shared_ptr<ServerPool> self, ServerHandle server);
+
+  // How far down the idle stack take_idle_locked looks for a server already
+  // on the client's thread.
+  static constexpr std::size_t prefer_same_thread_depth = 4;
+  // A freed server goes to a waiter on its own thread among the first few
+  // waiters; the one due (FIFO or rob) is passed over at most this often.
+  static constexpr std::size_t nearby_waiter_window = 8;
+  static constexpr std::uint32_t nearby_waiter_max_passes = 8;
 
   ServerPoolOptions options_;
   mutable std::mutex mu_;

@@ -49,6 +49,27 @@ TEST_CASE("next_waiter: rob picks the waiter that has held servers the least",
   CHECK(waiters[next_waiter(PoolerKind::rob, waiters, [](const W& w) { return w.held; })].id == 8);
 }
 
+TEST_CASE("nearby_waiter: a waiter on the server's thread among the first few, never for long",
+          "[pool][server_policy]") {
+  using pggat::pool::nearby_waiter;
+  struct W {
+    bool local;
+    std::uint32_t passes;
+  };
+  auto pick_nearby = [](const std::deque<W>& ws, std::size_t due) {
+    return nearby_waiter(ws, due, [](const W& w) { return w.local; },
+                         [](const W& w) { return w.passes; }, /*window=*/3, /*max_passes=*/2);
+  };
+  CHECK(pick_nearby({{true, 0}, {true, 0}}, 0) == 0);                // the due one when it is local
+  CHECK(pick_nearby({{true, 0}, {false, 0}, {true, 0}}, 2) == 2);
+  CHECK(pick_nearby({{false, 0}, {false, 0}, {true, 0}}, 0) == 2);  // else the first local one
+  CHECK(pick_nearby({{true, 0}, {false, 0}}, 1) == 0);              // (rob's choice passed over)
+  CHECK(pick_nearby({{false, 0}, {false, 0}, {false, 0}, {true, 0}}, 0) == 0);  // beyond the window
+  CHECK(pick_nearby({{false, 0}, {false, 0}}, 1) == 1);             // none local: the due one
+  CHECK(pick_nearby({{false, 1}, {true, 0}}, 0) == 1);
+  CHECK(pick_nearby({{false, 2}, {true, 0}}, 0) == 0);  // passed over enough: its turn
+}
+
 TEST_CASE("past_lifetime: 0 is unlimited, otherwise age against the limit", "[pool][server_policy]") {
   const auto t0 = std::chrono::steady_clock::time_point{} + 100h;
   CHECK_FALSE(past_lifetime(t0, t0 + 59min, 1h));
