@@ -317,15 +317,19 @@ class AppState : public std::enable_shared_from_this<AppState> {
     if (phase == Phase::stopped) return;
     phase = Phase::stopped;
     if (grace_timer) grace_timer->cancel();
-    for (const auto& server : servers)
-      for (const Route& route : server->routes())
-        if (route.handle) route.handle->stop();
+    stop_handlers();
     listeners.clear();
     // Every client has left: nothing runs on the extra threads any more.
     if (threads) threads->stop();
     log->info("stopped");
     // Callbacks run after the current handler returns: a callback may destroy the App.
     asio::post(executor, [self = shared_from_this()] { self->run_callbacks(); });
+  }
+
+  void stop_handlers() {
+    for (const auto& server : servers)
+      for (const Route& route : server->routes())
+        if (route.handle) route.handle->stop();
   }
 
   void run_callbacks() {
@@ -361,13 +365,11 @@ App::~App() {
     std::lock_guard lock(st.mu);
     for (auto& [key, entry] : st.sessions) entry.session->conn.stream.close();
   }
-  if (st.threads && running) {
+  if (running && st.threads && st.threads->size() > 1) {
     // Servers lent to the extra threads' clients come back as their
     // coroutines are destroyed below; stopped pools close them instead of
     // keeping sockets of io_contexts that are about to go.
-    for (const auto& server : st.servers)
-      for (const Route& route : server->routes())
-        if (route.handle) route.handle->stop();
+    st.stop_handlers();
   }
   st.threads.reset();  // destroys what was left queued there
 }

@@ -61,6 +61,16 @@ std::function<void(pggat::Registry&)> recording(ThreadLog& log) {
   };
 }
 
+// n clients, each connected and answered once.
+std::vector<std::unique_ptr<PqConnection>> connect_clients(InProcessPooler& pooler, int n) {
+  std::vector<std::unique_ptr<PqConnection>> conns;
+  for (int i = 0; i < n; ++i) {
+    conns.push_back(std::make_unique<PqConnection>(pooler.conninfo()));
+    CHECK(conns.back()->exec("select 1").value() == "1");
+  }
+  return conns;
+}
+
 }  // namespace
 
 TEST_CASE("threads: 4 serves clients from four threads under one pool limit", "[threads]") {
@@ -98,11 +108,7 @@ TEST_CASE("threads: 1 serves every client from one thread", "[threads]") {
   ThreadLog log;
   InProcessPooler pooler(threaded_config(1, {{"mode", "transaction"}}, 2), recording(log));
   CHECK(pooler.threads() == 1);
-  std::vector<std::unique_ptr<PqConnection>> conns;
-  for (int i = 0; i < 5; ++i) {
-    conns.push_back(std::make_unique<PqConnection>(pooler.conninfo()));
-    CHECK(conns.back()->exec("select 1").value() == "1");
-  }
+  const auto conns = connect_clients(pooler, 5);
   std::lock_guard lock(log.mu);
   CHECK(log.seen.size() == 1);
 }
@@ -127,11 +133,7 @@ TEST_CASE("threads: a cancel request accepted on one thread reaches a query run 
 TEST_CASE("threads: shutdown closes clients on every thread and the threads end", "[threads]") {
   ThreadLog log;
   InProcessPooler pooler(threaded_config(3, {{"mode", "session"}}, 6, "threads_shutdown"), recording(log));
-  std::vector<std::unique_ptr<PqConnection>> conns;
-  for (int i = 0; i < 6; ++i) {
-    conns.push_back(std::make_unique<PqConnection>(pooler.conninfo()));
-    CHECK(conns.back()->exec("select 1").value() == "1");
-  }
+  const auto conns = connect_clients(pooler, 6);
   {
     std::lock_guard lock(log.mu);
     CHECK(log.seen.size() == 3);
