@@ -82,7 +82,12 @@ asio::awaitable<ReadFrameResult> read_frame(Connection& conn, const proto::Frame
 
 asio::awaitable<std::error_code> flush(Connection& conn) {
   if (conn.out.empty()) co_return std::error_code{};
-  auto [ec, n] = co_await conn.stream.write(asio::buffer(conn.out));
+  std::array<asio::const_buffer, 1> all{asio::buffer(conn.out)};
+  std::error_code ec;
+  std::size_t sent = 0;
+  std::tie(ec, sent) = conn.stream.send_now(all);
+  if (!ec && sent < conn.out.size())
+    std::tie(ec, std::ignore) = co_await conn.stream.write(drop_front(all, sent));
   conn.out.clear();
   co_return ec;
 }

@@ -2,9 +2,11 @@
 #include "net/stream.hpp"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 
 #include <openssl/ssl.h>
@@ -13,6 +15,39 @@
 #include "net/tls.hpp"
 
 namespace pggat::net {
+
+std::span<asio::const_buffer> drop_front(std::span<asio::const_buffer> buffers, std::size_t n) {
+  while (!buffers.empty() && n >= buffers.front().size()) {
+    n -= buffers.front().size();
+    buffers = buffers.subspan(1);
+  }
+  if (n > 0) buffers.front() += n;
+  return buffers;
+}
+
+IoResult Stream::send_now(std::span<const asio::const_buffer> buffers) {
+  if (tls_ || !socket_.is_open()) return {std::error_code{}, 0};
+  // The relay gathers at most a few dozen buffers; more go in later calls.
+  constexpr std::size_t max_iov = 64;
+  std::array<iovec, max_iov> iov;
+  std::size_t count = 0;
+  for (const auto& b : buffers) {
+    if (count == max_iov) break;
+    if (b.size() == 0) continue;
+    iov[count++] = iovec{const_cast<void*>(b.data()), b.size()};
+  }
+  if (count == 0) return {std::error_code{}, 0};
+  msghdr msg{};
+  msg.msg_iov = iov.data();
+  msg.msg_iovlen = count;
+  for (;;) {
+    const ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) return {std::error_code{}, static_cast<std::size_t>(n)};
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return {std::error_code{}, 0};
+    return {std::error_code(errno, asio::error::get_system_category()), 0};
+  }
+}
 
 bool Stream::input_pending() const {
   if (tls_ && SSL_pending(tls_->native_handle()) > 0) return true;

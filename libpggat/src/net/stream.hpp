@@ -1,8 +1,10 @@
 // Stream: one socket (TCP or unix), plain or TLS, with awaitable, non-throwing read and write.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include <asio/awaitable.hpp>
@@ -25,6 +27,10 @@ class TlsClientContext;
 
 using IoResult = std::tuple<std::error_code, std::size_t>;
 
+// `buffers` without their first `n` bytes (n no more than their size); the
+// elements are adjusted in place.
+std::span<asio::const_buffer> drop_front(std::span<asio::const_buffer> buffers, std::size_t n);
+
 // The single place the rest of the code reads and writes bytes. After
 // start_tls_* succeeded, every read and write goes through TLS; before, and
 // on plain connections, straight to the socket (one branch per call).
@@ -46,6 +52,13 @@ class Stream {
     if (tls_) return write_tls(buffers);
     return asio::async_write(socket_, buffers, use_nothrow);
   }
+  // Sends what the socket takes right now, without waiting: one sendmsg on
+  // plain streams (a full socket buffer is 0 bytes and no error; a partial
+  // send is normal). TLS streams send nothing here: 0 bytes, no error. The
+  // data path tries this before write(): a short message almost always goes
+  // at once, and an asynchronous write costs several times the send itself.
+  [[nodiscard]] IoResult send_now(std::span<const asio::const_buffer> buffers);
+
   // Whether data, EOF or an error is waiting now, without consuming it or
   // blocking: one recv(MSG_PEEK). For a peer that should be silent (an idle
   // server), anything at all means it is going away.
@@ -119,5 +132,24 @@ class Stream {
   std::vector<std::byte> tls_scratch_;
   int family_ = -1;  // the socket's address family, learnt at the first move_to
 };
+
+// Writes every byte of `buffers`: what the socket takes at once goes in one
+// sendmsg, and only the rest waits (Stream::write). TLS streams wait as ever.
+template <class ConstBufferSequence>
+asio::awaitable<IoResult> write_soon(Stream& stream, const ConstBufferSequence& buffers) {
+  constexpr std::size_t max_buffers = 64;
+  std::array<asio::const_buffer, max_buffers> copy;
+  std::size_t count = 0;
+  for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
+    if (count == max_buffers) co_return co_await stream.write(buffers);  // not worth the fast path
+    copy[count++] = *it;
+  }
+  const std::span<asio::const_buffer> all(copy.data(), count);
+  const std::size_t total = asio::buffer_size(all);
+  auto [ec, sent] = stream.send_now(all);
+  if (ec || sent == total) co_return IoResult{ec, sent};
+  auto [rest_ec, rest] = co_await stream.write(drop_front(all, sent));
+  co_return IoResult{rest_ec, sent + rest};
+}
 
 }  // namespace pggat::net

@@ -71,24 +71,29 @@ asio::awaitable<std::error_code> greet(detail::ClientSession& session, const Par
   co_return co_await net::flush(session.conn);
 }
 
-// Waits for the client's next message without a server. False when the
-// client left (end of file, error, or a Terminate before anything else).
-asio::awaitable<bool> await_client_message(detail::ClientSession& session) {
+// Waiting for a client's next message without a server, in two halves
+// around the read, which the caller does in its own frame (a coroutine per
+// wait costs an allocation per transaction). An idle client holds no receive
+// buffer (16 KiB, most of what a connection costs): its next bytes land in
+// `first`, and a buffer is taken (a spare one, usually) once they came. A
+// longer request reads on in the pump.
+using IdleBuffer = std::array<std::byte, 512>;
+
+asio::mutable_buffer begin_idle_wait(detail::ClientSession& session, IdleBuffer& first) {
+  session.conn.in.release_if_empty();
+  if (session.conn.out.capacity() > 0) proto::Buffer().swap(session.conn.out);
+  return asio::buffer(first);
+}
+
+// False when the client left (end of file or error).
+bool end_idle_wait(detail::ClientSession& session, const IdleBuffer& first, std::error_code ec,
+                   std::size_t n) {
+  if (ec || n == 0) return false;
   net::RecvBuffer& in = session.conn.in;
-  if (in.empty()) {
-    // An idle client holds no receive buffer (16 KiB, most of what a
-    // connection costs): its next bytes land here, and a buffer is taken (a
-    // spare one, usually) once they came. A longer request reads on in the pump.
-    in.release_if_empty();
-    if (session.conn.out.capacity() > 0) proto::Buffer().swap(session.conn.out);
-    std::array<std::byte, 512> first;
-    auto [ec, n] = co_await session.conn.stream.read_some(asio::buffer(first));
-    if (ec || n == 0) co_return false;
-    const asio::mutable_buffer space = in.prepare();
-    std::memcpy(space.data(), first.data(), n);
-    in.commit(n);
-  }
-  co_return static_cast<char>(in.data()[0]) != 'X';
+  const asio::mutable_buffer space = in.prepare();
+  std::memcpy(space.data(), first.data(), n);
+  in.commit(n);
+  return true;
 }
 
 // A server still held when the code holding it throws is closed, never lost.
@@ -280,6 +285,7 @@ class BasicPool final : public Pool {
                        [&name = name](const std::string& n) { return iequals(n, name); }))
         state.tracked.push_back(name);
     }
+    state.tracked_id = tracked_lists_.id_of(state.tracked);
 
     // Startup: one server tells the client what the parameters are, after
     // being given the client's (a bad one fails the client as PostgreSQL would).
@@ -315,11 +321,17 @@ class BasicPool final : public Pool {
     const pool::UnitOptions unit_options{
         .registry = options_.extended_query_sync ? &statements_ : nullptr,
         .dynamic_parameters = options_.parameter_status_sync == ParameterStatusSync::dynamic,
-        .idle_transaction_timeout = options_.idle_transaction_timeout};
+        .idle_transaction_timeout = options_.idle_transaction_timeout,
+        .track_writes = hybrid_.has_value()};
     pool::ReplayRecord record;
+    const auto executor = co_await asio::this_coro::executor;
+    IdleBuffer idle_buffer;
     for (;;) {
-      const bool more = co_await await_client_message(session);
-      if (!more) co_return Verdict::done();
+      if (session.conn.in.empty()) {
+        auto [ec, n] = co_await session.conn.stream.read_some(begin_idle_wait(session, idle_buffer));
+        if (!end_idle_wait(session, idle_buffer, ec, n)) co_return Verdict::done();
+      }
+      if (static_cast<char>(session.conn.in.data()[0]) == 'X') co_return Verdict::done();
       // Only a batch that starts with Parse can be a prepare-only one; the
       // pool's lock is taken for nothing else.
       if (unit_options.registry != nullptr && static_cast<char>(session.conn.in.data()[0]) == 'P' &&
@@ -334,9 +346,16 @@ class BasicPool final : public Pool {
           continue;
         }
       }
-      auto result = co_await choose_server(route, share);
-      if (!result) co_return std::move(result.error());
-      auto [holder, handle] = std::move(*result);
+      // An idle server of the primary when one is there: no coroutine frames.
+      Chosen chosen{servers_.get(), replicas_ ? nullptr : servers_->try_acquire(executor, share)};
+      if (chosen.handle) {
+        first_use(*chosen.handle);
+      } else {
+        auto result = co_await choose_server(route, share);
+        if (!result) co_return std::move(result.error());
+        chosen = std::move(*result);
+      }
+      auto& [holder, handle] = chosen;
       DiscardUnlessReturned guard{holder, handle};
       const bool on_replica = holder != servers_.get();
 
@@ -353,7 +372,8 @@ class BasicPool final : public Pool {
         first_options.record = &record;
         restore_point = RestorePoint{state.statements, state.wanted, state.settings_dirty};
       }
-      if (auto fatal = co_await sync_for_unit(client, holder, handle, state)) co_return std::move(*fatal);
+      if (!synced_already(*handle, state))
+        if (auto fatal = co_await sync_for_unit(client, holder, handle, state)) co_return std::move(*fatal);
       pool::UnitOutcome outcome = co_await run_unit(session, *handle, state, first_options, middlewares);
       bool wrote = outcome.wrote;
 
@@ -373,7 +393,8 @@ class BasicPool final : public Pool {
         auto primary = co_await acquire_for(*servers_, share);
         if (!primary) co_return std::move(primary.error());
         handle = std::move(*primary);
-        if (auto fatal = co_await sync_for_unit(client, holder, handle, state)) co_return std::move(*fatal);
+        if (!synced_already(*handle, state))
+          if (auto fatal = co_await sync_for_unit(client, holder, handle, state)) co_return std::move(*fatal);
         pool::UnitOptions replay_options = unit_options;
         replay_options.replay_of = &record.sent;
         outcome = co_await run_unit(session, *handle, state, replay_options, middlewares);
@@ -439,21 +460,30 @@ class BasicPool final : public Pool {
     }
   }
 
-  // The client's parameters on the server before a unit. A failure is the
-  // client's FATAL error; the server is closed.
+  // Readies a server for a unit, and tells whether the client's parameters
+  // are on it already (the common case: then sync_for_unit, a coroutine, is
+  // not called at all).
+  bool synced_already(pool::PooledServer& pooled, pool::TransactionClient& state) {
+    pooled.transaction.statements.set_capacity(options_.max_prepared_statements);
+    if (options_.parameter_status_sync == ParameterStatusSync::none) return true;
+    const pool::TransactionServer& server = pooled.transaction;
+    const Parameters& reported = pooled.connection->parameters;
+    const auto& synced = server.synced;
+    const auto& wanted = state.wanted_snapshot();
+    return synced.valid && synced.reported_version == reported.version() &&
+           synced.settings_version == server.settings.version() &&
+           (synced.wanted == wanted || *synced.wanted == *wanted);
+  }
+
+  // The client's parameters on the server before a unit, when synced_already
+  // said they are not. A failure is the client's FATAL error; the server is closed.
   asio::awaitable<std::optional<Verdict>> sync_for_unit(Client& client, pool::ServerPool* holder,
                                                         pool::ServerHandle& handle,
                                                         pool::TransactionClient& state) {
-    handle->transaction.statements.set_capacity(options_.max_prepared_statements);
-    if (options_.parameter_status_sync == ParameterStatusSync::none) co_return std::nullopt;
     pool::TransactionServer& server = handle->transaction;
     const Parameters& reported = handle->connection->parameters;
     auto& synced = server.synced;
     const auto wanted = state.wanted_snapshot();
-    if (synced.valid && synced.reported_version == reported.version() &&
-        synced.settings_version == server.settings.version() &&
-        (synced.wanted == wanted || *synced.wanted == *wanted))
-      co_return std::nullopt;
     synced.valid = false;
     auto error = co_await pool::sync_parameters(*handle->connection, server.settings, state.wanted);
     if (!error) {
@@ -532,11 +562,15 @@ class BasicPool final : public Pool {
     auto result = co_await servers.acquire(options_.client_acquire_timeout, std::move(share));
     if (!result) co_return Unexpected(Verdict::fail(std::move(result.error())));
     pool::ServerHandle handle = std::move(*result);
-    if (!handle->transaction.initialized) {
-      handle->transaction.initialized = true;
-      handle->transaction.defaults = handle->connection->parameters;
-    }
+    first_use(*handle);
     co_return handle;
+  }
+
+  // A server's own defaults are what it reported when it was new.
+  static void first_use(pool::PooledServer& server) {
+    if (server.transaction.initialized) return;
+    server.transaction.initialized = true;
+    server.transaction.defaults = server.connection->parameters;
   }
 
   // A query may have changed parameters PostgreSQL does not report: read
@@ -570,6 +604,7 @@ class BasicPool final : public Pool {
   BasicPoolOptions options_;
   std::optional<HybridSettings> hybrid_;
   pool::StatementRegistry statements_;
+  pool::TrackedLists tracked_lists_;
   std::shared_ptr<pool::ServerPool> servers_;   // the primary's, or the only ones
   std::shared_ptr<pool::ServerPool> replicas_;  // hybrid only
   std::shared_ptr<pool::HealthMonitor> primary_monitor_;  // with critics

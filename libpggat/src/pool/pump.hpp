@@ -103,7 +103,7 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
     if (!held) held = co_await to.gate.enter();
     net::GateHold hold(to.gate, held);
     if (!held) co_return make_error_code(errc::canceled);
-    auto [ec, n] = co_await to.stream.write(buffers);
+    auto [ec, n] = co_await net::write_soon(to.stream, buffers);
     co_return ec;
   };
   // The segments as buffers, for one gathered write.
@@ -248,7 +248,16 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
         if (!held) held = co_await dst.gate.enter();
         net::GateHold hold(dst.gate, held);
         std::error_code ec = make_error_code(errc::canceled);
-        if (held) std::tie(ec, std::ignore) = co_await dst.stream.write(gather());
+        if (held) {
+          // net::write_soon(), without the frame of a call: most replies go
+          // out in the one sendmsg, and only the rest waits.
+          const std::span<asio::const_buffer> all(buffers.data(), segment_count);
+          (void)gather();
+          std::size_t sent = 0;
+          std::tie(ec, sent) = dst.stream.send_now(all);
+          if (!ec && sent < asio::buffer_size(all))
+            std::tie(ec, std::ignore) = co_await dst.stream.write(net::drop_front(all, sent));
+        }
         written();
         if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};
       }

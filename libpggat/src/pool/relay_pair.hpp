@@ -225,7 +225,10 @@ asio::awaitable<PairResult> relay_in_turns(net::Connection& client, net::Connect
   co_return co_await relay_pair(client, server, client_rules, server_rules, up, down, client_idle_limit);
 }
 
-inline PairEnd classify(const PairResult& pair, const std::string& server_name) {
+// `server_name()` gives the server's name for the detail; called only when
+// the detail names it (formatting an address for every unit costs).
+template <class ServerName>
+PairEnd classify(const PairResult& pair, ServerName&& server_name) {
   PairEnd out;
   using Kind = PairEnd::Kind;
   if (pair.up_ended_first && pair.up.end != PumpEnd::sink_failed) {
@@ -266,7 +269,7 @@ inline PairEnd classify(const PairResult& pair, const std::string& server_name) 
       break;
     case PumpEnd::protocol_error:
       out.kind = Kind::server_gone;
-      out.detail = "server " + server_name + " sent " +
+      out.detail = "server " + server_name() + " sent " +
                    proto::describe(r.frame_error, proto::Direction::backend, r.header);
       break;
     case PumpEnd::yielded:  // never how a relay ends
@@ -278,7 +281,7 @@ inline PairEnd classify(const PairResult& pair, const std::string& server_name) 
       [[fallthrough]];
     case PumpEnd::source_closed:
       out.kind = Kind::server_gone;
-      out.detail = "server " + server_name + " closed the connection: " + r.ec.message();
+      out.detail = "server " + server_name() + " closed the connection: " + r.ec.message();
       break;
   }
   return out;

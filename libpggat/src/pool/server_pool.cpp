@@ -252,6 +252,27 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
                               stats_.servers_active + stats_.servers_resetting, waiting)));
 }
 
+ServerHandle ServerPool::try_acquire(const asio::any_io_executor& executor,
+                                     const std::shared_ptr<ClientShare>& share) {
+  ServerHandle server;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_ || idle_.empty() || no_rotation_locked()) return nullptr;
+    server = take_idle_locked(executor);
+    if (!server) return nullptr;
+    if (needs_check(server->idle_since, Clock::now(), options_.check_delay)) {
+      // Back on the stack: acquire() takes it again and checks it.
+      --stats_.servers_active;
+      ++stats_.servers_idle;
+      idle_.push_back(std::move(server));
+      return nullptr;
+    }
+    lend_locked(*server, share);
+  }
+  server->connection->conn.stream.move_to(executor);
+  return server;
+}
+
 ServerHandle ServerPool::take_idle_locked(const asio::any_io_executor& prefer) {
   if (idle_.empty()) return nullptr;
   std::size_t at = idle_.size() - 1;

@@ -84,6 +84,12 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   [[nodiscard]] asio::awaitable<Expected<ServerHandle, PgError>> acquire(
       std::chrono::nanoseconds timeout, std::shared_ptr<ClientShare> share = nullptr);
 
+  // acquire() without waiting, without a coroutine frame: an idle server that
+  // needs no check, lent to `share` and moved to `executor`, or nullptr, and
+  // then acquire() does the rest (waiting, dialing, checking, failing).
+  [[nodiscard]] ServerHandle try_acquire(const asio::any_io_executor& executor,
+                                         const std::shared_ptr<ClientShare>& share);
+
   // Gives a server back: it is cleaned (see reset_server) in the background and
   // then lent again or kept idle; if it cannot be cleaned, or it is older than
   // the lifetime, it is closed.

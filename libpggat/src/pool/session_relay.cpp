@@ -84,7 +84,7 @@ asio::awaitable<RelayOutcome> relay_session(
                                                to_client, idle_transaction_timeout);
   if (pair.server_torn()) server.torn = true;
 
-  PairEnd end = classify(pair, server_name(server));
+  PairEnd end = classify(pair, [&] { return server_name(server); });
   RelayOutcome out;
   switch (end.kind) {
     case PairEnd::Kind::client_terminated:

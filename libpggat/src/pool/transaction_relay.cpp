@@ -8,6 +8,7 @@
 #include "pggat/proto/frontend.hpp"
 #include "pggat/proto/writer.hpp"
 #include "pool/middleware_run.hpp"
+#include "pool/query_scan.hpp"
 #include "pool/relay_pair.hpp"
 #include "pool/response_queue.hpp"
 
@@ -25,13 +26,21 @@ constexpr std::size_t max_scanned_query = 64 * 1024;
 constexpr std::string_view duplicate_probe_name = "pggat_duplicate";
 constexpr std::string_view duplicate_probe_query = "pggat: statement already exists";
 
-bool contains_ignoring_case(std::string_view text, std::string_view needle) {
-  if (needle.empty() || needle.size() > text.size()) return false;
-  // ASCII only, as PostgreSQL folds GUC names; std::tolower is a call per byte.
-  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-  const auto it = std::search(text.begin(), text.end(), needle.begin(), needle.end(),
-                              [&](char a, char b) { return lower(a) == lower(b); });
-  return it != text.end();
+// The client's tracked parameters that `server` does not report, worked out
+// again only when the tracked list or the server's parameters changed.
+std::span<const std::string> unreported_parameters(const backend::ServerConnection& server,
+                                                   TransactionServer& server_state,
+                                                   const TransactionClient& client) {
+  TransactionServer::Unreported& cache = server_state.unreported;
+  const std::uint64_t reported = server.parameters.version();
+  if (client.tracked_id == 0 || cache.tracked_id != client.tracked_id || cache.reported_version != reported) {
+    cache.names.clear();
+    for (const auto& name : client.tracked)
+      if (server.parameters.find(name) == nullptr) cache.names.push_back(name);
+    cache.tracked_id = client.tracked_id;
+    cache.reported_version = reported;
+  }
+  return cache.names;
 }
 
 // A message that failed, was skipped after a failure, or may never have been
@@ -73,9 +82,7 @@ class UpInspector {
         record_(options.record) {
     // Tracked parameters the server does not report may change silently:
     // queries naming them are looked for.
-    if (options_.dynamic_parameters)
-      for (const auto& name : client_.tracked)
-        if (server_.parameters.find(name) == nullptr) unreported_.push_back(name);
+    if (options_.dynamic_parameters) unreported_ = unreported_parameters(server_, server_state_, client_);
   }
 
   bool needs_whole(char type) const {
@@ -323,7 +330,7 @@ class UpInspector {
   ResponseQueue& queue_;
   MiddlewareRun& middlewares_;
   Injections& injections_;
-  std::vector<std::string> unreported_;
+  std::span<const std::string> unreported_;
   bool after_execute_ = false;  // see PendingReply::maybe_in_copy
   RetrySegment* retry_;         // null: no retries
   bool at_segment_start_ = true;
@@ -513,7 +520,7 @@ class DownInspector {
   void on_command_tag(proto::Bytes body) {
     const auto cc = proto::be::CommandComplete::decode(body);
     if (!cc) return;
-    if (!wrote_ && command_writes(cc->tag)) wrote_ = true;
+    if (options_.track_writes && !wrote_ && command_writes(cc->tag)) wrote_ = true;
     if (cc->tag == "DISCARD ALL" || cc->tag == "DEALLOCATE ALL") {
       // The server dropped every statement: the client's and other clients'.
       client_.statements.clear();
@@ -635,7 +642,7 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
   out.server_sent_fatal = down.sent_fatal();
   out.write_refused = down.write_refused();
   out.wrote = down.wrote();
-  PairEnd end = classify(pair, server.address.to_string());
+  PairEnd end = classify(pair, [&] { return server.address.to_string(); });
   // Whatever the server still owed may or may not have happened: forget the
   // statements it would have created.
   auto forget_owed = [&] {

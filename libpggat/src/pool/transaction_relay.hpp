@@ -39,6 +39,9 @@ struct UnitOptions {
   // trace the client already got; they are dropped, and must match
   // (End::replay_diverged when they do not). No retries then.
   const ReplyTrace* replay_of = nullptr;
+  // Whether UnitOutcome::wrote is wanted (read-your-writes); off, command
+  // tags are not looked at for it.
+  bool track_writes = false;
 };
 
 struct UnitOutcome {
@@ -64,7 +67,7 @@ struct UnitOutcome {
   // the client got the error.
   bool write_refused = false;
   // The server reported a command that writes (INSERT, UPDATE, CREATE, ...).
-  bool wrote = false;
+  bool wrote = false;  // with UnitOptions::track_writes only
 };
 
 // Relays between the client and `server` until the server is idle outside a

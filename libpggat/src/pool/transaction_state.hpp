@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct TransactionClient {
   // Parameters whose changes follow the client (tracked_parameters and the
   // ones it gave at startup).
   std::vector<std::string> tracked;
+  // Names `tracked` for the servers' caches: equal lists share an id (see
+  // TrackedLists); 0 means unknown, and nothing is cached for it.
+  std::uint64_t tracked_id = 0;
   // A query may have changed a tracked parameter that PostgreSQL does not
   // report (search_path): read it back before the server goes.
   bool settings_dirty = false;
@@ -53,6 +57,35 @@ struct TransactionServer {
     std::uint64_t settings_version = 0;
     bool valid = false;
   } synced;
+  // The tracked parameters (of the list with this id) it does not report,
+  // as of its reported parameters' version: most clients share a list, so
+  // the next one finds them worked out.
+  struct Unreported {
+    std::uint64_t tracked_id = 0;
+    std::uint64_t reported_version = 0;
+    std::vector<std::string> names;
+  } unreported;
+};
+
+// Gives equal tracked lists the same id (TransactionClient::tracked_id).
+// Clients differ in the parameters they start with, but only a few lists are
+// common; past `max_lists` new ones get fresh ids (correct, just not shared).
+class TrackedLists {
+ public:
+  std::uint64_t id_of(const std::vector<std::string>& tracked) {
+    std::lock_guard lock(mu_);
+    for (const auto& [list, id] : lists_)
+      if (list == tracked) return id;
+    const std::uint64_t id = next_++;
+    if (lists_.size() < max_lists) lists_.emplace_back(tracked, id);
+    return id;
+  }
+
+ private:
+  static constexpr std::size_t max_lists = 64;
+  std::mutex mu_;
+  std::vector<std::pair<std::vector<std::string>, std::uint64_t>> lists_;
+  std::uint64_t next_ = 1;
 };
 
 }  // namespace pggat::pool

@@ -1,11 +1,14 @@
-// Stream::move_to: a stream handed to another io_context completes its operations there.
+// Stream: move_to (a stream handed to another io_context completes its operations there), send_now and write_soon.
 #include "net/stream.hpp"
 
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <array>
 #include <optional>
+#include <thread>
+#include <vector>
 #include <string>
 
 #include <asio/co_spawn.hpp>
@@ -91,5 +94,94 @@ TEST_CASE("Stream::move_to leaves a closed stream closed", "[net][stream]") {
   stream.close();
   stream.move_to(other.get_executor());
   CHECK_FALSE(stream.is_open());
+  ::close(outside);
+}
+
+TEST_CASE("drop_front skips whole buffers and trims the first one left", "[net][stream]") {
+  const char a[] = "abc", b[] = "defgh";
+  std::array<asio::const_buffer, 2> bufs{asio::buffer(a, 3), asio::buffer(b, 5)};
+  auto rest = pggat::net::drop_front(bufs, 4);  // all of a, one byte of b
+  REQUIRE(rest.size() == 1);
+  CHECK(std::string(static_cast<const char*>(rest[0].data()), rest[0].size()) == "efgh");
+  // Adjusted in place: b now starts where the rest does.
+  CHECK(std::string(static_cast<const char*>(bufs[1].data()), bufs[1].size()) == "efgh");
+  std::array<asio::const_buffer, 1> one{asio::buffer(a, 3)};
+  CHECK(pggat::net::drop_front(one, 3).empty());
+}
+
+TEST_CASE("Stream::send_now sends gathered buffers at once, and stops where the socket is full",
+          "[net][stream]") {
+  asio::io_context io;
+  int outside = -1;
+  Stream stream(socket_pair(io, outside));
+  const std::string head = "hello ", tail = "world";
+  const std::array<asio::const_buffer, 2> two{asio::buffer(head), asio::buffer(tail)};
+  auto [ec, n] = stream.send_now(two);
+  CHECK(!ec);
+  CHECK(n == head.size() + tail.size());
+  char got[32] = {};
+  REQUIRE(::read(outside, got, sizeof got) == static_cast<ssize_t>(n));
+  CHECK(std::string(got, n) == "hello world");
+
+  // A peer that reads nothing fills the socket: send_now then takes part or
+  // nothing, never blocks, and says no error.
+  const std::string big(1 << 20, 'x');
+  std::size_t sent = 0;
+  for (int i = 0; i < 64; ++i) {
+    const std::array<asio::const_buffer, 1> rest{asio::buffer(big)};
+    auto [e, k] = stream.send_now(rest);
+    REQUIRE(!e);
+    sent += k;
+    if (k < big.size()) break;
+  }
+  CHECK(sent < 64 * big.size());
+  const std::array<asio::const_buffer, 1> more{asio::buffer(big)};
+  auto [full_ec, none] = stream.send_now(more);
+  CHECK(!full_ec);
+  CHECK(none == 0);
+  ::close(outside);
+}
+
+TEST_CASE("Stream::send_now reports a peer that went away as an error", "[net][stream]") {
+  asio::io_context io;
+  int outside = -1;
+  Stream stream(socket_pair(io, outside));
+  ::close(outside);
+  const std::string data = "anyone?";
+  const std::array<asio::const_buffer, 1> one{asio::buffer(data)};
+  auto [ec, n] = stream.send_now(one);  // EPIPE, without a SIGPIPE killing the test
+  CHECK(ec);
+  CHECK(n == 0);
+}
+
+TEST_CASE("write_soon writes everything, waiting for a slow reader only for the rest", "[net][stream]") {
+  asio::io_context io;
+  int outside = -1;
+  Stream stream(socket_pair(io, outside));
+  const std::string big(4 << 20, 'y');  // more than a socket buffer: part waits
+  std::optional<pggat::net::IoResult> result;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        const std::array<asio::const_buffer, 2> two{asio::buffer(big.data(), 100),
+                                                    asio::buffer(big.data() + 100, big.size() - 100)};
+        result = co_await pggat::net::write_soon(stream, two);
+      },
+      asio::detached);
+  std::size_t total = 0;
+  std::thread reader([&] {
+    std::vector<char> sink(1 << 16);
+    while (total < big.size()) {
+      const ssize_t k = ::read(outside, sink.data(), sink.size());
+      if (k <= 0) break;
+      total += static_cast<std::size_t>(k);
+    }
+  });
+  io.run();
+  reader.join();
+  CHECK(total == big.size());
+  REQUIRE(result);
+  CHECK(!std::get<0>(*result));
+  CHECK(std::get<1>(*result) == big.size());
   ::close(outside);
 }
