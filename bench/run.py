@@ -5,14 +5,18 @@
                  [--out docs/benchmarks.md] [--smoke]
 
 Starts a throwaway PostgreSQL (scripts/throwaway-postgres.sh; pgbench -i),
-PgBouncer from Debian's package (transaction mode, pool size 20) and pggat
+PgBouncer from Debian's package (transaction mode, pool size 20), pggat
 (transaction mode, max_connections 20), both with trust authentication for
-clients, then runs each workload against direct PostgreSQL, PgBouncer and
-pggat, interleaved, `rounds` times, and writes the medians to `out`: TPS,
-latency, the ratios pggat/PgBouncer and pggat/direct, and the poolers' CPU
-seconds per transaction (from /proc). --smoke: one short round at scale 1,
+clients, and a bare byte forwarder (bench/forwarder: one server connection
+per client, no parsing), then runs each workload against direct PostgreSQL,
+PgBouncer, pggat and the forwarder, interleaved, `rounds` times, and writes
+the medians to `out`: TPS, latency, the ratios pggat/PgBouncer, pggat/direct
+and forwarder/PgBouncer, and the CPU seconds per transaction (from /proc) of
+each process in between, and a chart beside it (`out` with .png for .md).
+The forwarder does less than any pooler can, so what it reaches is the most
+one more hop allows on this machine. --smoke: one short round at scale 1,
 a check that the command works (CI), not a measurement; it writes nothing
-unless --out is given.
+unless --out is given (the chart is drawn into the work directory then).
 """
 
 import argparse
@@ -94,6 +98,8 @@ def open_idle(port, count):
 
 
 # Each workload: pgbench arguments (without -T, host, port) and what to report.
+# The forwarder is left out of (e): with a server connection per client it
+# is direct PostgreSQL's connection cost plus a hop, which says nothing new.
 WORKLOADS = [
     ("a", "select-only, -M simple, 50 clients", ["-S", "-M", "simple", "-c", "50", "-j", "2"]),
     ("b", "select-only, -M extended, 50 clients", ["-S", "-M", "extended", "-c", "50", "-j", "2"]),
@@ -103,7 +109,8 @@ WORKLOADS = [
      ["-S", "-M", "simple", "-C", "-c", "20", "-j", "2"]),
     ("g", "tpcb-like, 50 clients", ["-M", "simple", "-c", "50", "-j", "2"]),
 ]
-TARGETS = ["direct", "pgbouncer", "pggat"]
+TARGETS = ["direct", "pgbouncer", "pggat", "forwarder"]
+LABELS = {"direct": "direct", "pgbouncer": "PgBouncer", "pggat": "pggat", "forwarder": "bare forwarder"}
 KEPT_MARKER = "<!-- Written by hand from here on: bench/run.py keeps it when it rewrites the rest. -->"
 
 
@@ -190,11 +197,22 @@ pidfile = {d}/pgbouncer.pid
         wait_for_port(self.pggat_port, p, "pggat")
         self.pggat_pid = p.pid
 
+    def start_forwarder(self):
+        self.forwarder_port = free_port()
+        p = subprocess.Popen([os.path.join(self.args.build, "bench/forwarder/forwarder"), str(self.forwarder_port),
+                              str(self.pg_port)], stdout=subprocess.DEVNULL,
+                             stderr=open(os.path.join(self.work, "forwarder.log"), "w"))
+        self.processes.append(p)
+        wait_for_port(self.forwarder_port, p, "the forwarder")
+        self.forwarder_pid = p.pid
+
     def port_of(self, target):
-        return {"direct": self.pg_port, "pgbouncer": self.bouncer_port, "pggat": self.pggat_port}[target]
+        return {"direct": self.pg_port, "pgbouncer": self.bouncer_port, "pggat": self.pggat_port,
+                "forwarder": self.forwarder_port}[target]
 
     def pid_of(self, target):
-        return {"direct": None, "pgbouncer": self.bouncer_pid, "pggat": self.pggat_pid}[target]
+        return {"direct": None, "pgbouncer": self.bouncer_pid, "pggat": self.pggat_pid,
+                "forwarder": self.forwarder_pid}[target]
 
     def pgbench(self, target, args):
         pid = self.pid_of(target)
@@ -253,6 +271,49 @@ def idle_figures(bench, args, target, idle_count, held_count):
     return figures
 
 
+def ceiling_over_pgbouncer(key, med, cpu):
+    """The most a pooler costing only what the forwarder costs could reach, over PgBouncer.
+
+    With every core busy (50 clients), tps = cores / (base + pooler), where
+    base is what PostgreSQL and pgbench spend per transaction and pooler the
+    pooler's CPU per transaction. PgBouncer's run gives base = cores / tps -
+    its CPU; a pooler at the forwarder's CPU would then reach cores / (base +
+    forwarder's CPU). Only for the saturated workloads, and only as the
+    estimate it is.
+    """
+    if key in ("d", "e") or not (med["pgbouncer"] and cpu["pgbouncer"] and cpu["forwarder"]):
+        return None
+    per_tx = os.cpu_count() * 1e6 / med["pgbouncer"]  # µs of the machine per PgBouncer transaction
+    base = per_tx - cpu["pgbouncer"]
+    return per_tx / (base + cpu["forwarder"]) if base > 0 else None
+
+
+def chart(args, workloads, results, path):
+    """A bar chart of the median tps per workload and target (matplotlib)."""
+    if not path:
+        return
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    keys = [w[0] for w in workloads]
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    width = 0.8 / len(TARGETS)
+    for i, target in enumerate(TARGETS):
+        values = [median([r["tps"] for r in results[(k, target)] if r["ok"]]) or 0 for k in keys]
+        ax.bar([x + (i - (len(TARGETS) - 1) / 2) * width for x in range(len(keys))], values, width,
+               label=LABELS[target])
+    ax.set_xticks(range(len(keys)))
+    ax.set_xticklabels([f"({k})" for k in keys])
+    ax.set_ylabel("transactions per second (median)")
+    ax.set_yscale("log")
+    ax.set_title(f"pgbench through each target, {os.cpu_count()} cores, {args.rounds} x {args.seconds} s")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -293,16 +354,21 @@ def main():
         bench.start_postgres()
         bench.start_pgbouncer()
         bench.start_pggat()
+        bench.start_forwarder()
         results = {(w[0], t): [] for w in workloads for t in TARGETS}
         for rnd in range(args.rounds):
             for key, title, wargs in workloads:
-                for target in TARGETS:  # interleaved: drift hits all three alike
+                for target in TARGETS:  # interleaved: drift hits all of them alike
+                    if target == "forwarder" and key == "e":
+                        continue
                     r = bench.pgbench(target, wargs)
                     results[(key, target)].append(r)
                     print(f"round {rnd + 1} {key} {target:9} tps {r['tps']:10.1f}"
                           + ("" if r["ok"] else f"  FAILED: {r['error']}"), flush=True)
         idle = measure_idle(bench, args) if only is None or "f" in only else None
         report(args, workloads, results, idle)
+        chart(args, workloads, results, args.out[:-3] + ".png" if args.out and args.out.endswith(".md")
+              else os.path.join(bench.work, "benchmarks.png") if args.smoke else None)
         problems = [f"{k} {t}: {r['error']}" for (k, t), rs in results.items() for r in rs
                     if not r["ok"] and not (k == "c" and t == "pgbouncer")]
         if problems:
@@ -313,30 +379,32 @@ def main():
 
 def report(args, workloads, results, idle):
     lines = []
-    lines.append("| workload | direct tps | PgBouncer tps | pggat tps | pggat / PgBouncer | pggat / direct "
-                 "| latency ms direct / PgBouncer / pggat | CPU µs per tx PgBouncer / pggat |")
-    lines.append("|---|---|---|---|---|---|---|---|")
+    lines.append("| workload | direct tps | PgBouncer tps | pggat tps | forwarder tps | pggat / PgBouncer "
+                 "| pggat / direct | ceiling / PgBouncer | latency ms direct / PgBouncer / pggat "
+                 "| CPU µs per tx PgBouncer / pggat / forwarder |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
     for key, title, _ in workloads:
         med = {t: median([r["tps"] for r in results[(key, t)] if r["ok"]]) for t in TARGETS}
         lat = {t: median([r["latency_ms"] for r in results[(key, t)] if r["ok"]]) for t in TARGETS}
         cpu = {t: median([r.get("cpu_per_tx_us") for r in results[(key, t)] if r["ok"]]) for t in TARGETS}
         ratio_b = med["pggat"] / med["pgbouncer"] if med["pggat"] and med["pgbouncer"] else None
         ratio_d = med["pggat"] / med["direct"] if med["pggat"] and med["direct"] else None
+        ceiling = ceiling_over_pgbouncer(key, med, cpu)
         bouncer = fmt(med["pgbouncer"])
         if med["pgbouncer"] is None:
             bouncer = "fails (" + results[(key, "pgbouncer")][0]["error"][:60] + ")"
         lines.append(f"| ({key}) {title} | {fmt(med['direct'])} | {bouncer} | {fmt(med['pggat'])} "
-                     f"| {fmt(ratio_b, 2)} | {fmt(ratio_d, 2)} "
+                     f"| {fmt(med['forwarder'])} | {fmt(ratio_b, 2)} | {fmt(ratio_d, 2)} | {fmt(ceiling, 2)} "
                      f"| {fmt(lat['direct'], 3)} / {fmt(lat['pgbouncer'], 3)} / {fmt(lat['pggat'], 3)} "
-                     f"| {fmt(cpu['pgbouncer'], 1)} / {fmt(cpu['pggat'], 1)} |")
+                     f"| {fmt(cpu['pgbouncer'], 1)} / {fmt(cpu['pggat'], 1)} / {fmt(cpu['forwarder'], 1)} |")
     if idle:
         b, g = idle["pgbouncer"], idle["pggat"]
         ratio = g["tps"] / b["tps"] if g["tps"] and b["tps"] else None
         lines.append(f"| (f) select-only, 50 clients beside {idle['idle_count']:,} idle ones | – "
-                     f"| {fmt(b['tps'])} | {fmt(g['tps'])} | {fmt(ratio, 2)} | – | RSS per idle connection: "
+                     f"| {fmt(b['tps'])} | {fmt(g['tps'])} | – | {fmt(ratio, 2)} | – | – | RSS per idle connection: "
                      f"{fmt(b['bytes_per_idle'])} B / {fmt(g['bytes_per_idle'])} B | – |")
         lines.append(f"| (f) connections held | – | {b['held']:,} at {fmt(b['bytes_per_held'])} B each "
-                     f"| {g['held']:,} at {fmt(g['bytes_per_held'])} B each | | | | |")
+                     f"| {g['held']:,} at {fmt(g['bytes_per_held'])} B each | | | | | | |")
     table = "\n".join(lines)
     print(table)
     if not args.out:
@@ -352,13 +420,22 @@ Produced by `bench/run.py --rounds {args.rounds} --seconds {args.seconds} --scal
 on {datetime.date.today().isoformat()}: {os.cpu_count()} cores, {platform.platform()}, {pg},
 {versions}, pggat built with the default meson options (-O2), {threads_text}.
 
-Each workload ran against direct PostgreSQL, PgBouncer and pggat, interleaved,
-{args.rounds} times for {args.seconds} s; the figures are medians. PostgreSQL, the pooler and
-pgbench share the machine's cores, so the poolers compete with PostgreSQL for
-CPU: ratios measured in the same run are what to compare. Both poolers run in
-transaction mode with 20 server connections and trust authentication for
-clients. CPU µs per transaction is the pooler's user+system CPU time over the
-run (from /proc) divided by the transactions pgbench completed.
+Each workload ran against direct PostgreSQL, PgBouncer, pggat and a bare
+byte forwarder, interleaved, {args.rounds} times for {args.seconds} s; the figures are medians.
+PostgreSQL, the pooler and pgbench share the machine's cores, so the poolers
+compete with PostgreSQL for CPU: ratios measured in the same run are what to
+compare. Both poolers run in transaction mode with 20 server connections and
+trust authentication for clients. The forwarder (bench/forwarder: one epoll
+loop, a server connection per client, bytes copied as they come, nothing
+parsed) does less than any pooler can; its CPU per transaction is the least
+one more hop costs here. It keeps a server connection per client (50, not
+20), so its tps is not a pooler's. "ceiling / PgBouncer" is what a pooler
+that cost only the forwarder's CPU would reach over PgBouncer when every core
+is busy: tps = cores / (base + pooler CPU), with base (PostgreSQL's and
+pgbench's CPU per transaction) taken from PgBouncer's run. CPU µs per
+transaction is the process's user+system CPU time over the run (from /proc)
+divided by the transactions pgbench completed. The chart:
+[benchmarks.png](benchmarks.png).
 
 {table}
 

@@ -32,7 +32,7 @@ readonly PACKAGES=(
   libasio-dev libssl-dev nlohmann-json3-dev libcli11-dev catch2 libpqxx-dev
   prometheus-cpp-dev libabsl-dev libspdlog-dev
   postgresql-15 postgresql-client-15 pgbouncer
-  python3-psycopg python3-asyncpg
+  python3-psycopg python3-asyncpg python3-matplotlib
 )
 # Only the tests' client drivers need these: JDBC (a JDK, since the client
 # runs in source-file mode) and node-postgres (from npm, see install_node_client).
