@@ -1,8 +1,8 @@
 // WriteGate: one writer at a time on a connection whose two relay directions may both write to it.
 #pragma once
 
-#include <deque>
 #include <memory>
+#include <vector>
 
 #include <asio/awaitable.hpp>
 #include <asio/steady_timer.hpp>
@@ -44,13 +44,15 @@ class WriteGate {
       return;
     }
     handed_ = waiting_.front();  // stays busy: ownership passes on
-    waiting_.pop_front();
+    waiting_.erase(waiting_.begin());
     handed_->cancel();
   }
 
  private:
   bool busy_ = false;
-  std::deque<std::shared_ptr<asio::steady_timer>> waiting_;
+  // A vector, not a deque: every connection has a gate, almost none ever
+  // has a waiter, and an empty std::deque already holds 576 bytes of heap.
+  std::vector<std::shared_ptr<asio::steady_timer>> waiting_;
   std::shared_ptr<asio::steady_timer> handed_;
 };
 

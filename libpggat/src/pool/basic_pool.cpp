@@ -287,35 +287,7 @@ class BasicPool final : public Pool {
     }
     state.tracked_id = tracked_lists_.id_of(state.tracked);
 
-    // Startup: one server tells the client what the parameters are, after
-    // being given the client's (a bad one fails the client as PostgreSQL would).
-    {
-      auto result = co_await choose_server(route, share);
-      if (!result) co_return std::move(result.error());
-      auto [holder, handle] = std::move(*result);
-      DiscardUnlessReturned guard{holder, handle};
-      backend::ServerConnection& server = *handle->connection;
-      for (const auto& name : state.tracked) {
-        if (const std::string* v = handle->transaction.defaults.find(name)) state.wanted.set(name, *v);
-      }
-      for (const auto& [name, value] : client.parameters) state.wanted.set(name, value);
-      if (options_.parameter_status_sync != ParameterStatusSync::none) {
-        if (auto error = co_await pool::sync_parameters(server, handle->transaction.settings,
-                                                        state.wanted)) {
-          holder->release(std::move(handle));
-          error->severity = "FATAL";
-          co_return Verdict::fail(std::move(*error));
-        }
-      }
-      state.view = server.parameters;
-      // The client's server is the pool, not the replica that happened to
-      // greet it: libpq's target_session_attrs=read-write reads this.
-      if (hybrid_ && state.view.find("in_hot_standby") != nullptr)
-        state.view.set("in_hot_standby", route.mode == pool::HybridMode::ro ? "on" : "off");
-      holder->release(std::move(handle));
-      const auto greet_ec = co_await greet(session, state.view);
-      if (greet_ec) co_return Verdict::done();
-    }
+    if (auto failed = co_await greet_client(client, route, share, state)) co_return std::move(*failed);
 
     const auto middlewares = make_middlewares(client);
     const pool::UnitOptions unit_options{
@@ -323,9 +295,12 @@ class BasicPool final : public Pool {
         .dynamic_parameters = options_.parameter_status_sync == ParameterStatusSync::dynamic,
         .idle_transaction_timeout = options_.idle_transaction_timeout,
         .track_writes = hybrid_.has_value()};
-    pool::ReplayRecord record;
+    // Hybrid only: what a unit on a replica sent, for its replay.
+    const auto record = hybrid_ ? std::make_unique<pool::ReplayRecord>() : nullptr;
     const auto executor = co_await asio::this_coro::executor;
     IdleBuffer idle_buffer;
+    // While the client is idle only this frame (and its callers') exists: a
+    // unit's own state lives in serve_unit's frame, made per unit.
     for (;;) {
       if (session.conn.in.empty()) {
         auto [ec, n] = co_await session.conn.stream.read_some(begin_idle_wait(session, idle_buffer));
@@ -346,118 +321,169 @@ class BasicPool final : public Pool {
           continue;
         }
       }
-      // An idle server of the primary when one is there: no coroutine frames.
-      Chosen chosen{servers_.get(), replicas_ ? nullptr : servers_->try_acquire(executor, share)};
-      if (chosen.handle) {
-        first_use(*chosen.handle);
-      } else {
-        auto result = co_await choose_server(route, share);
-        if (!result) co_return std::move(result.error());
-        chosen = std::move(*result);
-      }
-      auto& [holder, handle] = chosen;
-      DiscardUnlessReturned guard{holder, handle};
-      const bool on_replica = holder != servers_.get();
+      auto ended = co_await serve_unit(client, route, share, state, unit_options, middlewares,
+                                       record.get(), executor);
+      if (ended) co_return std::move(*ended);
+    }
+  }
 
-      // On a replica, the unit is kept so it can move to the primary.
-      struct RestorePoint {
-        pool::ClientStatements statements;
-        Parameters wanted;
-        bool settings_dirty = false;
-      };
-      std::optional<RestorePoint> restore_point;
-      pool::UnitOptions first_options = unit_options;
-      if (on_replica) {
-        record.reset(hybrid_->max_replay_buffer, route.mode == pool::HybridMode::rw);
-        first_options.record = &record;
-        restore_point = RestorePoint{state.statements, state.wanted, state.settings_dirty};
+  // Startup: one server tells the client what the parameters are, after
+  // being given the client's (a bad one fails the client as PostgreSQL would).
+  // The client's server is the pool, not the replica that happened to
+  // greet it: libpq's target_session_attrs=read-write reads this.
+  // nullopt when the client may go on.
+  asio::awaitable<std::optional<Verdict>> greet_client(Client& client, const pool::HybridClient& route,
+                                                       const std::shared_ptr<pool::ClientShare>& share,
+                                                       pool::TransactionClient& state) {
+    detail::ClientSession& session = client.session();
+    auto result = co_await choose_server(route, share);
+    if (!result) co_return std::move(result.error());
+    auto [holder, handle] = std::move(*result);
+    DiscardUnlessReturned guard{holder, handle};
+    backend::ServerConnection& server = *handle->connection;
+    for (const auto& name : state.tracked) {
+      if (const std::string* v = handle->transaction.defaults.find(name)) state.wanted.set(name, *v);
+    }
+    for (const auto& [name, value] : client.parameters) state.wanted.set(name, value);
+    if (options_.parameter_status_sync != ParameterStatusSync::none) {
+      if (auto error = co_await pool::sync_parameters(server, handle->transaction.settings,
+                                                      state.wanted)) {
+        holder->release(std::move(handle));
+        error->severity = "FATAL";
+        co_return Verdict::fail(std::move(*error));
       }
+    }
+    state.view = server.parameters;
+    // The client's server is the pool, not the replica that happened to
+    // greet it: libpq's target_session_attrs=read-write reads this.
+    if (hybrid_ && state.view.find("in_hot_standby") != nullptr)
+      state.view.set("in_hot_standby", route.mode == pool::HybridMode::ro ? "on" : "off");
+    holder->release(std::move(handle));
+    const auto greet_ec = co_await greet(session, state.view);
+    if (greet_ec) co_return Verdict::done();
+    co_return std::nullopt;
+  }
+
+  // One unit of work: a server for it, the relay, and what its end means for
+  // the client. nullopt when the client goes on with its next unit.
+  asio::awaitable<std::optional<Verdict>> serve_unit(
+      Client& client, pool::HybridClient& route, const std::shared_ptr<pool::ClientShare>& share,
+      pool::TransactionClient& state, const pool::UnitOptions& unit_options,
+      const std::vector<std::unique_ptr<Middleware>>& middlewares, pool::ReplayRecord* record,
+      const asio::any_io_executor& executor) {
+    detail::ClientSession& session = client.session();
+    // An idle server of the primary when one is there: no coroutine frames.
+    Chosen chosen{servers_.get(), replicas_ ? nullptr : servers_->try_acquire(executor, share)};
+    if (chosen.handle) {
+      first_use(*chosen.handle);
+    } else {
+      auto result = co_await choose_server(route, share);
+      if (!result) co_return std::move(result.error());
+      chosen = std::move(*result);
+    }
+    auto& [holder, handle] = chosen;
+    DiscardUnlessReturned guard{holder, handle};
+    const bool on_replica = holder != servers_.get();
+
+    // On a replica, the unit is kept so it can move to the primary.
+    struct RestorePoint {
+      pool::ClientStatements statements;
+      Parameters wanted;
+      bool settings_dirty = false;
+    };
+    std::optional<RestorePoint> restore_point;
+    pool::UnitOptions first_options = unit_options;
+    if (on_replica) {
+      record->reset(hybrid_->max_replay_buffer, route.mode == pool::HybridMode::rw);
+      first_options.record = record;
+      restore_point = RestorePoint{state.statements, state.wanted, state.settings_dirty};
+    }
+    if (!synced_already(*handle, state))
+      if (auto fatal = co_await sync_for_unit(client, holder, handle, state)) co_return std::move(*fatal);
+    pool::UnitOutcome outcome = co_await run_unit(session, *handle, state, first_options, middlewares);
+    bool wrote = outcome.wrote;
+
+    if (outcome.end == pool::UnitOutcome::End::replay) {
+      if (log_)
+        log_->debug("client #{}: unit moves from replica {} to the primary: {}", client.id(),
+                    handle->connection->address.to_string(), record->reason);
+      holder->note_replay(*handle);
+      holder->release(std::move(handle));
+      state.statements = std::move(restore_point->statements);
+      state.wanted = std::move(restore_point->wanted);
+      state.settings_dirty = restore_point->settings_dirty;
+      // Sent again as if the client had just sent it, ahead of anything newer.
+      session.conn.in.prepend(record->replay_bytes());
+      wrote = record->cause == pool::ReplayCause::read_only;
+      holder = servers_.get();
+      auto primary = co_await acquire_for(*servers_, share);
+      if (!primary) co_return std::move(primary.error());
+      handle = std::move(*primary);
       if (!synced_already(*handle, state))
         if (auto fatal = co_await sync_for_unit(client, holder, handle, state)) co_return std::move(*fatal);
-      pool::UnitOutcome outcome = co_await run_unit(session, *handle, state, first_options, middlewares);
-      bool wrote = outcome.wrote;
-
-      if (outcome.end == pool::UnitOutcome::End::replay) {
-        if (log_)
-          log_->debug("client #{}: unit moves from replica {} to the primary: {}", client.id(),
-                      handle->connection->address.to_string(), record.reason);
-        holder->note_replay(*handle);
-        holder->release(std::move(handle));
-        state.statements = std::move(restore_point->statements);
-        state.wanted = std::move(restore_point->wanted);
-        state.settings_dirty = restore_point->settings_dirty;
-        // Sent again as if the client had just sent it, ahead of anything newer.
-        session.conn.in.prepend(record.replay_bytes());
-        wrote = record.cause == pool::ReplayCause::read_only;
-        holder = servers_.get();
-        auto primary = co_await acquire_for(*servers_, share);
-        if (!primary) co_return std::move(primary.error());
-        handle = std::move(*primary);
-        if (!synced_already(*handle, state))
-          if (auto fatal = co_await sync_for_unit(client, holder, handle, state)) co_return std::move(*fatal);
-        pool::UnitOptions replay_options = unit_options;
-        replay_options.replay_of = &record.sent;
-        outcome = co_await run_unit(session, *handle, state, replay_options, middlewares);
-        wrote = wrote || outcome.wrote;
-      }
-      if (outcome.write_refused) route.primary_first = true;
-      backend::ServerConnection& server = *handle->connection;
-
-      using End = pool::UnitOutcome::End;
-      switch (outcome.end) {
-        case End::retry:  // not after a run without retries
-        case End::released:
-          if (state.settings_dirty) {
-            state.settings_dirty = false;
-            co_await read_back_settings(server, handle->transaction, state);
-          }
-          if (wrote && hybrid_ && hybrid_->consistency == Consistency::read_your_writes &&
-              holder == servers_.get()) {
-            const auto lsn = co_await pool::wal_insert_position(server);
-            if (lsn) route.min_lsn = std::max(route.min_lsn, *lsn);
-          }
-          holder->release(std::move(handle));
-          continue;
-        case End::client_terminated:
-        case End::client_gone:
-          holder->release(std::move(handle));
-          co_return Verdict::done();
-        case End::client_protocol_error:
-          if (log_) log_->info("client #{}: protocol error: {}", client.id(), outcome.detail);
-          holder->release(std::move(handle));
-          co_return Verdict::fail(*outcome.client_error);
-        case End::replay:  // not on the primary
-        case End::replay_diverged:
-          if (log_) log_->warn("client #{}: {}", client.id(), outcome.detail);
-          holder->release(std::move(handle));  // rolled back by the cleanup
-          co_return Verdict::fail(PgError::fatal(
-              sqlstate::serialization_failure,
-              "could not serialize access: this transaction began on a replica and had to move "
-              "to the primary, where its earlier statements returned different results; it was "
-              "rolled back, retry it"));
-        case End::server_gone:
-          break;
-      }
-      if (log_) log_->warn("client #{}: {}", client.id(), outcome.detail);
-      const std::string where = server.address.to_string();
-      holder->discard(std::move(handle));
-      if (outcome.server_sent_fatal) co_return Verdict::done();  // the server said why
-      if (outcome.client_torn || outcome.owed_ready == 0)
-        co_return Verdict::fail(PgError::fatal(
-            sqlstate::connection_failure,
-            "lost the connection to server " + where + " in the middle of a transaction"));
-      // The client waits for replies: it gets an error in their place and
-      // can go on with its next transaction on another server.
-      proto::be::ErrorResponse::encode(
-          session.conn.out,
-          PgError::error(sqlstate::connection_failure,
-                         "lost the connection to server " + where +
-                             "; the current transaction is lost, the connection can be used again"));
-      for (std::size_t i = 0; i < outcome.owed_ready; ++i)
-        proto::be::ReadyForQuery{proto::be::TransactionStatus::idle}.encode(session.conn.out);
-      const auto ec = co_await net::flush(session.conn);
-      if (ec) co_return Verdict::done();
+      pool::UnitOptions replay_options = unit_options;
+      replay_options.replay_of = &record->sent;
+      outcome = co_await run_unit(session, *handle, state, replay_options, middlewares);
+      wrote = wrote || outcome.wrote;
     }
+    if (outcome.write_refused) route.primary_first = true;
+    backend::ServerConnection& server = *handle->connection;
+
+    using End = pool::UnitOutcome::End;
+    switch (outcome.end) {
+      case End::retry:  // not after a run without retries
+      case End::released:
+        if (state.settings_dirty) {
+          state.settings_dirty = false;
+          co_await read_back_settings(server, handle->transaction, state);
+        }
+        if (wrote && hybrid_ && hybrid_->consistency == Consistency::read_your_writes &&
+            holder == servers_.get()) {
+          const auto lsn = co_await pool::wal_insert_position(server);
+          if (lsn) route.min_lsn = std::max(route.min_lsn, *lsn);
+        }
+        holder->release(std::move(handle));
+        co_return std::nullopt;
+      case End::client_terminated:
+      case End::client_gone:
+        holder->release(std::move(handle));
+        co_return Verdict::done();
+      case End::client_protocol_error:
+        if (log_) log_->info("client #{}: protocol error: {}", client.id(), outcome.detail);
+        holder->release(std::move(handle));
+        co_return Verdict::fail(*outcome.client_error);
+      case End::replay:  // not on the primary
+      case End::replay_diverged:
+        if (log_) log_->warn("client #{}: {}", client.id(), outcome.detail);
+        holder->release(std::move(handle));  // rolled back by the cleanup
+        co_return Verdict::fail(PgError::fatal(
+            sqlstate::serialization_failure,
+            "could not serialize access: this transaction began on a replica and had to move "
+            "to the primary, where its earlier statements returned different results; it was "
+            "rolled back, retry it"));
+      case End::server_gone:
+        break;
+    }
+    if (log_) log_->warn("client #{}: {}", client.id(), outcome.detail);
+    const std::string where = server.address.to_string();
+    holder->discard(std::move(handle));
+    if (outcome.server_sent_fatal) co_return Verdict::done();  // the server said why
+    if (outcome.client_torn || outcome.owed_ready == 0)
+      co_return Verdict::fail(PgError::fatal(
+          sqlstate::connection_failure,
+          "lost the connection to server " + where + " in the middle of a transaction"));
+    // The client waits for replies: it gets an error in their place and
+    // can go on with its next transaction on another server.
+    proto::be::ErrorResponse::encode(
+        session.conn.out,
+        PgError::error(sqlstate::connection_failure,
+                       "lost the connection to server " + where +
+                           "; the current transaction is lost, the connection can be used again"));
+    for (std::size_t i = 0; i < outcome.owed_ready; ++i)
+      proto::be::ReadyForQuery{proto::be::TransactionStatus::idle}.encode(session.conn.out);
+    const auto ec = co_await net::flush(session.conn);
+    if (ec) co_return Verdict::done();
+    co_return std::nullopt;
   }
 
   // Readies a server for a unit, and tells whether the client's parameters
