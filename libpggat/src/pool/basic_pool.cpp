@@ -347,19 +347,22 @@ class BasicPool final : public Pool {
     for (const auto& [name, value] : client.parameters) state.wanted.set(name, value);
     if (options_.parameter_status_sync != ParameterStatusSync::none) {
       if (auto error = co_await pool::sync_parameters(server, handle->transaction.settings,
-                                                      state.wanted)) {
+                                                      state.wanted.get())) {
         holder->release(std::move(handle));
         error->severity = "FATAL";
         co_return Verdict::fail(std::move(*error));
       }
     }
-    state.view = server.parameters;
+    // Most clients want and are told the same: they share one copy each.
+    state.wanted.adopt(parameter_sets_.intern(state.wanted.get()));
+    Parameters view = server.parameters;
     // The client's server is the pool, not the replica that happened to
     // greet it: libpq's target_session_attrs=read-write reads this.
-    if (hybrid_ && state.view.find("in_hot_standby") != nullptr)
-      state.view.set("in_hot_standby", route.mode == pool::HybridMode::ro ? "on" : "off");
+    if (hybrid_ && view.find("in_hot_standby") != nullptr)
+      view.set("in_hot_standby", route.mode == pool::HybridMode::ro ? "on" : "off");
+    state.view.adopt(parameter_sets_.intern(view));
     holder->release(std::move(handle));
-    const auto greet_ec = co_await greet(session, state.view);
+    const auto greet_ec = co_await greet(session, state.view.get());
     if (greet_ec) co_return Verdict::done();
     co_return std::nullopt;
   }
@@ -388,7 +391,7 @@ class BasicPool final : public Pool {
     // On a replica, the unit is kept so it can move to the primary.
     struct RestorePoint {
       pool::ClientStatements statements;
-      Parameters wanted;
+      pool::SharedParameters wanted;
       bool settings_dirty = false;
     };
     std::optional<RestorePoint> restore_point;
@@ -495,7 +498,7 @@ class BasicPool final : public Pool {
     const pool::TransactionServer& server = pooled.transaction;
     const Parameters& reported = pooled.connection->parameters;
     const auto& synced = server.synced;
-    const auto& wanted = state.wanted_snapshot();
+    const auto& wanted = state.wanted.snapshot();
     return synced.valid && synced.reported_version == reported.version() &&
            synced.settings_version == server.settings.version() &&
            (synced.wanted == wanted || *synced.wanted == *wanted);
@@ -509,9 +512,9 @@ class BasicPool final : public Pool {
     pool::TransactionServer& server = handle->transaction;
     const Parameters& reported = handle->connection->parameters;
     auto& synced = server.synced;
-    const auto wanted = state.wanted_snapshot();
+    const auto wanted = state.wanted.snapshot();
     synced.valid = false;
-    auto error = co_await pool::sync_parameters(*handle->connection, server.settings, state.wanted);
+    auto error = co_await pool::sync_parameters(*handle->connection, server.settings, state.wanted.get());
     if (!error) {
       synced = {.wanted = wanted,
                 .reported_version = reported.version(),
@@ -631,6 +634,7 @@ class BasicPool final : public Pool {
   std::optional<HybridSettings> hybrid_;
   pool::StatementRegistry statements_;
   pool::TrackedLists tracked_lists_;
+  pool::ParameterSets parameter_sets_;
   std::shared_ptr<pool::ServerPool> servers_;   // the primary's, or the only ones
   std::shared_ptr<pool::ServerPool> replicas_;  // hybrid only
   std::shared_ptr<pool::HealthMonitor> primary_monitor_;  // with critics
