@@ -165,6 +165,54 @@ class AppState : public std::enable_shared_from_this<AppState> {
                log, "cancel request");
   }
 
+  // Startup and the checks before routing: true when the client goes on to
+  // its routes with user, database and parameters set; otherwise it was
+  // answered (or went away) and is closed.
+  asio::awaitable<bool> admit(ClientSession& session, ListenerRuntime* lr, bool over_limit) {
+    log->trace("connection #{} accepted from {}", session.facts.id, session.facts.remote_address);
+    auto outcome = co_await frontend::read_startup(session.conn, lr->listener->options().startup_timeout,
+                                                   lr->tls);
+    if (auto* cancel = std::get_if<frontend::CancelRequest>(&outcome)) {
+      forward_cancel(cancel->key);
+      co_return false;
+    }
+    auto* startup = std::get_if<frontend::StartupRequest>(&outcome);
+    if (startup == nullptr) {
+      // The startup phase failed (an error was sent when one was due).
+      if (const auto* failed = std::get_if<frontend::StartupFailed>(&outcome); !failed->reason.empty())
+        log->info("client #{} from {}: {}", session.facts.id, session.facts.remote_address, failed->reason);
+      co_await session.conn.stream.close_gracefully(std::chrono::seconds(1));
+      co_return false;
+    }
+    if (session.conn.stream.is_tls()) session.set_tls(lr->tls->tls_server_end_point());
+    if (over_limit || phase != Phase::running) {
+      {
+        std::lock_guard lock(mu);
+        ++stats.clients_rejected;
+      }
+      const auto allowed = std::to_string(lr->listener->options().max_connections);
+      const PgError error =
+          over_limit ? PgError::fatal(sqlstate::too_many_connections,
+                                      "too many connections (listener " + session.facts.local_address +
+                                          " allows " + allowed + ")")
+                     : PgError::fatal(sqlstate::cannot_connect_now, "pggat is shutting down");
+      (void)co_await session.client.send_error(error);
+      co_await session.conn.stream.close_gracefully(std::chrono::seconds(1));
+      co_return false;
+    }
+    {
+      std::lock_guard lock(mu);
+      ++stats.clients_accepted;
+    }
+    Client& client = session.client;
+    client.user = std::move(startup->user);
+    client.database = std::move(startup->database);
+    client.parameters = std::move(startup->parameters);
+    log->debug("client #{} from {}: user \"{}\" database \"{}\"", session.facts.id,
+               session.facts.remote_address, client.user, client.database);
+    co_return true;
+  }
+
   // `self` keeps the state alive for as long as the connection lives.
   asio::awaitable<void> serve_connection(std::shared_ptr<AppState> self, ListenerRuntime* lr,
                                          net::Socket socket) {
@@ -208,46 +256,11 @@ class AppState : public std::enable_shared_from_this<AppState> {
       }
     } cleanup{std::move(self), lr, *session};
 
-    log->trace("connection #{} accepted from {}", session->facts.id, facts.remote_address);
-    auto outcome = co_await frontend::read_startup(session->conn, lr->listener->options().startup_timeout,
-                                                   lr->tls);
-    if (auto* cancel = std::get_if<frontend::CancelRequest>(&outcome)) {
-      forward_cancel(cancel->key);
-      co_return;
-    }
-    auto* startup = std::get_if<frontend::StartupRequest>(&outcome);
-    if (startup == nullptr) {
-      // The startup phase failed (an error was sent when one was due).
-      if (const auto* failed = std::get_if<frontend::StartupFailed>(&outcome); !failed->reason.empty())
-        log->info("client #{} from {}: {}", session->facts.id, facts.remote_address, failed->reason);
-      co_await session->conn.stream.close_gracefully(std::chrono::seconds(1));
-      co_return;
-    }
-    if (session->conn.stream.is_tls()) session->set_tls(lr->tls->tls_server_end_point());
-    if (over_limit || phase != Phase::running) {
-      {
-        std::lock_guard lock(mu);
-        ++stats.clients_rejected;
-      }
-      const PgError error =
-          over_limit ? PgError::fatal(sqlstate::too_many_connections,
-                                      "too many connections (listener " + facts.local_address +
-                                          " allows " + std::to_string(max_connections) + ")")
-                     : PgError::fatal(sqlstate::cannot_connect_now, "pggat is shutting down");
-      (void)co_await session->client.send_error(error);
-      co_await session->conn.stream.close_gracefully(std::chrono::seconds(1));
-      co_return;
-    }
-    {
-      std::lock_guard lock(mu);
-      ++stats.clients_accepted;
-    }
+    // The startup's state (the packets, the outcome) lives in admit's frame,
+    // gone once the client is in: an idle client keeps only what follows.
+    const bool admitted = co_await admit(*session, lr, over_limit);
+    if (!admitted) co_return;
     Client& client = session->client;
-    client.user = std::move(startup->user);
-    client.database = std::move(startup->database);
-    client.parameters = std::move(startup->parameters);
-    log->debug("client #{} from {}: user \"{}\" database \"{}\"", session->facts.id,
-               facts.remote_address, client.user, client.database);
     co_await router::route_client(client, lr->server->routes(), log);
     log->debug("client #{} disconnected", session->facts.id);
     co_await session->conn.stream.close_gracefully(std::chrono::seconds(1));
