@@ -3,6 +3,8 @@
 
 #include <openssl/rand.h>
 
+#include <array>
+
 #include <absl/container/flat_hash_map.h>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
@@ -62,6 +64,8 @@ class AppState : public std::enable_shared_from_this<AppState> {
   mutable std::mutex mu;
   absl::flat_hash_map<BackendKey, SessionEntry> sessions;  // by pggat's key
   std::uint64_t next_client_id = 1;
+  std::array<std::uint32_t, 128> key_words{};  // random words for new_key_locked, used from the end
+  std::size_t key_words_left = 0;
   AppStats stats;
 
   static std::shared_ptr<spdlog::logger> default_logger() {
@@ -137,9 +141,16 @@ class AppState : public std::enable_shared_from_this<AppState> {
 
   BackendKey new_key_locked() {
     for (;;) {
-      std::uint32_t words[2] = {0, 0};
-      if (RAND_bytes(reinterpret_cast<unsigned char*>(words), sizeof words) != 1)
-        throw std::runtime_error("RAND_bytes failed");
+      // One RAND_bytes call per 64 keys: a call costs about as much as the
+      // rest of accepting a connection (OpenSSL's DRBG, locks), and the keys
+      // are as unpredictable taken from a batch. Under `mu`, like the batch.
+      if (key_words_left == 0) {
+        if (RAND_bytes(reinterpret_cast<unsigned char*>(key_words.data()), sizeof key_words) != 1)
+          throw std::runtime_error("RAND_bytes failed");
+        key_words_left = key_words.size();
+      }
+      std::uint32_t words[2] = {key_words[key_words_left - 1], key_words[key_words_left - 2]};
+      key_words_left -= 2;
       // Looks like a process id to clients that print it (positive int32).
       BackendKey key{(words[0] & 0x7fffffff) | 1, words[1]};
       if (!sessions.contains(key)) return key;

@@ -130,6 +130,20 @@ TEST_CASE("threads: a cancel request accepted on one thread reaches a query run 
   CHECK(a.exec("select 1").value() == "1");
 }
 
+TEST_CASE("clients get distinct backend keys, more of them than one batch of random words",
+          "[threads][cancel]") {
+  ThreadLog log;
+  InProcessPooler pooler(threaded_config(2, {{"mode", "transaction"}}, 2), recording(log));
+  const auto conns = connect_clients(pooler, 150);  // the keys come 64 to a RAND_bytes call
+  std::set<int> pids;
+  for (const auto& c : conns) {
+    const int pid = PQbackendPID(c->get());
+    CHECK(pid > 0);  // looks like a process id: positive
+    pids.insert(pid);
+  }
+  CHECK(pids.size() == conns.size());
+}
+
 TEST_CASE("threads: shutdown closes clients on every thread and the threads end", "[threads]") {
   ThreadLog log;
   InProcessPooler pooler(threaded_config(3, {{"mode", "session"}}, 6, "threads_shutdown"), recording(log));
