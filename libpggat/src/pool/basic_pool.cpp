@@ -329,8 +329,6 @@ class BasicPool final : public Pool {
 
   // Startup: one server tells the client what the parameters are, after
   // being given the client's (a bad one fails the client as PostgreSQL would).
-  // The client's server is the pool, not the replica that happened to
-  // greet it: libpq's target_session_attrs=read-write reads this.
   // nullopt when the client may go on.
   asio::awaitable<std::optional<Verdict>> greet_client(Client& client, const pool::HybridClient& route,
                                                        const std::shared_ptr<pool::ClientShare>& share,
