@@ -84,10 +84,8 @@ asio::awaitable<std::error_code> flush(Connection& conn) {
   if (conn.out.empty()) co_return std::error_code{};
   std::array<asio::const_buffer, 1> all{asio::buffer(conn.out)};
   std::error_code ec;
-  std::size_t sent = 0;
-  std::tie(ec, sent) = conn.stream.send_now(all);
-  if (!ec && sent < conn.out.size())
-    std::tie(ec, std::ignore) = co_await conn.stream.write(drop_front(all, sent));
+  const auto rest = conn.stream.send_at_once(all, ec);
+  if (!rest.empty()) std::tie(ec, std::ignore) = co_await conn.stream.write(rest);
   conn.out.clear();
   co_return ec;
 }

@@ -49,6 +49,14 @@ IoResult Stream::send_now(std::span<const asio::const_buffer> buffers) {
   }
 }
 
+std::span<asio::const_buffer> Stream::send_at_once(std::span<asio::const_buffer> all,
+                                                   std::error_code& ec) {
+  std::size_t sent = 0;
+  std::tie(ec, sent) = send_now(all);
+  if (ec) return {};
+  return drop_front(all, sent);
+}
+
 bool Stream::input_pending() const {
   if (tls_ && SSL_pending(tls_->native_handle()) > 0) return true;
   if (!socket_.is_open()) return true;

@@ -58,6 +58,12 @@ class Stream {
   // data path tries this before write(): a short message almost always goes
   // at once, and an asynchronous write costs several times the send itself.
   [[nodiscard]] IoResult send_now(std::span<const asio::const_buffer> buffers);
+  // The first half of every data-path write: send_now(), then what is left of
+  // `all` (adjusted in place) for write() to wait on; empty when all went or
+  // on an error, which is in `ec`. A half of its own so callers on the hot
+  // path write without the frame of a coroutine call.
+  [[nodiscard]] std::span<asio::const_buffer> send_at_once(std::span<asio::const_buffer> all,
+                                                           std::error_code& ec);
 
   // Whether data, EOF or an error is waiting now, without consuming it or
   // blocking: one recv(MSG_PEEK). For a peer that should be silent (an idle
@@ -146,10 +152,12 @@ asio::awaitable<IoResult> write_soon(Stream& stream, const ConstBufferSequence& 
   }
   const std::span<asio::const_buffer> all(copy.data(), count);
   const std::size_t total = asio::buffer_size(all);
-  auto [ec, sent] = stream.send_now(all);
-  if (ec || sent == total) co_return IoResult{ec, sent};
-  auto [rest_ec, rest] = co_await stream.write(drop_front(all, sent));
-  co_return IoResult{rest_ec, sent + rest};
+  std::error_code ec;
+  const auto rest = stream.send_at_once(all, ec);
+  const std::size_t sent = ec ? 0 : total - asio::buffer_size(rest);
+  if (rest.empty()) co_return IoResult{ec, sent};
+  auto [rest_ec, n] = co_await stream.write(rest);
+  co_return IoResult{rest_ec, sent + n};
 }
 
 }  // namespace pggat::net

@@ -253,10 +253,8 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
           // out in the one sendmsg, and only the rest waits.
           const std::span<asio::const_buffer> all(buffers.data(), segment_count);
           (void)gather();
-          std::size_t sent = 0;
-          std::tie(ec, sent) = dst.stream.send_now(all);
-          if (!ec && sent < asio::buffer_size(all))
-            std::tie(ec, std::ignore) = co_await dst.stream.write(net::drop_front(all, sent));
+          const auto rest = dst.stream.send_at_once(all, ec);
+          if (!rest.empty()) std::tie(ec, std::ignore) = co_await dst.stream.write(rest);
         }
         written();
         if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};

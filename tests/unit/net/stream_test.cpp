@@ -185,3 +185,29 @@ TEST_CASE("write_soon writes everything, waiting for a slow reader only for the 
   CHECK(std::get<1>(*result) == big.size());
   ::close(outside);
 }
+
+TEST_CASE("Stream::send_at_once leaves what the socket did not take, and nothing after an error",
+          "[net][stream]") {
+  asio::io_context io;
+  int outside = -1;
+  Stream stream(socket_pair(io, outside));
+  const std::string big(8 << 20, 'z');  // more than the socket holds
+  std::array<asio::const_buffer, 2> two{asio::buffer(big.data(), 10),
+                                        asio::buffer(big.data() + 10, big.size() - 10)};
+  std::error_code ec;
+  const auto rest = stream.send_at_once(two, ec);
+  CHECK(!ec);
+  REQUIRE_FALSE(rest.empty());
+  const std::size_t left = asio::buffer_size(rest);
+  CHECK(left > 0);
+  CHECK(left < big.size());  // some went at once
+  // The rest ends where the data ends: it is exactly the unsent tail.
+  const auto& last = rest[rest.size() - 1];
+  CHECK(static_cast<const char*>(last.data()) + last.size() == big.data() + big.size());
+
+  ::close(outside);
+  std::array<asio::const_buffer, 1> one{asio::buffer(big.data(), 10)};
+  const auto after = stream.send_at_once(one, ec);
+  CHECK(ec);
+  CHECK(after.empty());
+}
