@@ -10,11 +10,12 @@ PgBouncer from Debian's package (transaction mode, pool size 20), pggat
 clients, and a bare byte forwarder (bench/forwarder: one server connection
 per client, no parsing), then runs each workload against direct PostgreSQL,
 PgBouncer, pggat and the forwarder, interleaved, `rounds` times, and writes
-the medians to `out`: TPS, latency, the ratios pggat/PgBouncer, pggat/direct
-and forwarder/PgBouncer, and the CPU seconds per transaction (from /proc) of
-each process in between, and a chart beside it (`out` with .png for .md).
-The forwarder does less than any pooler can, so what it reaches is the most
-one more hop allows on this machine. --smoke: one short round at scale 1,
+the medians to `out`: TPS, latency, the ratios pggat/PgBouncer and
+pggat/direct, the CPU seconds per transaction (from /proc) of each process
+in between, and a chart beside it (`out` with .png for .md). The forwarder
+does less than any pooler can: its CPU per transaction is the least one more
+hop costs here, and "ceiling / PgBouncer" estimates what a pooler at that
+cost would reach over PgBouncer. --smoke: one short round at scale 1,
 a check that the command works (CI), not a measurement; it writes nothing
 unless --out is given (the chart is drawn into the work directory then).
 """
@@ -290,8 +291,6 @@ def ceiling_over_pgbouncer(key, med, cpu):
 
 def chart(args, workloads, results, path):
     """A bar chart of the median tps per workload and target (matplotlib)."""
-    if not path:
-        return
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -367,8 +366,10 @@ def main():
                           + ("" if r["ok"] else f"  FAILED: {r['error']}"), flush=True)
         idle = measure_idle(bench, args) if only is None or "f" in only else None
         report(args, workloads, results, idle)
-        chart(args, workloads, results, args.out[:-3] + ".png" if args.out and args.out.endswith(".md")
-              else os.path.join(bench.work, "benchmarks.png") if args.smoke else None)
+        if args.out:
+            chart(args, workloads, results, os.path.splitext(args.out)[0] + ".png")
+        elif args.smoke:  # drawn where it is thrown away: the smoke checks that it can be
+            chart(args, workloads, results, os.path.join(bench.work, "benchmarks.png"))
         problems = [f"{k} {t}: {r['error']}" for (k, t), rs in results.items() for r in rs
                     if not r["ok"] and not (k == "c" and t == "pgbouncer")]
         if problems:
