@@ -13,6 +13,7 @@
 #include "backend/server_connection.hpp"
 #include "frontend/client_session.hpp"
 #include "frontend/startup.hpp"
+#include "metrics/exporter.hpp"
 #include "net/io_threads.hpp"
 #include "net/listener.hpp"
 #include "net/spawn.hpp"
@@ -35,7 +36,10 @@ class AppState : public std::enable_shared_from_this<AppState> {
     std::unique_ptr<net::Listener> listener;
     std::shared_ptr<net::TlsServerContext> tls;  // null: SSLRequest gets 'N'
     const Server* server = nullptr;
-    std::uint32_t active = 0;
+    std::uint32_t active = 0;  // these four under `mu`
+    std::uint64_t incoming = 0;
+    std::uint64_t accepted = 0;
+    std::uint64_t rejected = 0;
   };
 
   struct SessionEntry {
@@ -51,6 +55,8 @@ class AppState : public std::enable_shared_from_this<AppState> {
   std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(30);
   std::chrono::nanoseconds stat_log_period{0};
   std::size_t thread_count = 1;  // 0: one per core
+  std::optional<MetricsOptions> metrics_options;
+  std::unique_ptr<metrics::Exporter> exporter;  // made and destroyed on `executor`
   std::unique_ptr<net::IoThreads> threads;
   std::atomic<Phase> phase = Phase::created;
 
@@ -96,7 +102,20 @@ class AppState : public std::enable_shared_from_this<AppState> {
         bound.push_back(std::move(runtime));
       }
     }
-    listeners = std::move(bound);
+    if (metrics_options) {
+      // A weak reference: the endpoint stops before the state goes.
+      auto exporter_or = metrics::Exporter::start(
+          *metrics_options, [weak = weak_from_this()] {
+            auto self = weak.lock();
+            return self ? self->metrics_snapshot() : metrics::Snapshot{};
+          });
+      if (!exporter_or) throw std::runtime_error(exporter_or.error());
+      exporter = std::move(*exporter_or);
+    }
+    {
+      std::lock_guard lock(mu);
+      listeners = std::move(bound);
+    }
     const std::size_t n = thread_count == 0 ? net::default_thread_count() : thread_count;
     threads = std::make_unique<net::IoThreads>(executor, n - 1);
     phase = Phase::running;
@@ -117,10 +136,58 @@ class AppState : public std::enable_shared_from_this<AppState> {
                                    }),
                  log, "listener");
     }
+    if (exporter) log->info("serving metrics on http://{}{}", exporter->address(), metrics_options->path);
     if (stat_log_period.count() > 0) {
       stat_timer.emplace(executor);
       schedule_stat_line();
     }
+  }
+
+  std::vector<ListenerStats> listener_stats() const {
+    std::lock_guard lock(mu);
+    std::vector<ListenerStats> out;
+    for (const auto& lr : listeners)
+      out.push_back({.address = lr->listener->bound_address(),
+                     .incoming = lr->incoming,
+                     .accepted = lr->accepted,
+                     .rejected = lr->rejected,
+                     .clients = lr->active});
+    return out;
+  }
+
+  // Servers and routes do not change once started: no lock to walk them.
+  std::vector<PoolSnapshot> pools() const {
+    std::vector<PoolSnapshot> out;
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+      const auto& routes = servers[i]->routes();
+      for (std::size_t j = 0; j < routes.size(); ++j) {
+        if (!routes[j].handle) continue;
+        const auto pools = routes[j].handle->pools();
+        for (std::size_t k = 0; k < pools.size(); ++k) {
+          if (!pools[k]) continue;
+          PoolSnapshot p;
+          p.description = pools[k]->describe();
+          p.name = !p.description.name.empty()
+                       ? p.description.name
+                       : "servers[" + std::to_string(i) + "].routes[" + std::to_string(j) + "]" +
+                             (k > 0 ? "/" + std::to_string(k) : std::string());
+          p.stats = pools[k]->stats();
+          p.recipes = pools[k]->recipe_stats();
+          for (const RecipeStats& r : p.recipes) {
+            if (r.replica) continue;
+            p.user = r.username;
+            p.database = r.database;
+            break;
+          }
+          out.push_back(std::move(p));
+        }
+      }
+    }
+    return out;
+  }
+
+  metrics::Snapshot metrics_snapshot() const {
+    return {.app = snapshot(), .listeners = listener_stats(), .pools = pools()};
   }
 
   void schedule_stat_line() {
@@ -200,6 +267,7 @@ class AppState : public std::enable_shared_from_this<AppState> {
       {
         std::lock_guard lock(mu);
         ++stats.clients_rejected;
+        ++lr->rejected;
       }
       const auto allowed = std::to_string(lr->listener->options().max_connections);
       const PgError error =
@@ -214,6 +282,7 @@ class AppState : public std::enable_shared_from_this<AppState> {
     {
       std::lock_guard lock(mu);
       ++stats.clients_accepted;
+      ++lr->accepted;
     }
     Client& client = session.client;
     client.user = std::move(startup->user);
@@ -242,6 +311,7 @@ class AppState : public std::enable_shared_from_this<AppState> {
     {
       std::lock_guard lock(mu);
       facts.id = next_client_id++;
+      ++lr->incoming;
       const auto ex = socket.get_executor();
       session = std::make_unique<ClientSession>(std::move(socket), facts, new_key_locked());
       sessions.emplace(session->key, SessionEntry{session.get(), ex});
@@ -342,7 +412,11 @@ class AppState : public std::enable_shared_from_this<AppState> {
     phase = Phase::stopped;
     if (grace_timer) grace_timer->cancel();
     stop_handlers();
-    listeners.clear();
+    exporter.reset();  // waits for a scrape in progress
+    {
+      std::lock_guard lock(mu);
+      listeners.clear();
+    }
     // Every client has left: nothing runs on the extra threads any more.
     if (threads) threads->stop();
     log->info("stopped");
@@ -374,6 +448,7 @@ App::App(asio::any_io_executor executor, Config config, std::shared_ptr<spdlog::
   state_->shutdown_timeout = config.shutdown_timeout;
   state_->stat_log_period = config.stat_log_period;
   state_->thread_count = config.threads;
+  state_->metrics_options = config.metrics;
 }
 
 App::~App() {
@@ -381,6 +456,7 @@ App::~App() {
   // loop; coroutines on the host's executor still referencing the state keep
   // it alive until they end.
   auto& st = *state_;
+  st.exporter.reset();  // its threads read the state
   const bool running = st.phase == detail::AppState::Phase::running;
   if (running)
     for (auto& lr : st.listeners) lr->listener->close();
@@ -402,6 +478,12 @@ void App::add_server(Server server) {
   if (state_->phase != detail::AppState::Phase::created)
     throw std::logic_error("pggat::App::add_server after start");
   state_->servers.push_back(std::make_unique<Server>(std::move(server)));
+}
+
+void App::set_metrics(MetricsOptions options) {
+  if (state_->phase != detail::AppState::Phase::created)
+    throw std::logic_error("pggat::App::set_metrics after start");
+  state_->metrics_options = std::move(options);
 }
 
 void App::set_shutdown_timeout(std::chrono::nanoseconds timeout) { state_->shutdown_timeout = timeout; }
@@ -431,6 +513,14 @@ void App::shutdown(std::chrono::nanoseconds grace, std::function<void()> on_stop
 }
 
 AppStats App::stats() const { return state_->snapshot(); }
+
+std::vector<ListenerStats> App::listener_stats() const { return state_->listener_stats(); }
+
+std::vector<PoolSnapshot> App::pools() const { return state_->pools(); }
+
+std::string App::metrics_address() const {
+  return state_->exporter ? state_->exporter->address() : std::string();
+}
 
 std::shared_ptr<spdlog::logger> App::logger() const { return state_->log; }
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "pggat/version.hpp"
+#include "support/client_programs.hpp"
 #include "support/pggat_process.hpp"
 #include "support/ports.hpp"
 #include "support/postgres_server.hpp"
@@ -34,6 +35,11 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using pggat::test::Clock;
+using pggat::test::pg_program;
+using pggat::test::processed_line;
+using pggat::test::psql;
+using pggat::test::run_client;
+using pggat::test::run_pgbench;
 using pggat::test::eventually;
 using pggat::test::PggatProcess;
 using pggat::test::PostgresServer;
@@ -45,34 +51,6 @@ const std::string pggat_binary = PGGAT_BINARY;
 // Debian's python with python3-psycopg and python3-asyncpg, not whatever
 // python3 comes first in PATH (a pyenv one has neither).
 const std::string python = "/usr/bin/python3";
-
-// PostgreSQL 15's own client binaries when installed there, else PATH's.
-std::string pg_program(const std::string& name) {
-  const std::string direct = "/usr/lib/postgresql/15/bin/" + name;
-  return ::access(direct.c_str(), X_OK) == 0 ? direct : name;
-}
-
-// Client programs see none of the caller's PG* settings that could send them
-// elsewhere or change what they print.
-pggat::test::Environment client_env() {
-  pggat::test::Environment env;
-  for (const char* name :
-       {"PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGDATABASE", "PGOPTIONS", "PGSERVICE",
-        "PGSERVICEFILE", "PGSSLMODE", "PGPASSWORD", "PGPASSFILE", "PGAPPNAME", "PGTZ",
-        "PGDATESTYLE", "PGCLIENTENCODING", "PGTARGETSESSIONATTRS"})
-    env[name] = std::nullopt;
-  env["PGCONNECT_TIMEOUT"] = "10";
-  return env;
-}
-
-RunResult run_client(std::vector<std::string> argv, std::chrono::milliseconds timeout = 30s) {
-  return run_program(std::move(argv), timeout, client_env());
-}
-
-// `psql CONNINFO -Atc SQL`, without ~/.psqlrc and never prompting for a password.
-RunResult psql(const std::string& conninfo, const std::string& sql) {
-  return run_client({pg_program("psql"), conninfo, "-X", "-w", "-Atc", sql});
-}
 
 std::string tcp_conninfo(std::uint16_t port, const std::string& extra = "") {
   return "host=127.0.0.1 port=" + std::to_string(port) + " user=app dbname=app" +
@@ -160,23 +138,6 @@ PgResult pq_next_result(PGconn* conn, Clock::time_point deadline) {
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
-}
-
-// pgbench ARGS against pggat on 127.0.0.1:port, user and database app.
-RunResult run_pgbench(std::uint16_t port, const std::vector<std::string>& args,
-                      std::chrono::milliseconds timeout = 60s) {
-  std::vector<std::string> argv{pg_program("pgbench"), "-h", "127.0.0.1", "-p",
-                                std::to_string(port), "-U", "app"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  argv.push_back("app");
-  return run_client(argv, timeout);
-}
-
-// pgbench's "number of transactions actually processed: N/M".
-std::string processed_line(const std::string& out) {
-  static const std::regex line{"number of transactions actually processed: [0-9]+/[0-9]+"};
-  std::smatch m;
-  return std::regex_search(out, m, line) ? m.str() : "(no such line)";
 }
 
 }  // namespace

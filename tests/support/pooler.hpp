@@ -53,6 +53,12 @@ class InProcessPooler {
   [[nodiscard]] AppStats stats() {
     return on_loop([this] { return app_->stats(); });
   }
+  [[nodiscard]] std::vector<PoolSnapshot> pools() {
+    return on_loop([this] { return app_->pools(); });
+  }
+  [[nodiscard]] std::string metrics_address() {
+    return on_loop([this] { return app_->metrics_address(); });
+  }
   [[nodiscard]] std::size_t threads() {
     return on_loop([this] { return app_->threads(); });
   }

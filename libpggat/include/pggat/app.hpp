@@ -12,6 +12,7 @@
 
 #include "pggat/config.hpp"
 #include "pggat/export.hpp"
+#include "pggat/pool.hpp"
 #include "pggat/server.hpp"
 
 namespace pggat {
@@ -23,7 +24,30 @@ class AppState;
 struct AppStats {
   std::uint64_t clients = 0;           // connected now
   std::uint64_t clients_accepted = 0;  // since start
-  std::uint64_t clients_rejected = 0;  // refused by max_connections
+  std::uint64_t clients_rejected = 0;  // refused by max_connections or while shutting down
+};
+
+// One listener's figures.
+struct ListenerStats {
+  std::string address;             // as bound: "127.0.0.1:6432" or a socket path
+  std::uint64_t incoming = 0;      // connections accepted from the socket, since start
+  std::uint64_t accepted = 0;      // of those, clients let in after their startup packet
+  std::uint64_t rejected = 0;      // refused (max_connections, shutting down)
+  std::uint64_t clients = 0;       // connected now
+};
+
+// One pool as the App finds it in its routes, with its figures.
+struct PoolSnapshot {
+  // The pool's `name` option, or where it is in the config:
+  // "servers[0].routes[1]" (with "/2" for a handler's third pool).
+  std::string name;
+  // Its primary recipe's user and database on the server (the first
+  // recipe's), empty when it has none.
+  std::string user;
+  std::string database;
+  PoolDescription description;
+  PoolStats stats;
+  std::vector<RecipeStats> recipes;
 };
 
 // Runs on the executor it is given: the host's own io_context works, so does a
@@ -45,6 +69,8 @@ class PGGAT_API App {
 
   void add_server(Server server);
   void set_shutdown_timeout(std::chrono::nanoseconds timeout);
+  // Serve Prometheus figures over HTTP (Config::metrics). Before start().
+  void set_metrics(MetricsOptions options);
   // Threads serving clients, the host's executor included (0: one per core).
   // An App made without a Config uses 1; with one, Config::threads. Before start().
   void set_threads(std::size_t threads);
@@ -68,6 +94,13 @@ class PGGAT_API App {
                 std::function<void()> on_stopped = {});
 
   [[nodiscard]] AppStats stats() const;
+  // Snapshots, safe from any thread while the App runs (each figure is read
+  // on its own, not all at one instant).
+  [[nodiscard]] std::vector<ListenerStats> listener_stats() const;
+  [[nodiscard]] std::vector<PoolSnapshot> pools() const;
+  // Where the Prometheus endpoint listens ("127.0.0.1:9930", port 0
+  // resolved); empty without one. After start().
+  [[nodiscard]] std::string metrics_address() const;
   [[nodiscard]] std::shared_ptr<spdlog::logger> logger() const;
 
  private:

@@ -69,6 +69,12 @@ class PGGAT_API ConfigNode {
   std::string path_{};
 };
 
+// The Prometheus endpoint (top-level "metrics").
+struct MetricsOptions {
+  std::string listen{};            // "host:port"; port 0 picks a free one
+  std::string path = "/metrics";   // where the figures are served
+};
+
 // A whole pggat config: what `pggat run` runs.
 struct PGGAT_API Config {
   std::vector<Server> servers{};
@@ -77,6 +83,7 @@ struct PGGAT_API Config {
   // Threads serving client connections, the host's executor included.
   // 0: one per core the process may run on.
   std::size_t threads = 0;
+  std::optional<MetricsOptions> metrics{};  // none: no HTTP endpoint
 };
 
 // Accepts the bare app object and the Go version's {"apps": {"pggat": {...}}}.

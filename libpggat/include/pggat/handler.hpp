@@ -1,7 +1,9 @@
 // Handler: what a route does with a client it matched.
 #pragma once
 
+#include <memory>
 #include <optional>
+#include <vector>
 
 #include <asio/awaitable.hpp>
 
@@ -11,6 +13,8 @@
 #include "pggat/pg_error.hpp"
 
 namespace pggat {
+
+class Pool;
 
 // A handler's answer: pass the client to the next matching route, finish with
 // it (the connection is closed), or fail it with an error sent before closing.
@@ -42,6 +46,10 @@ class PGGAT_API Handler {
   // handlers that own pools can start and stop their background work.
   virtual void start(const Context& /*context*/) {}
   virtual void stop() {}
+
+  // The pools it serves clients from, for metrics and the admin console
+  // (App::pools()). A handler of the embedder's that owns pools returns them.
+  [[nodiscard]] virtual std::vector<std::shared_ptr<Pool>> pools() const { return {}; }
 };
 
 }  // namespace pggat

@@ -1,6 +1,7 @@
 // Pool: the servers behind a route and the clients they serve.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <stdexcept>
@@ -18,9 +19,31 @@
 
 namespace pggat {
 
-// A snapshot of a pool's figures.
+// Durations counted by bucket, as Prometheus histograms want them.
+struct PGGAT_API DurationHistogram {
+  // Upper bounds of the buckets; a last bucket takes everything above.
+  static constexpr std::array<std::chrono::microseconds, 16> bounds = {
+      std::chrono::microseconds(100),    std::chrono::microseconds(250),
+      std::chrono::microseconds(500),    std::chrono::milliseconds(1),
+      std::chrono::microseconds(2500),   std::chrono::milliseconds(5),
+      std::chrono::milliseconds(10),     std::chrono::milliseconds(25),
+      std::chrono::milliseconds(50),     std::chrono::milliseconds(100),
+      std::chrono::milliseconds(250),    std::chrono::milliseconds(500),
+      std::chrono::seconds(1),           std::chrono::microseconds(2'500'000),
+      std::chrono::seconds(5),           std::chrono::seconds(10)};
+  // counts[i]: durations in (bounds[i-1], bounds[i]]; counts.back(): above the last bound.
+  std::array<std::uint64_t, bounds.size() + 1> counts{};
+  std::chrono::nanoseconds sum{0};
+
+  [[nodiscard]] std::uint64_t count() const;
+  void add(const DurationHistogram& other);
+  void observe(std::chrono::nanoseconds d);
+};
+
+// A snapshot of a pool's figures. Counters (totals) are since the pool was made.
 struct PoolStats {
   std::uint64_t clients = 0;          // being served now
+  std::uint64_t clients_served = 0;   // clients it began to serve
   std::uint64_t clients_waiting = 0;  // waiting for a server
   std::uint64_t servers_idle = 0;
   std::uint64_t servers_active = 0;      // lent to a client
@@ -30,11 +53,37 @@ struct PoolStats {
   std::uint64_t acquire_timeouts = 0;
   std::uint64_t connect_failures = 0;
   std::uint64_t servers_discarded = 0;  // closed because broken or unclean
+  // Transactions (a ReadyForQuery "idle" after work) and queries (every
+  // ReadyForQuery) relayed to clients, in both pooling modes.
+  std::uint64_t transactions = 0;
+  std::uint64_t queries = 0;
+  std::uint64_t bytes_received = 0;  // from clients, while they were served
+  std::uint64_t bytes_sent = 0;      // to clients, while they were served
+  // How long the client waiting longest has waited so far (0: none waits).
+  std::chrono::nanoseconds longest_wait{0};
+  DurationHistogram acquire_time{};      // a client's wait for a server
+  DurationHistogram transaction_time{};  // first message to the idle ReadyForQuery
+  DurationHistogram query_time{};        // a message to its ReadyForQuery
+
+  // Adds the other's counts, as when figures of several pools are summed.
+  void add(const PoolStats& other);
+};
+
+// What a pool is, for labels and the admin console.
+struct PoolDescription {
+  std::string kind;  // "basic", "hybrid", or the embedder's own
+  std::string mode;  // "session" or "transaction"
+  std::string name;  // the pool's `name` option; empty when not set
 };
 
 // A snapshot of one recipe's figures.
 struct RecipeStats {
   std::string name;
+  std::string address;   // as dialed: "host:port" or a socket path
+  std::string username;  // on the server
+  std::string database;  // on the server
+  std::uint64_t min_connections = 0;  // the recipe's limits
+  std::uint64_t max_connections = 0;  // 0: none
   bool replica = false;  // a hybrid pool's replica recipe
   std::uint64_t servers_open = 0;  // connected: idle, lent or being cleaned
   std::uint64_t servers_idle = 0;
@@ -75,6 +124,7 @@ class PGGAT_API Pool {
   virtual void stop() = 0;
 
   [[nodiscard]] virtual PoolStats stats() const = 0;
+  [[nodiscard]] virtual PoolDescription describe() const { return {}; }
   [[nodiscard]] virtual std::vector<RecipeStats> recipe_stats() const { return {}; }
 };
 

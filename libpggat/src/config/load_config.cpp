@@ -122,6 +122,20 @@ Server parse_server(const ConfigNode& node, const Registry& registry) {
   return server;
 }
 
+// {"listen": "127.0.0.1:9930", "path": "/metrics"}
+MetricsOptions parse_metrics(const ConfigNode& node) {
+  node.check_keys({"listen", "path"});
+  MetricsOptions out;
+  const ConfigNode listen = node.at("listen");
+  out.listen = listen.as_string();
+  const auto address = net::parse_address(out.listen);
+  if (!address) listen.fail(address.error());
+  if (address->is_unix()) listen.fail("the metrics endpoint listens on TCP (\"host:port\"), not a unix socket");
+  out.path = node.get_string("path", out.path);
+  if (!out.path.starts_with('/')) node.at("path").fail("must start with \"/\"");
+  return out;
+}
+
 }  // namespace
 
 Config load_config(const nlohmann::json& json, const Registry& registry) {
@@ -133,11 +147,12 @@ Config load_config(const nlohmann::json& json, const Registry& registry) {
     apps.check_keys({"pggat"});
     root = apps.at("pggat");
   }
-  root.check_keys({"servers", "stat_log_period", "shutdown_timeout", "threads"});
+  root.check_keys({"servers", "stat_log_period", "shutdown_timeout", "threads", "metrics"});
   Config config;
   config.stat_log_period = root.get_duration("stat_log_period", config.stat_log_period);
   config.shutdown_timeout = root.get_duration("shutdown_timeout", config.shutdown_timeout);
   if (auto n = root.find("threads")) config.threads = static_cast<std::size_t>(n->as_int(0, 1024));
+  if (auto m = root.find("metrics")) config.metrics = parse_metrics(*m);
 
   std::set<std::string> addresses;
   for (const ConfigNode& s : root.at("servers").elements()) {
@@ -151,6 +166,10 @@ Config load_config(const nlohmann::json& json, const Registry& registry) {
                           "\"" + key + "\" is listened on twice");
     }
   }
+  if (config.metrics && addresses.contains(net::parse_address(config.metrics->listen)->to_string()) &&
+      !config.metrics->listen.ends_with(":0"))
+    root.at("metrics").at("listen").fail("\"" + config.metrics->listen +
+                                         "\" is also a listener's address");
   return config;
 }
 

@@ -38,7 +38,13 @@ class RecvBuffer {
     if (capacity_ - end_ < capacity_ / 4 && begin_ > 0) compact();
     return asio::buffer(buf_.get() + end_, capacity_ - end_);
   }
-  void commit(std::size_t n) { end_ += n; }
+  void commit(std::size_t n) {
+    end_ += n;
+    total_received_ += n;
+  }
+  // Bytes committed since the buffer was made (what was put back by prepend
+  // is not counted again): traffic figures.
+  [[nodiscard]] std::uint64_t total_received() const { return total_received_; }
 
   // Makes room toward a message of `total` bytes starting at data(): compacts,
   // and doubles the buffer only once it is full of that message. The length
@@ -123,6 +129,7 @@ class RecvBuffer {
   std::size_t capacity_ = 0;
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
+  std::uint64_t total_received_ = 0;
 };
 
 }  // namespace pggat::net

@@ -42,7 +42,10 @@ IoResult Stream::send_now(std::span<const asio::const_buffer> buffers) {
   msg.msg_iovlen = count;
   for (;;) {
     const ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n >= 0) return {std::error_code{}, static_cast<std::size_t>(n)};
+    if (n >= 0) {
+      bytes_written_ += static_cast<std::size_t>(n);
+      return {std::error_code{}, static_cast<std::size_t>(n)};
+    }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return {std::error_code{}, 0};
     return {std::error_code(errno, asio::error::get_system_category()), 0};

@@ -49,6 +49,7 @@ class Stream {
   // Writes every byte of the sequence; yields std::tuple<std::error_code, std::size_t>.
   template <class ConstBufferSequence>
   asio::awaitable<IoResult> write(const ConstBufferSequence& buffers) {
+    bytes_written_ += asio::buffer_size(buffers);
     if (tls_) return write_tls(buffers);
     return asio::async_write(socket_, buffers, use_nothrow);
   }
@@ -109,6 +110,10 @@ class Stream {
   // only used when a read and a write overlap, and work across threads.
   void move_to(const asio::any_io_executor& executor);
 
+  // Bytes handed to the socket or TLS so far (a write that fails counts):
+  // traffic figures.
+  [[nodiscard]] std::uint64_t bytes_written() const { return bytes_written_; }
+
   [[nodiscard]] bool is_open() const { return socket_.is_open(); }
   [[nodiscard]] Socket& socket() { return socket_; }
   [[nodiscard]] auto get_executor() { return socket_.get_executor(); }
@@ -136,6 +141,7 @@ class Stream {
   std::unique_ptr<TlsStream> tls_;
   std::shared_ptr<void> tls_context_;  // keeps the context alive as long as tls_
   std::vector<std::byte> tls_scratch_;
+  std::uint64_t bytes_written_ = 0;
   int family_ = -1;  // the socket's address family, learnt at the first move_to
 };
 

@@ -180,20 +180,16 @@ class BasicPool final : public Pool {
 
   PoolStats stats() const override {
     PoolStats s = servers_->stats();
-    if (replicas_) {
-      const PoolStats r = replicas_->stats();
-      s.clients_waiting += r.clients_waiting;
-      s.servers_idle += r.servers_idle;
-      s.servers_active += r.servers_active;
-      s.servers_connecting += r.servers_connecting;
-      s.servers_resetting += r.servers_resetting;
-      s.acquires += r.acquires;
-      s.acquire_timeouts += r.acquire_timeouts;
-      s.connect_failures += r.connect_failures;
-      s.servers_discarded += r.servers_discarded;
-    }
+    if (replicas_) s.add(replicas_->stats());
     s.clients = clients_.load(std::memory_order_relaxed);
+    s.clients_served = clients_served_.load(std::memory_order_relaxed);
+    counters_.fill(s);
     return s;
+  }
+  PoolDescription describe() const override {
+    return {.kind = hybrid_ ? "hybrid" : "basic",
+            .mode = options_.release_after_transaction ? "transaction" : "session",
+            .name = options_.name};
   }
   std::vector<RecipeStats> recipe_stats() const override {
     std::vector<RecipeStats> out = servers_->recipe_stats();
@@ -208,6 +204,7 @@ class BasicPool final : public Pool {
 
   asio::awaitable<Verdict> serve(Client& client) override {
     clients_.fetch_add(1, std::memory_order_relaxed);
+    clients_served_.fetch_add(1, std::memory_order_relaxed);
     struct Leave {
       std::atomic<std::uint64_t>& n;
       ~Leave() { n.fetch_sub(1, std::memory_order_relaxed); }
@@ -248,8 +245,9 @@ class BasicPool final : public Pool {
 
     const auto middlewares = make_middlewares(client);
     session.set_cancel_target(server.address, server.key);
-    const pool::RelayOutcome outcome = co_await pool::relay_session(session, server, middlewares,
-                                                                        options_.idle_transaction_timeout);
+    pool::ClientMeter meter(counters_, session.conn);
+    const pool::RelayOutcome outcome = co_await pool::relay_session(
+        session, server, middlewares, options_.idle_transaction_timeout, &meter);
     session.clear_cancel_target();
 
     if (outcome.end == pool::RelayOutcome::End::server_gone) {
@@ -290,11 +288,13 @@ class BasicPool final : public Pool {
     if (auto failed = co_await greet_client(client, route, share, state)) co_return std::move(*failed);
 
     const auto middlewares = make_middlewares(client);
+    pool::ClientMeter meter(counters_, session.conn);
     const pool::UnitOptions unit_options{
         .registry = options_.extended_query_sync ? &statements_ : nullptr,
         .dynamic_parameters = options_.parameter_status_sync == ParameterStatusSync::dynamic,
         .idle_transaction_timeout = options_.idle_transaction_timeout,
-        .track_writes = hybrid_.has_value()};
+        .track_writes = hybrid_.has_value(),
+        .meter = &meter};
     // Hybrid only: what a unit on a replica sent, for its replay.
     const auto record = hybrid_ ? std::make_unique<pool::ReplayRecord>() : nullptr;
     const auto executor = co_await asio::this_coro::executor;
@@ -310,7 +310,7 @@ class BasicPool final : public Pool {
       // Only a batch that starts with Parse can be a prepare-only one; the
       // pool's lock is taken for nothing else.
       if (unit_options.registry != nullptr && static_cast<char>(session.conn.in.data()[0]) == 'P' &&
-          servers_->stats().servers_idle == 0) {
+          servers_->idle_count() == 0) {
         proto::Buffer& reply = session.conn.out;
         const std::size_t answered = pool::prepare_only_batch(
             session.conn.in.data(), session.facts.max_message_size, state, statements_, reply);
@@ -542,6 +542,7 @@ class BasicPool final : public Pool {
       outcome = co_await pool::relay_unit(session, server, pooled.transaction, state, once, middlewares);
     }
     session.clear_cancel_target();
+    if (options.meter != nullptr) options.meter->settle_bytes();
     co_return outcome;
   }
 
@@ -639,6 +640,8 @@ class BasicPool final : public Pool {
   std::shared_ptr<pool::HealthMonitor> replica_monitor_;  // hybrid
   std::shared_ptr<spdlog::logger> log_;
   std::atomic<std::uint64_t> clients_{0};
+  std::atomic<std::uint64_t> clients_served_{0};
+  pool::PoolCounters counters_;
 };
 
 }  // namespace

@@ -44,6 +44,7 @@ struct ServerPool::Waiter {
   Waiter(const asio::any_io_executor& ex, std::shared_ptr<ClientShare> s)
       : timer(ex), share(std::move(s)) {}
   asio::steady_timer timer;
+  Clock::time_point since = Clock::now();
   std::shared_ptr<ClientShare> share;
   // Set under the pool's lock; read without it once, to skip a wait that
   // would only be cancelled.
@@ -319,9 +320,11 @@ bool ServerPool::closed_while_idle_locked(const PooledServer& server) const {
   return true;
 }
 
-void ServerPool::lend_locked(PooledServer& server, std::shared_ptr<ClientShare> share) {
+void ServerPool::lend_locked(PooledServer& server, std::shared_ptr<ClientShare> share,
+                             std::optional<Clock::time_point> waiting_since) {
   server.holder = std::move(share);
   server.lent_at = Clock::now();
+  stats_.acquire_time.observe(waiting_since ? server.lent_at - *waiting_since : Clock::duration{});
   ++stats_.acquires;
   ++server.recipe->lends;
 }
@@ -378,7 +381,15 @@ void ServerPool::discard(ServerHandle server) {
 
 PoolStats ServerPool::stats() const {
   std::lock_guard lock(mu_);
-  return stats_;
+  PoolStats s = stats_;
+  // The first in line has waited longest: waiters queue in arrival order.
+  if (!waiters_.empty()) s.longest_wait = Clock::now() - waiters_.front()->since;
+  return s;
+}
+
+std::uint64_t ServerPool::idle_count() const {
+  std::lock_guard lock(mu_);
+  return stats_.servers_idle;
 }
 
 std::vector<RecipeStats> ServerPool::recipe_stats() const {
@@ -388,6 +399,11 @@ std::vector<RecipeStats> ServerPool::recipe_stats() const {
     if (r->removed) continue;
     RecipeStats s;
     s.name = r->name;
+    s.address = r->dial.address.to_string();
+    s.username = r->recipe.username;
+    s.database = r->recipe.database;
+    s.min_connections = r->recipe.min_connections;
+    s.max_connections = r->recipe.max_connections;
     s.servers_open = r->open;
     s.servers_idle = static_cast<std::uint64_t>(
         std::count_if(idle_.begin(), idle_.end(), [&](const ServerHandle& h) { return h->recipe == r; }));
@@ -496,7 +512,7 @@ void ServerPool::finish_waiter_locked(std::shared_ptr<Waiter> w, ServerHandle se
   w->done = true;
   if (server) {
     ++stats_.servers_active;
-    lend_locked(*server, w->share);
+    lend_locked(*server, w->share, w->since);
   }
   w->server = std::move(server);
   w->error = std::move(error);

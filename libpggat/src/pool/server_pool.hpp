@@ -98,6 +98,8 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   void discard(ServerHandle server);
 
   [[nodiscard]] PoolStats stats() const;
+  // stats().servers_idle, without copying the rest.
+  [[nodiscard]] std::uint64_t idle_count() const;
   [[nodiscard]] std::vector<RecipeStats> recipe_stats() const;
 
   // Health, set by the monitor. A recipe out of rotation is not dialed (nor
@@ -137,7 +139,10 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   // Why no client can be served: every recipe is out of rotation (nullopt
   // when one is in, or there are none).
   [[nodiscard]] std::optional<std::string> no_rotation_locked() const;
-  void lend_locked(PooledServer& server, std::shared_ptr<ClientShare> share);
+  // `waiting_since`: when the client began to wait (its wait is counted);
+  // none for a client that got the server at once.
+  void lend_locked(PooledServer& server, std::shared_ptr<ClientShare> share,
+                   std::optional<std::chrono::steady_clock::time_point> waiting_since = std::nullopt);
   void end_loan_locked(PooledServer& server);
   void release_locked(ServerHandle server);
   // Closes a server, cancelling first what it may still be running.

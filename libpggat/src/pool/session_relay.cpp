@@ -13,8 +13,8 @@ namespace {
 // without closing the server.
 class ClientInspector {
  public:
-  ClientInspector(proto::Conversation& state, MiddlewareRun& middlewares)
-      : state_(state), middlewares_(middlewares) {}
+  ClientInspector(proto::Conversation& state, MiddlewareRun& middlewares, ClientMeter* meter)
+      : state_(state), middlewares_(middlewares), meter_(meter) {}
   // The server waits on the client inside a transaction, an unsynced batch
   // or COPY FROM STDIN.
   bool waiting_on_client() const {
@@ -24,6 +24,7 @@ class ClientInspector {
   bool needs_whole(char type) const { return middlewares_.wants(type); }
   FrameAction on_frame(char type, proto::Bytes body) {
     if (type == 'X') return FrameAction::stop;
+    if (meter_ != nullptr) meter_->on_client_message();
     if (middlewares_.wants(type) && !middlewares_.run(type, body)) return FrameAction::drop;
     state_.on_client(type);
     return FrameAction::forward;
@@ -33,14 +34,15 @@ class ClientInspector {
  private:
   proto::Conversation& state_;
   MiddlewareRun& middlewares_;
+  ClientMeter* meter_;
 };
 
 // Server to client: everything passes; parameters, transaction state and
 // FATAL errors are noted on the way.
 class ServerInspector {
  public:
-  ServerInspector(backend::ServerConnection& server, MiddlewareRun& middlewares)
-      : server_(server), middlewares_(middlewares) {}
+  ServerInspector(backend::ServerConnection& server, MiddlewareRun& middlewares, ClientMeter* meter)
+      : server_(server), middlewares_(middlewares), meter_(meter) {}
   bool needs_whole(char type) const {
     return type == 'S' || type == 'Z' || type == 'E' || middlewares_.wants(type);
   }
@@ -51,6 +53,11 @@ class ServerInspector {
         sent_fatal_ = true;
     }
     if (middlewares_.wants(type) && !middlewares_.run(type, body)) return FrameAction::drop;
+    if (type == 'Z' && meter_ != nullptr && !body.empty()) {
+      meter_->on_ready(static_cast<char>(body[0]));
+      // The session has no end of unit to count traffic at: up to here.
+      meter_->settle_bytes();
+    }
     return FrameAction::forward;
   }
   Injections* injections() { return middlewares_.injections(); }
@@ -59,6 +66,7 @@ class ServerInspector {
  private:
   backend::ServerConnection& server_;
   MiddlewareRun& middlewares_;
+  ClientMeter* meter_;
   bool sent_fatal_ = false;
 };
 
@@ -69,7 +77,7 @@ std::string server_name(const backend::ServerConnection& s) { return s.address.t
 asio::awaitable<RelayOutcome> relay_session(
     detail::ClientSession& client, backend::ServerConnection& server,
     std::span<const std::unique_ptr<Middleware>> middlewares,
-    std::chrono::nanoseconds idle_transaction_timeout) {
+    std::chrono::nanoseconds idle_transaction_timeout, ClientMeter* meter) {
   const proto::FrameRules client_rules{proto::Direction::frontend, proto::states::frontend_ready,
                                        client.facts.max_message_size};
   const proto::FrameRules server_rules{proto::Direction::backend, proto::states::backend_ready,
@@ -77,8 +85,8 @@ asio::awaitable<RelayOutcome> relay_session(
   Injections up_injections, down_injections;
   MiddlewareRun client_side(middlewares, client.client, server.state, true, up_injections);
   MiddlewareRun server_side(middlewares, client.client, server.state, false, down_injections);
-  ClientInspector to_server(server.state, client_side);
-  ServerInspector to_client(server, server_side);
+  ClientInspector to_server(server.state, client_side, meter);
+  ServerInspector to_client(server, server_side, meter);
   const PairResult pair =
       co_await relay_pair(client.conn, server.conn, client_rules, server_rules, to_server,
                                                to_client, idle_transaction_timeout);

@@ -13,6 +13,7 @@
 #include "frontend/client_session.hpp"
 #include "pggat/middleware.hpp"
 #include "pggat/pg_error.hpp"
+#include "pool/pool_meter.hpp"
 
 namespace pggat::pool {
 
@@ -32,9 +33,10 @@ struct RelayOutcome {
 
 // Relays until one side ends, through the client's middlewares. Afterwards
 // server.torn says whether the server's byte stream was cut mid-message.
+// `meter`, when given, counts the queries, transactions and traffic.
 [[nodiscard]] asio::awaitable<RelayOutcome> relay_session(
     detail::ClientSession& client, backend::ServerConnection& server,
     std::span<const std::unique_ptr<Middleware>> middlewares,
-    std::chrono::nanoseconds idle_transaction_timeout = {});
+    std::chrono::nanoseconds idle_transaction_timeout = {}, ClientMeter* meter = nullptr);
 
 }  // namespace pggat::pool

@@ -112,6 +112,7 @@ class UpInspector {
 
   FrameAction on_frame(char type, proto::Bytes body) {
     if (type == 'X') return FrameAction::stop;
+    if (options_.meter != nullptr) options_.meter->on_client_message();
     if (record_ != nullptr) record_->keep(type, body);
     if (middlewares_.wants(type) && !middlewares_.run(type, body)) return FrameAction::drop;
     if (retry_ != nullptr) record(type, body);
@@ -371,10 +372,18 @@ class DownInspector {
     if (check_ && check_->matching()) check_->fail();
   }
 
+  FrameAction on_frame(char type, proto::Bytes body) {
+    const FrameAction action = route(type, body);
+    if (type == 'Z' && options_.meter != nullptr && !body.empty() &&
+        (action == FrameAction::forward || action == FrameAction::last))
+      options_.meter->on_ready(static_cast<char>(body[0]));
+    return action;
+  }
+
   // Replies are decided as usual; on a replica they are traced (or the relay
   // stops for a replay), and on the primary during a replay the ones the
   // client already has are matched and dropped.
-  FrameAction on_frame(char type, proto::Bytes body) {
+  FrameAction route(char type, proto::Bytes body) {
     if (record_ == nullptr && !check_) return decide(type, body);
     if (record_ != nullptr && type == 'E' && stops_for_replay(body)) {
       server_.observe_server_message(type, body);

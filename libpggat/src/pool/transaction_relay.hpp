@@ -15,6 +15,7 @@
 #include "pggat/middleware.hpp"
 #include "pggat/parameters.hpp"
 #include "pggat/pg_error.hpp"
+#include "pool/pool_meter.hpp"
 #include "pool/prepared_statements.hpp"
 #include "pool/replay.hpp"
 #include "pool/transaction_state.hpp"
@@ -42,6 +43,8 @@ struct UnitOptions {
   // Whether UnitOutcome::wrote is wanted (read-your-writes); off, command
   // tags are not looked at for it.
   bool track_writes = false;
+  // Counts the client's queries and transactions; null: not counted.
+  ClientMeter* meter = nullptr;
 };
 
 struct UnitOutcome {

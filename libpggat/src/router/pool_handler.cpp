@@ -17,6 +17,7 @@ class PoolHandler final : public Handler {
   }
   void start(const Context& context) override { pool_->start(context); }
   void stop() override { pool_->stop(); }
+  std::vector<std::shared_ptr<Pool>> pools() const override { return {pool_}; }
 
  private:
   std::shared_ptr<Pool> pool_;
