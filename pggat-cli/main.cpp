@@ -5,7 +5,6 @@
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 
 #include "pggat/pggat.hpp"
 
@@ -38,15 +37,23 @@ std::optional<pggat::Config> load(const std::string& path, const pggat::Registry
   }
 }
 
-int run(const std::string& path, const std::string& log_level) {
+// Command-line logging options; set ones override the config's "log".
+struct LogFlags {
+  std::optional<std::string> level;
+  std::optional<std::string> format;
+};
+
+int run(const std::string& path, const LogFlags& flags) {
   pggat::Registry registry;
   pggat::register_builtins(registry);
   auto config = load(path, registry);
   if (!config) return exit_config_error;
 
-  auto log = std::make_shared<spdlog::logger>(
-      "pggat", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-  log->set_level(spdlog::level::from_str(log_level));
+  pggat::LogOptions log_options = config->log;
+  if (flags.level) log_options.level = spdlog::level::from_str(*flags.level);
+  if (flags.format)
+    log_options.format = *flags.format == "json" ? pggat::LogOptions::Format::json : pggat::LogOptions::Format::text;
+  auto log = pggat::make_logger(log_options);
 
   asio::io_context io;
   pggat::App app(io.get_executor(), std::move(*config), log);
@@ -105,17 +112,19 @@ int main(int argc, char** argv) {
   cli.require_subcommand(1);
 
   ConfigArgument run_config;
-  std::string log_level = "info";
+  LogFlags log_flags;
   CLI::App* run_cmd = cli.add_subcommand("run", "Run the pooler with a config");
   run_config.add_to(run_cmd);
-  run_cmd->add_option("--log-level", log_level, "trace, debug, info, warn, error")
+  run_cmd->add_option("--log-level", log_flags.level, "trace, debug, info, warn, error (default: the config's, else info)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  run_cmd->add_option("--log-format", log_flags.format, "text or json (default: the config's, else text)")
+      ->check(CLI::IsMember({"text", "json"}));
 
   ConfigArgument validate_config;
   CLI::App* validate_cmd = cli.add_subcommand("validate", "Check a config and exit");
   validate_config.add_to(validate_cmd);
 
   CLI11_PARSE(cli, argc, argv);
-  if (run_cmd->parsed()) return run(run_config.path(), log_level);
+  if (run_cmd->parsed()) return run(run_config.path(), log_flags);
   return validate(validate_config.path());
 }

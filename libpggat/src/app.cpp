@@ -10,6 +10,7 @@
 #include <asio/steady_timer.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
+#include "admin/console.hpp"
 #include "backend/server_connection.hpp"
 #include "frontend/client_session.hpp"
 #include "frontend/startup.hpp"
@@ -25,7 +26,7 @@
 namespace pggat {
 namespace detail {
 
-class AppState : public std::enable_shared_from_this<AppState> {
+class AppState : public std::enable_shared_from_this<AppState>, public admin::ConsoleHost {
  public:
   AppState(asio::any_io_executor ex, std::shared_ptr<spdlog::logger> logger)
       : executor(std::move(ex)), log(logger ? std::move(logger) : default_logger()) {}
@@ -45,6 +46,9 @@ class AppState : public std::enable_shared_from_this<AppState> {
   struct SessionEntry {
     ClientSession* session;
     asio::any_io_executor executor;  // the thread it runs on
+    // What SHOW CLIENTS lists: set once the startup packet is read (the
+    // session's own fields belong to its thread).
+    admin::ClientRow row{};
   };
 
   // Listeners, timers, shutdown and on_stopped live on `executor` (the
@@ -56,6 +60,9 @@ class AppState : public std::enable_shared_from_this<AppState> {
   std::chrono::nanoseconds stat_log_period{0};
   std::size_t thread_count = 1;  // 0: one per core
   std::optional<MetricsOptions> metrics_options;
+  std::optional<AdminOptions> admin_options;
+  bool log_connections = false;
+  std::chrono::steady_clock::time_point started_at{};
   std::unique_ptr<metrics::Exporter> exporter;  // made and destroyed on `executor`
   std::unique_ptr<net::IoThreads> threads;
   std::atomic<Phase> phase = Phase::created;
@@ -119,6 +126,7 @@ class AppState : public std::enable_shared_from_this<AppState> {
     const std::size_t n = thread_count == 0 ? net::default_thread_count() : thread_count;
     threads = std::make_unique<net::IoThreads>(executor, n - 1);
     phase = Phase::running;
+    started_at = std::chrono::steady_clock::now();
     const Context context{executor, log};
     for (const auto& server : servers)
       for (const Route& route : server->routes())
@@ -155,39 +163,106 @@ class AppState : public std::enable_shared_from_this<AppState> {
     return out;
   }
 
-  // Servers and routes do not change once started: no lock to walk them.
-  std::vector<PoolSnapshot> pools() const {
-    std::vector<PoolSnapshot> out;
+  struct NamedPool {
+    std::string name;
+    std::shared_ptr<Pool> pool;
+  };
+
+  // Every pool of the routes, once each (a pool may serve several routes),
+  // named by its `name` option or where it first is in the config. Servers
+  // and routes do not change once started: no lock to walk them.
+  std::vector<NamedPool> named_pools() const {
+    std::vector<NamedPool> out;
     for (std::size_t i = 0; i < servers.size(); ++i) {
       const auto& routes = servers[i]->routes();
       for (std::size_t j = 0; j < routes.size(); ++j) {
         if (!routes[j].handle) continue;
         const auto pools = routes[j].handle->pools();
         for (std::size_t k = 0; k < pools.size(); ++k) {
-          if (!pools[k]) continue;
-          PoolSnapshot p;
-          p.description = pools[k]->describe();
-          p.name = !p.description.name.empty()
-                       ? p.description.name
-                       : "servers[" + std::to_string(i) + "].routes[" + std::to_string(j) + "]" +
-                             (k > 0 ? "/" + std::to_string(k) : std::string());
-          p.stats = pools[k]->stats();
-          p.recipes = pools[k]->recipe_stats();
-          for (const RecipeStats& r : p.recipes) {
-            if (r.replica) continue;
-            p.user = r.username;
-            p.database = r.database;
-            break;
-          }
-          out.push_back(std::move(p));
+          if (!pools[k] || std::any_of(out.begin(), out.end(),
+                                       [&](const NamedPool& n) { return n.pool == pools[k]; }))
+            continue;
+          std::string name = pools[k]->describe().name;
+          if (name.empty())
+            name = "servers[" + std::to_string(i) + "].routes[" + std::to_string(j) + "]" +
+                   (k > 0 ? "/" + std::to_string(k) : std::string());
+          out.push_back({std::move(name), pools[k]});
         }
       }
     }
     return out;
   }
 
+  std::vector<PoolSnapshot> pool_snapshots() const {
+    std::vector<PoolSnapshot> out;
+    for (const NamedPool& named : named_pools()) {
+      PoolSnapshot p;
+      p.name = named.name;
+      p.description = named.pool->describe();
+      p.stats = named.pool->stats();
+      p.recipes = named.pool->recipe_stats();
+      for (const RecipeStats& r : p.recipes) {
+        if (r.replica) continue;
+        p.user = r.username;
+        p.database = r.database;
+        break;
+      }
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+  // The admin console's questions (admin::ConsoleHost).
+  std::vector<PoolSnapshot> pools() const override;
+  std::vector<admin::ClientRow> clients() const override {
+    std::lock_guard lock(mu);
+    std::vector<admin::ClientRow> out;
+    for (const auto& [key, entry] : sessions)
+      if (!entry.row.user.empty()) out.push_back(entry.row);
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return out;
+  }
+  std::vector<admin::ConfigRow> config() const override {
+    const auto list = [](const std::vector<std::string>& v) {
+      std::string out;
+      for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+      return out;
+    };
+    std::vector<std::string> addresses;
+    for (const auto& server : servers)
+      for (const auto& l : server->listeners()) addresses.push_back(l.address);
+    std::vector<admin::ConfigRow> rows{
+        {"listen", list(addresses), ""},
+        {"threads", std::to_string(threads ? threads->size() : thread_count), "0"},
+        {"shutdown_timeout", format_duration(shutdown_timeout), "30s"},
+        {"stat_log_period", format_duration(stat_log_period), "0s"},
+        {"metrics.listen", metrics_options ? metrics_options->listen : "", ""},
+        {"admin.database", admin_options ? admin_options->database : "", "pggat"},
+        {"admin_users", admin_options ? list(admin_options->admin_users) : "", ""},
+        {"stats_users", admin_options ? list(admin_options->stats_users) : "", ""}};
+    return rows;
+  }
+  std::chrono::nanoseconds uptime() const override { return std::chrono::steady_clock::now() - started_at; }
+  std::optional<std::string> pause(const std::string& pool, bool on) override {
+    bool found = false;
+    for (const NamedPool& named : named_pools()) {
+      if (!pool.empty() && named.name != pool) continue;
+      found = true;
+      try {
+        on ? named.pool->pause() : named.pool->resume();
+      } catch (const std::logic_error& e) {
+        return "pool \"" + named.name + "\": " + e.what();
+      }
+    }
+    if (!found) return "no such database: " + pool;
+    return std::nullopt;
+  }
+  void shutdown() override {
+    asio::post(executor, [self = shared_from_this()] { self->shutdown(std::chrono::nanoseconds(-1), {}); });
+  }
+
   metrics::Snapshot metrics_snapshot() const {
-    return {.app = snapshot(), .listeners = listener_stats(), .pools = pools()};
+    return {.app = snapshot(), .listeners = listener_stats(), .pools = pool_snapshots()};
   }
 
   void schedule_stat_line() {
@@ -195,8 +270,16 @@ class AppState : public std::enable_shared_from_this<AppState> {
     stat_timer->async_wait([self = shared_from_this()](std::error_code ec) {
       if (ec || self->phase != Phase::running) return;
       const AppStats s = self->snapshot();
-      self->log->info("{} clients connected | {} accepted | {} rejected", s.clients,
-                      s.clients_accepted, s.clients_rejected);
+      PoolStats pools;
+      for (const PoolSnapshot& p : self->pool_snapshots()) pools.add(p.stats);
+      // pggat's line, with PgBouncer's counters beside it.
+      self->log->info(
+          "{} transactions, {} queries | {} servers ({} active, {} idle, {} resetting, {} dialing) | "
+          "{} clients ({} waiting, {} accepted, {} rejected)",
+          pools.transactions, pools.queries,
+          pools.servers_active + pools.servers_idle + pools.servers_resetting, pools.servers_active,
+          pools.servers_idle, pools.servers_resetting, pools.servers_connecting, s.clients,
+          pools.clients_waiting, s.clients_accepted, s.clients_rejected);
       self->schedule_stat_line();
     });
   }
@@ -288,8 +371,25 @@ class AppState : public std::enable_shared_from_this<AppState> {
     client.user = std::move(startup->user);
     client.database = std::move(startup->database);
     client.parameters = std::move(startup->parameters);
-    log->debug("client #{} from {}: user \"{}\" database \"{}\"", session.facts.id,
-               session.facts.remote_address, client.user, client.database);
+    {
+      admin::ClientRow row{.id = session.facts.id,
+                           .user = client.user,
+                           .database = client.database,
+                           .remote_address = session.facts.remote_address,
+                           .local_address = session.facts.local_address,
+                           .tls = session.ssl,
+                           .admin = admin_options && client.database == admin_options->database,
+                           .connected_at = std::chrono::system_clock::now()};
+      if (const std::string* name = client.parameters.find("application_name")) row.application_name = *name;
+      std::lock_guard lock(mu);
+      if (auto it = sessions.find(session.key); it != sessions.end()) it->second.row = std::move(row);
+    }
+    if (log_connections)
+      log->info("client #{} connected from {}: user \"{}\" database \"{}\"{}", session.facts.id,
+                session.facts.remote_address, client.user, client.database, session.ssl ? " (TLS)" : "");
+    else
+      log->debug("client #{} from {}: user \"{}\" database \"{}\"", session.facts.id,
+                 session.facts.remote_address, client.user, client.database);
     co_return true;
   }
 
@@ -342,8 +442,18 @@ class AppState : public std::enable_shared_from_this<AppState> {
     const bool admitted = co_await admit(*session, lr, over_limit);
     if (!admitted) co_return;
     Client& client = session->client;
-    co_await router::route_client(client, lr->server->routes(), log);
-    log->debug("client #{} disconnected", session->facts.id);
+    const auto connected_at = std::chrono::steady_clock::now();
+    if (admin_options && client.database == admin_options->database)
+      co_await admin::serve_console(*session, *admin_options, *this, log);
+    else
+      co_await router::route_client(client, lr->server->routes(), log);
+    if (log_connections)
+      log->info("client #{} disconnected after {}: user \"{}\" database \"{}\" from {}", session->facts.id,
+                format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - connected_at)),
+                client.user, client.database, session->facts.remote_address);
+    else
+      log->debug("client #{} disconnected", session->facts.id);
     co_await session->conn.stream.close_gracefully(std::chrono::seconds(1));
   }
 
@@ -437,6 +547,8 @@ class AppState : public std::enable_shared_from_this<AppState> {
   }
 };
 
+std::vector<PoolSnapshot> AppState::pools() const { return pool_snapshots(); }
+
 }  // namespace detail
 
 App::App(asio::any_io_executor executor, std::shared_ptr<spdlog::logger> log)
@@ -449,6 +561,8 @@ App::App(asio::any_io_executor executor, Config config, std::shared_ptr<spdlog::
   state_->stat_log_period = config.stat_log_period;
   state_->thread_count = config.threads;
   state_->metrics_options = config.metrics;
+  state_->admin_options = config.admin;
+  state_->log_connections = config.log.connections;
 }
 
 App::~App() {
@@ -486,6 +600,16 @@ void App::set_metrics(MetricsOptions options) {
   state_->metrics_options = std::move(options);
 }
 
+void App::set_admin(AdminOptions options) {
+  if (state_->phase != detail::AppState::Phase::created)
+    throw std::logic_error("pggat::App::set_admin after start");
+  if (!options.credentials)
+    throw std::invalid_argument("pggat::App::set_admin: the console needs credentials");
+  state_->admin_options = std::move(options);
+}
+
+void App::set_log_connections(bool on) { state_->log_connections = on; }
+
 void App::set_shutdown_timeout(std::chrono::nanoseconds timeout) { state_->shutdown_timeout = timeout; }
 
 void App::set_threads(std::size_t threads) {
@@ -516,7 +640,7 @@ AppStats App::stats() const { return state_->snapshot(); }
 
 std::vector<ListenerStats> App::listener_stats() const { return state_->listener_stats(); }
 
-std::vector<PoolSnapshot> App::pools() const { return state_->pools(); }
+std::vector<PoolSnapshot> App::pools() const { return state_->pool_snapshots(); }
 
 std::string App::metrics_address() const {
   return state_->exporter ? state_->exporter->address() : std::string();

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -685,4 +686,29 @@ TEST_CASE("100 MB messages stream through pggat without being buffered whole", "
   INFO("pggat peak RSS " << peak << " KiB");
   REQUIRE(peak > 0);
   CHECK(peak < 40 * 1024);  // far below the 100 MB it would take to hold one message
+}
+
+TEST_CASE("pggat run: JSON log lines with the connection log", "[cli][logging]") {
+  RunningPggat p([](json& config) { config["log"] = {{"format", "json"}, {"connections", true}}; });
+  const RunResult r = psql(p.conninfo("application_name=logged"), "select 1");
+  INFO(p.with_log(r));
+  REQUIRE(r.ok());
+  CHECK(eventually([&] { return p.pggat->log().find("disconnected after") != std::string::npos; }));
+  const std::string log = p.pggat->log();
+  std::istringstream lines(log);
+  std::string line;
+  bool connected = false, disconnected = false;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    INFO(line);
+    const json entry = json::parse(line);  // every line is one JSON object
+    CHECK(entry.contains("time"));
+    CHECK(entry.contains("level"));
+    const std::string message = entry["message"];
+    connected = connected || (message.find("connected from 127.0.0.1:") != std::string::npos &&
+                              message.find("user \"app\" database \"app\"") != std::string::npos);
+    disconnected = disconnected || message.find("disconnected after") != std::string::npos;
+  }
+  CHECK(connected);
+  CHECK(disconnected);
 }

@@ -71,6 +71,11 @@ class PGGAT_API App {
   void set_shutdown_timeout(std::chrono::nanoseconds timeout);
   // Serve Prometheus figures over HTTP (Config::metrics). Before start().
   void set_metrics(MetricsOptions options);
+  // Answer clients of options.database with the admin console (Config::admin).
+  // Before start().
+  void set_admin(AdminOptions options);
+  // Log each client's connect and disconnect at info (LogOptions::connections).
+  void set_log_connections(bool on);
   // Threads serving clients, the host's executor included (0: one per core).
   // An App made without a Config uses 1; with one, Config::threads. Before start().
   void set_threads(std::size_t threads);

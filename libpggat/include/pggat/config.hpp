@@ -11,7 +11,9 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/common.h>
 
+#include "pggat/credentials.hpp"
 #include "pggat/export.hpp"
 #include "pggat/server.hpp"
 
@@ -75,6 +77,26 @@ struct MetricsOptions {
   std::string path = "/metrics";   // where the figures are served
 };
 
+// The admin console (top-level "admin"): clients that ask for `database`
+// are answered by pggat (SHOW POOLS, SHOW STATS, ...), not routed.
+struct AdminOptions {
+  std::string database = "pggat";
+  std::vector<std::string> admin_users{};  // may run every command
+  std::vector<std::string> stats_users{};  // may run SHOW only
+  // What console users must prove (never trust: the console can stop pggat).
+  std::shared_ptr<const Credentials> credentials{};
+};
+
+// Logging (top-level "log"); the CLI makes its logger from it (make_logger).
+struct LogOptions {
+  enum class Format { text, json };
+  spdlog::level::level_enum level = spdlog::level::info;
+  Format format = Format::text;
+  // A line per client connect and disconnect: user, database, address, and
+  // for the disconnect how long it stayed.
+  bool connections = false;
+};
+
 // A whole pggat config: what `pggat run` runs.
 struct PGGAT_API Config {
   std::vector<Server> servers{};
@@ -84,6 +106,8 @@ struct PGGAT_API Config {
   // 0: one per core the process may run on.
   std::size_t threads = 0;
   std::optional<MetricsOptions> metrics{};  // none: no HTTP endpoint
+  std::optional<AdminOptions> admin{};      // none: no admin console
+  LogOptions log{};
 };
 
 // Accepts the bare app object and the Go version's {"apps": {"pggat": {...}}}.

@@ -25,6 +25,8 @@ inline constexpr std::string_view cannot_connect_now = "57P03";
 inline constexpr std::string_view internal_error = "XX000";
 inline constexpr std::string_view invalid_parameter_value = "22023";
 inline constexpr std::string_view serialization_failure = "40001";
+inline constexpr std::string_view syntax_error = "42601";
+inline constexpr std::string_view insufficient_privilege = "42501";
 }  // namespace sqlstate
 
 struct PGGAT_API PgError {

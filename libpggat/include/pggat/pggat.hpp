@@ -12,6 +12,7 @@
 #include "pggat/handler.hpp"
 #include "pggat/handlers.hpp"
 #include "pggat/hybrid_pool.hpp"
+#include "pggat/logging.hpp"
 #include "pggat/matcher.hpp"
 #include "pggat/matchers.hpp"
 #include "pggat/middleware.hpp"

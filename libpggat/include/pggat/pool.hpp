@@ -61,6 +61,7 @@ struct PoolStats {
   std::uint64_t bytes_sent = 0;      // to clients, while they were served
   // How long the client waiting longest has waited so far (0: none waits).
   std::chrono::nanoseconds longest_wait{0};
+  bool paused = false;  // see Pool::pause
   DurationHistogram acquire_time{};      // a client's wait for a server
   DurationHistogram transaction_time{};  // first message to the idle ReadyForQuery
   DurationHistogram query_time{};        // a message to its ReadyForQuery
@@ -125,6 +126,14 @@ class PGGAT_API Pool {
 
   [[nodiscard]] virtual PoolStats stats() const = 0;
   [[nodiscard]] virtual PoolDescription describe() const { return {}; }
+
+  // For failovers (the console's PAUSE and RESUME): paused, a pool lets work
+  // in progress finish, holds clients that want a server (they wait, up to
+  // their acquire timeout, without an error) and closes its servers as they
+  // come back; resumed, it dials anew and serves the held clients. A pool
+  // that cannot pause throws std::logic_error.
+  virtual void pause() { throw std::logic_error("this pool cannot pause"); }
+  virtual void resume() {}
   [[nodiscard]] virtual std::vector<RecipeStats> recipe_stats() const { return {}; }
 };
 

@@ -1,5 +1,6 @@
 // JSON factories of the built-in handlers.
 #include "config/builtins.hpp"
+#include "config/credentials_config.hpp"
 #include "config/recipe_config.hpp"
 #include "pggat/handlers.hpp"
 
@@ -19,27 +20,6 @@ RewriteMode rewrite_mode(const ConfigNode& node) {
   if (mode == "strip_prefix") return RewriteMode::strip_prefix;
   if (mode == "strip_suffix") return RewriteMode::strip_suffix;
   mode_node->fail("unknown mode \"" + mode + "\" (known: set, strip_prefix, strip_suffix)");
-}
-
-// rewrite_password: one `password` (plaintext, md5 hash or SCRAM secret) for
-// everyone, or an `auth_file` of users.
-std::shared_ptr<Credentials> credentials(const ConfigNode& node) {
-  const bool has_password = node.has("password");
-  const bool has_file = node.has("auth_file");
-  if (has_password == has_file) node.fail("needs exactly one of \"password\" and \"auth_file\"");
-  std::shared_ptr<Credentials> out;
-  if (has_password) {
-    out = password_credentials(node.at("password").as_string());
-  } else {
-    const ConfigNode file = node.at("auth_file");
-    try {
-      out = user_credentials(read_auth_file(file.as_string()));
-    } catch (const ConfigError& e) {
-      file.fail(e.path() + ": " + e.problem());
-    }
-  }
-  out->failure_delay = node.get_duration("failure_delay", out->failure_delay);
-  return out;
 }
 
 }  // namespace
@@ -65,7 +45,7 @@ void register_builtin_handlers(Registry& registry) {
   });
   registry.add_handler("rewrite_password", [](const ConfigNode& node, const Registry&) {
     node.check_keys({"handler", "password", "auth_file", "failure_delay"});
-    return make_rewrite_password_handler(credentials(node));
+    return make_rewrite_password_handler(parse_credentials(node));
   });
   registry.add_handler("rewrite_user", [](const ConfigNode& node, const Registry&) {
     node.check_keys({"handler", "mode", "user"});

@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "config/credentials_config.hpp"
 #include "net/address.hpp"
 #include "net/tls.hpp"
 #include "pggat/config.hpp"
@@ -136,6 +137,41 @@ MetricsOptions parse_metrics(const ConfigNode& node) {
   return out;
 }
 
+// {"database": "pggat", "admin_users": [...], "stats_users": [...], "password" or "auth_file"}
+AdminOptions parse_admin(const ConfigNode& node) {
+  node.check_keys({"database", "admin_users", "stats_users", "password", "auth_file", "failure_delay"});
+  AdminOptions out;
+  out.database = node.get_string("database", out.database);
+  if (out.database.empty()) node.at("database").fail("must not be empty");
+  if (auto users = node.find("admin_users")) out.admin_users = users->as_string_list();
+  if (auto users = node.find("stats_users")) out.stats_users = users->as_string_list();
+  if (out.admin_users.empty() && out.stats_users.empty())
+    node.fail("needs at least one user in \"admin_users\" or \"stats_users\"");
+  out.credentials = config::parse_credentials(node);
+  return out;
+}
+
+// {"level": "info", "format": "text" | "json", "connections": false}
+LogOptions parse_log(const ConfigNode& node) {
+  node.check_keys({"level", "format", "connections"});
+  LogOptions out;
+  if (auto level = node.find("level")) {
+    const std::string name = level->as_string();
+    const auto parsed = spdlog::level::from_str(name);
+    // from_str answers "off" for what it does not know.
+    if (parsed == spdlog::level::off && name != "off")
+      level->fail("unknown level \"" + name + "\" (known: trace, debug, info, warn, error, off)");
+    out.level = parsed;
+  }
+  if (auto format = node.find("format")) {
+    const std::string name = format->as_string();
+    if (name == "json") out.format = LogOptions::Format::json;
+    else if (name != "text") format->fail("unknown format \"" + name + "\" (known: text, json)");
+  }
+  out.connections = node.get_bool("connections", out.connections);
+  return out;
+}
+
 }  // namespace
 
 Config load_config(const nlohmann::json& json, const Registry& registry) {
@@ -147,12 +183,14 @@ Config load_config(const nlohmann::json& json, const Registry& registry) {
     apps.check_keys({"pggat"});
     root = apps.at("pggat");
   }
-  root.check_keys({"servers", "stat_log_period", "shutdown_timeout", "threads", "metrics"});
+  root.check_keys({"servers", "stat_log_period", "shutdown_timeout", "threads", "metrics", "admin", "log"});
   Config config;
   config.stat_log_period = root.get_duration("stat_log_period", config.stat_log_period);
   config.shutdown_timeout = root.get_duration("shutdown_timeout", config.shutdown_timeout);
   if (auto n = root.find("threads")) config.threads = static_cast<std::size_t>(n->as_int(0, 1024));
   if (auto m = root.find("metrics")) config.metrics = parse_metrics(*m);
+  if (auto a = root.find("admin")) config.admin = parse_admin(*a);
+  if (auto l = root.find("log")) config.log = parse_log(*l);
 
   std::set<std::string> addresses;
   for (const ConfigNode& s : root.at("servers").elements()) {

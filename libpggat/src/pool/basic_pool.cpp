@@ -178,6 +178,15 @@ class BasicPool final : public Pool {
     if (replicas_) replicas_->stop();
   }
 
+  void pause() override {
+    servers_->pause();
+    if (replicas_) replicas_->pause();
+  }
+  void resume() override {
+    servers_->resume();
+    if (replicas_) replicas_->resume();
+  }
+
   PoolStats stats() const override {
     PoolStats s = servers_->stats();
     if (replicas_) s.add(replicas_->stats());

@@ -39,6 +39,7 @@ void PoolStats::add(const PoolStats& o) {
   bytes_received += o.bytes_received;
   bytes_sent += o.bytes_sent;
   longest_wait = std::max(longest_wait, o.longest_wait);
+  paused = paused || o.paused;
   acquire_time.add(o.acquire_time);
   transaction_time.add(o.transaction_time);
   query_time.add(o.query_time);

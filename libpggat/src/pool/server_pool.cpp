@@ -147,6 +147,27 @@ void ServerPool::stop() {
     asio::post(context_.executor, [s] { s->connection->close(); });
 }
 
+void ServerPool::pause() {
+  std::lock_guard lock(mu_);
+  if (paused_ || stopped_) return;
+  paused_ = true;
+  for (auto& s : idle_) {
+    --stats_.servers_idle;
+    discard_locked(s);
+  }
+  idle_.clear();
+  if (context_.log) context_.log->info("pool \"{}\": paused", display_name_locked());
+}
+
+void ServerPool::resume() {
+  std::lock_guard lock(mu_);
+  if (!paused_) return;
+  paused_ = false;
+  if (context_.log)
+    context_.log->info("pool \"{}\": resumed, {} clients waiting", display_name_locked(), waiters_.size());
+  if (started_ && !stopped_) run_janitor_locked();
+}
+
 std::string ServerPool::display_name() const {
   std::lock_guard lock(mu_);
   return display_name_locked();
@@ -258,7 +279,7 @@ ServerHandle ServerPool::try_acquire(const asio::any_io_executor& executor,
   ServerHandle server;
   {
     std::lock_guard lock(mu_);
-    if (stopped_ || idle_.empty() || no_rotation_locked()) return nullptr;
+    if (stopped_ || paused_ || idle_.empty() || no_rotation_locked()) return nullptr;
     server = take_idle_locked(executor);
     if (!server) return nullptr;
     if (needs_check(server->idle_since, Clock::now(), options_.check_delay)) {
@@ -347,6 +368,10 @@ void ServerPool::release_locked(ServerHandle server) {
     discard_locked(std::move(server));
     return;
   }
+  if (paused_) {
+    close_busy_locked(std::move(server));
+    return;
+  }
   if (!server->recipe->in_rotation()) {
     close_busy_locked(std::move(server));
     return;
@@ -382,6 +407,7 @@ void ServerPool::discard(ServerHandle server) {
 PoolStats ServerPool::stats() const {
   std::lock_guard lock(mu_);
   PoolStats s = stats_;
+  s.paused = paused_;
   // The first in line has waited longest: waiters queue in arrival order.
   if (!waiters_.empty()) s.longest_wait = Clock::now() - waiters_.front()->since;
   return s;
@@ -521,8 +547,8 @@ void ServerPool::finish_waiter_locked(std::shared_ptr<Waiter> w, ServerHandle se
 }
 
 void ServerPool::hand_over_locked(ServerHandle server) {
-  // Dialed or cleaned while its recipe left rotation.
-  if (!server->recipe->in_rotation()) {
+  // Dialed or cleaned while its recipe left rotation, or the pool paused.
+  if (!server->recipe->in_rotation() || paused_) {
     discard_locked(std::move(server));
     return;
   }
@@ -550,7 +576,8 @@ void ServerPool::make_idle_locked(ServerHandle server) {
 }
 
 void ServerPool::fill_waiters_locked() {
-  if (stopped_ || !started_ || waiters_.empty()) return;
+  // Paused: waiters wait for resume() (or their timeout).
+  if (stopped_ || !started_ || paused_ || waiters_.empty()) return;
   if (auto reason = no_rotation_locked()) {
     while (!waiters_.empty())
       finish_waiter_locked(waiters_.front(), nullptr,
@@ -708,7 +735,7 @@ void ServerPool::run_janitor_locked() {
     return true;
   });
   for (const auto& r : recipes_) {
-    while (!r->removed && r->in_rotation() &&
+    while (!paused_ && !r->removed && r->in_rotation() &&
            r->open + r->dialing < r->recipe.min_connections && r->retry_at <= now &&
            r->has_capacity() && !r->awaiting_keys())
       dial_locked(r);

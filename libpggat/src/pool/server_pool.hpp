@@ -97,6 +97,12 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   // Closes a server that is known to be broken.
   void discard(ServerHandle server);
 
+  // PAUSE: clients that ask for a server wait (up to their acquire timeout),
+  // idle servers close now and lent ones when returned, nothing is dialed.
+  // RESUME: waiting clients get servers again, dialed anew.
+  void pause();
+  void resume();
+
   [[nodiscard]] PoolStats stats() const;
   // stats().servers_idle, without copying the rest.
   [[nodiscard]] std::uint64_t idle_count() const;
@@ -175,6 +181,7 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   Context context_;
   bool started_ = false;
   bool stopped_ = false;
+  bool paused_ = false;
   std::vector<std::shared_ptr<RecipeState>> recipes_;
   std::vector<ServerHandle> idle_;  // a stack: most recently used on top (lifo)
   std::vector<ServerHandle> resetting_;  // in reset_task: stop() cuts them short

@@ -654,3 +654,37 @@ TEST_CASE("load_config: the hybrid pool and its replicas", "[config][load]") {
   CHECK(b.path() == "servers[0].routes[0].handle.replicas[0]");
   CHECK_THAT(b.problem(), Contains("replicas need the hybrid pool"));
 }
+
+TEST_CASE("load_config: log, metrics and admin", "[config][load]") {
+  json config = base_config();
+  config["log"] = {{"level", "debug"}, {"format", "json"}, {"connections", true}};
+  config["metrics"] = {{"listen", "127.0.0.1:9930"}};
+  config["admin"] = {{"admin_users", {"ops"}}, {"password", "secret"}};
+  const Config loaded = pggat::load_config(config, builtins());
+  CHECK(loaded.log.level == spdlog::level::debug);
+  CHECK(loaded.log.format == pggat::LogOptions::Format::json);
+  CHECK(loaded.log.connections);
+  REQUIRE(loaded.metrics);
+  CHECK(loaded.metrics->listen == "127.0.0.1:9930");
+  CHECK(loaded.metrics->path == "/metrics");
+  REQUIRE(loaded.admin);
+  CHECK(loaded.admin->database == "pggat");
+  CHECK(loaded.admin->admin_users == std::vector<std::string>{"ops"});
+  REQUIRE(loaded.admin->credentials);
+  CHECK(loaded.admin->credentials->secret("ops").has_value());
+
+  json level = base_config();
+  level["log"] = {{"level", "loud"}};
+  CHECK(error_of(level).path() == "log.level");
+  json format = base_config();
+  format["log"] = {{"format", "xml"}};
+  CHECK_THAT(error_of(format).problem(), Contains("known: text, json"));
+  json same = base_config();
+  same["metrics"] = {{"listen", "127.0.0.1:6432"}};
+  const ConfigError clash = error_of(same);
+  CHECK(clash.path() == "metrics.listen");
+  CHECK_THAT(clash.problem(), Contains("also a listener's address"));
+  json nobody = base_config();
+  nobody["admin"] = {{"password", "secret"}};
+  CHECK_THAT(error_of(nobody).problem(), Contains("admin_users"));
+}
