@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -15,8 +16,10 @@
 #include "support/postgres_server.hpp"
 #include "support/ports.hpp"
 #include "support/pq.hpp"
+#include "support/tcp_proxy.hpp"
 
 using namespace pggat::test;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -273,6 +276,50 @@ TEST_CASE("an unreachable server: FATAL 08006 naming it, quickly, and pggat keep
     CHECK(took < std::chrono::seconds(10));
   }
   CHECK(eventually([&] { return pooler.stats().clients == 0; }));
+}
+
+TEST_CASE("server_connect_retry_window holds clients while the server is down, then serves them",
+          "[pool]") {
+  const std::uint16_t port = free_tcp_port();
+  InProcessPooler pooler(session_config({{"mode", "transaction"},
+                                         {"client_acquire_timeout", "30s"},
+                                         {"server_connect_retry_window", "20s"},
+                                         {"server_reconnect_initial_time", "100ms"},
+                                         {"server_reconnect_max_time", "100ms"}},
+                                        {{"address", "127.0.0.1:" + std::to_string(port)}}));
+  auto client = std::async(std::launch::async, [&] {
+    PqConnection c(pooler.conninfo());
+    return c.exec("SELECT 'served'").value();
+  });
+  const auto failures = [&] { return pooler.pools().at(0).stats.connect_failures; };
+  // Several attempts failed, and the client is still waiting, not failed.
+  REQUIRE(eventually([&] { return failures() >= 3; }));
+  CHECK(client.wait_for(0s) == std::future_status::timeout);
+  CHECK(pooler.pools().at(0).stats.clients_waiting == 1);
+
+  // The server comes back on the address the recipe dials.
+  const PostgresServer& pg = PostgresServer::instance();
+  TcpProxy server(pg.host(), pg.port(), port);
+  REQUIRE(client.wait_for(20s) == std::future_status::ready);
+  CHECK(client.get() == "served");
+}
+
+TEST_CASE("server_connect_retry_window: a client that waits it out gets the dial error", "[pool]") {
+  const std::uint16_t dead_port = free_tcp_port();
+  InProcessPooler pooler(session_config({{"mode", "transaction"},
+                                         {"client_acquire_timeout", "30s"},
+                                         {"server_connect_retry_window", "1s"},
+                                         {"server_reconnect_initial_time", "100ms"},
+                                         {"server_reconnect_max_time", "100ms"}},
+                                        {{"address", "127.0.0.1:" + std::to_string(dead_port)}}));
+  const auto start = std::chrono::steady_clock::now();
+  const std::string error = connection_error(pooler.conninfo());
+  const auto took = std::chrono::steady_clock::now() - start;
+  INFO(error);
+  CHECK_THAT(error, Catch::Contains("Connection refused") &&
+                        Catch::Contains("gave up after server_connect_retry_window 1s"));
+  CHECK(took >= 1s);
+  CHECK(took < 10s);  // the window, not client_acquire_timeout (30s)
 }
 
 TEST_CASE("min_connections are kept open and idle servers above them close", "[pool]") {

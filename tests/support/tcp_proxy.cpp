@@ -24,10 +24,12 @@ sockaddr_in loopback(const std::string& host, std::uint16_t port) {
 
 }  // namespace
 
-TcpProxy::TcpProxy(std::string target_host, std::uint16_t target_port)
+TcpProxy::TcpProxy(std::string target_host, std::uint16_t target_port, std::uint16_t listen_port)
     : target_host_(std::move(target_host)), target_port_(target_port) {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a = loopback("127.0.0.1", 0);
+  const int on = 1;
+  if (listen_fd_ >= 0) ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  sockaddr_in a = loopback("127.0.0.1", listen_port);
   if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
       ::listen(listen_fd_, 64) != 0)
     throw std::runtime_error("TcpProxy: cannot listen");

@@ -15,7 +15,8 @@ namespace pggat::test {
 // without a word to either side: to pggat, its server just vanished.
 class TcpProxy {
  public:
-  TcpProxy(std::string target_host, std::uint16_t target_port);
+  // listen_port 0: one the kernel picks.
+  TcpProxy(std::string target_host, std::uint16_t target_port, std::uint16_t listen_port = 0);
   ~TcpProxy();
   TcpProxy(const TcpProxy&) = delete;
   TcpProxy& operator=(const TcpProxy&) = delete;

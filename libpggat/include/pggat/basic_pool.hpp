@@ -59,6 +59,11 @@ struct PGGAT_API BasicPoolOptions {
   std::chrono::nanoseconds idle_transaction_timeout{0};
   std::chrono::nanoseconds server_reconnect_initial_time = std::chrono::seconds(5);
   std::chrono::nanoseconds server_reconnect_max_time = std::chrono::minutes(1);
+  // When every recipe fails to connect, a waiting client is held this long
+  // (counted from when it began to wait; its acquire timeout still applies)
+  // for a later attempt instead of failing at once: what a switchover needs.
+  // Attempts follow server_reconnect_initial_time. 0: fail at once.
+  std::chrono::nanoseconds server_connect_retry_window{0};
   std::vector<std::string> tracked_parameters = default_tracked_parameters();
   // Transaction pooling with extended_query_sync: how many prepared statements
   // pggat keeps on each server (least recently used ones are closed). 0: no limit.

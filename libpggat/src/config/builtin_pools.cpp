@@ -58,7 +58,8 @@ const std::initializer_list<std::string_view> basic_keys = {
     "extended_query_sync", "packet_tracing_option", "otel_tracing_option", "server_reset_query",
     "server_reset_query_timeout", "client_acquire_timeout", "server_idle_timeout",
     "server_lifetime", "server_check_delay", "idle_transaction_timeout",
-    "server_reconnect_initial_time", "server_reconnect_max_time", "tracked_parameters",
+    "server_reconnect_initial_time", "server_reconnect_max_time", "server_connect_retry_window",
+    "tracked_parameters",
     "critics", "check_period", "max_prepared_statements"};
 
 // The basic pool's fields; `default_mode` when neither mode nor
@@ -104,6 +105,8 @@ BasicPoolOptions parse_basic_fields(const ConfigNode& node, std::string_view def
       node.get_duration("server_reconnect_initial_time", o.server_reconnect_initial_time);
   o.server_reconnect_max_time =
       node.get_duration("server_reconnect_max_time", o.server_reconnect_max_time);
+  o.server_connect_retry_window =
+      node.get_duration("server_connect_retry_window", o.server_connect_retry_window);
   if (auto t = node.find("tracked_parameters")) o.tracked_parameters = t->as_string_list();
   if (auto m = node.find("max_prepared_statements"))
     o.max_prepared_statements = static_cast<std::size_t>(m->as_int(0, 1'000'000));

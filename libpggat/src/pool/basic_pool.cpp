@@ -115,7 +115,8 @@ pool::ServerPoolOptions server_pool_options(const BasicPoolOptions& o, std::stri
                                  .check_delay = o.server_check_delay,
                                  .reconnect_initial = o.server_reconnect_initial_time,
                                  .reconnect_max = o.server_reconnect_max_time,
-                                 .janitor_period = std::chrono::seconds(1)};
+                                 .janitor_period = std::chrono::seconds(1),
+                                 .connect_retry_window = o.server_connect_retry_window};
 }
 
 // What the hybrid pool adds to the basic one.

@@ -604,6 +604,7 @@ void ServerPool::fill_waiters_locked() {
   // Nothing is being dialed and nothing will be returned: say why now rather
   // than let the clients wait out their timeout.
   std::string reason;
+  bool dials_failed = false;
   for (const auto& r : recipes_) {
     if (!r->removed && r->awaiting_keys()) {
       reason = "the recipe's password is a SCRAM secret, and no client has proved it yet "
@@ -614,12 +615,29 @@ void ServerPool::fill_waiters_locked() {
     const auto wait = std::chrono::duration_cast<std::chrono::seconds>(r->retry_at - now);
     reason = r->last_error + " (next attempt in " +
              format_duration(std::max(wait, std::chrono::seconds(1))) + ")";
+    dials_failed = true;
     break;
   }
   if (reason.empty()) {
     bool any = std::any_of(recipes_.begin(), recipes_.end(), [](const auto& r) { return !r->removed; });
     if (any) return;  // at capacity with nothing lent cannot happen; keep waiting
     reason = "pool \"" + display_name_locked() + "\" has no servers configured";
+  }
+  if (dials_failed && options_.connect_retry_window.count() > 0) {
+    // Held for the next attempt (the janitor dials it when due); those that
+    // have waited out the window get the reason.
+    const auto window = std::chrono::duration_cast<Clock::duration>(options_.connect_retry_window);
+    for (std::size_t i = 0; i < waiters_.size();) {
+      if (now - waiters_[i]->since < window) {
+        ++i;
+        continue;
+      }
+      finish_waiter_locked(waiters_[i], nullptr,
+                           PgError::fatal(sqlstate::connection_failure,
+                                          reason + "; gave up after server_connect_retry_window " +
+                                              format_duration(options_.connect_retry_window)));
+    }
+    return;
   }
   while (!waiters_.empty())
     finish_waiter_locked(waiters_.front(), nullptr,
@@ -656,7 +674,9 @@ asio::awaitable<void> ServerPool::dial_task([[maybe_unused]] std::shared_ptr<Ser
     if (context_.log)
       context_.log->warn("pool \"{}\": {} (next attempt in {})", display_name_locked(),
                          recipe->last_error, format_duration(next));
-    if (!waiters_.empty() && !stopped_)
+    // The client this dial was for learns why, unless a retry window holds
+    // it (fill_waiters_locked fails those that waited it out).
+    if (!waiters_.empty() && !stopped_ && options_.connect_retry_window.count() == 0)
       finish_waiter_locked(waiters_.front(), nullptr,
                            PgError::fatal(sqlstate::connection_failure, recipe->last_error));
     fill_waiters_locked();

@@ -35,6 +35,9 @@ struct ServerPoolOptions {
   std::chrono::nanoseconds reconnect_initial = std::chrono::seconds(5);
   std::chrono::nanoseconds reconnect_max = std::chrono::minutes(1);
   std::chrono::nanoseconds janitor_period = std::chrono::seconds(1);
+  // When every recipe fails to dial, clients keep waiting this long for a
+  // later attempt instead of failing at once (a switchover). 0: fail at once.
+  std::chrono::nanoseconds connect_retry_window{0};
 };
 
 class ServerPool;
