@@ -222,6 +222,11 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return out;
   }
+  std::vector<admin::PoolServers> server_connections() const override {
+    std::vector<admin::PoolServers> out;
+    for (const NamedPool& named : named_pools()) out.push_back({named.name, named.pool->server_stats()});
+    return out;
+  }
   std::vector<admin::ConfigRow> config() const override {
     const auto list = [](const std::vector<std::string>& v) {
       std::string out;

@@ -117,6 +117,23 @@ TEST_CASE("admin console: SHOW commands have PgBouncer's columns and pggat's fig
   CHECK(cell(databases, db, "database") == "app");
   CHECK(cell(databases, db, "pool_size") == "10");
 
+  // The app's one server: idle between its transactions, lent inside one.
+  const std::string backend_pid = app.exec("SELECT pg_backend_pid()").value();
+  const PqResult idle_servers = admin.exec("SHOW SERVERS");
+  REQUIRE(idle_servers.ok());
+  CHECK(columns(idle_servers) == pgbouncer_clients);  // PgBouncer's SHOW SERVERS has the same
+  REQUIRE(idle_servers.rows() == 1);
+  CHECK(cell(idle_servers, 0, "type") == "S");
+  CHECK(cell(idle_servers, 0, "database") == "app_pool");
+  CHECK(cell(idle_servers, 0, "user") == "app");
+  CHECK(cell(idle_servers, 0, "state") == "idle");
+  CHECK(cell(idle_servers, 0, "remote_pid") == backend_pid);
+  REQUIRE(app.exec("BEGIN").ok());
+  const PqResult busy_servers = admin.exec("SHOW SERVERS");
+  CHECK(cell(busy_servers, 0, "state") == "active");
+  CHECK(cell(busy_servers, 0, "link") == cell(clients, 0, "ptr"));
+  REQUIRE(app.exec("COMMIT").ok());
+
   const PqResult version = admin.exec("SHOW VERSION");
   REQUIRE(version.ok());
   CHECK(columns(version) == std::vector<std::string>{"version"});

@@ -103,6 +103,23 @@ struct RecipeStats {
   std::string problem;           // why it is out of rotation, or the last dial error
 };
 
+// One server connection of a pool, for the admin console's SHOW SERVERS.
+struct ServerStats {
+  std::uint64_t id = 0;  // pggat's number for it, as in the logs
+  std::string recipe;
+  std::string address;  // as dialed
+  std::string username;
+  std::string database;
+  enum class State { idle, active, resetting };
+  State state = State::idle;
+  std::chrono::system_clock::time_point connected_at{};
+  // Since when it is in its state: lent, or idle or being cleaned.
+  std::chrono::system_clock::time_point state_since{};
+  std::uint64_t client_id = 0;  // the client it is lent to (active), else 0
+  std::int32_t backend_pid = 0;  // the server's process id, from its key data
+  bool replica = false;
+};
+
 class PGGAT_API Pool {
  public:
   virtual ~Pool() = default;
@@ -135,6 +152,7 @@ class PGGAT_API Pool {
   virtual void pause() { throw std::logic_error("this pool cannot pause"); }
   virtual void resume() {}
   [[nodiscard]] virtual std::vector<RecipeStats> recipe_stats() const { return {}; }
+  [[nodiscard]] virtual std::vector<ServerStats> server_stats() const { return {}; }
 };
 
 }  // namespace pggat

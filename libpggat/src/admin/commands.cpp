@@ -68,6 +68,15 @@ const RecipeStats* primary_recipe(const PoolSnapshot& p) {
   return nullptr;
 }
 
+// SHOW CLIENTS and SHOW SERVERS share PgBouncer's columns.
+std::vector<Table::Column> connection_columns() {
+  return {text("type"),         text("user"),         text("database"),   text("state"),
+          text("addr"),         integer("port"),      text("local_addr"), integer("local_port"),
+          text("connect_time"), text("request_time"), integer("wait"),    integer("wait_us"),
+          integer("close_needed"), text("ptr"),       text("link"),       integer("remote_pid"),
+          text("tls"),          text("application_name")};
+}
+
 }  // namespace
 
 std::optional<Command> parse_command(std::string_view text) {
@@ -168,11 +177,7 @@ Table show_databases(const std::vector<PoolSnapshot>& pools) {
 
 Table show_clients(const std::vector<ClientRow>& clients) {
   Table t;
-  t.columns = {text("type"),        text("user"),       text("database"),   text("state"),
-               text("addr"),        integer("port"),    text("local_addr"), integer("local_port"),
-               text("connect_time"), text("request_time"), integer("wait"), integer("wait_us"),
-               integer("close_needed"), text("ptr"),    text("link"),       integer("remote_pid"),
-               text("tls"),         text("application_name")};
+  t.columns = connection_columns();
   for (const ClientRow& c : clients) {
     const auto [addr, port] = host_port(c.remote_address);
     const auto [local_addr, local_port] = host_port(c.local_address);
@@ -183,6 +188,28 @@ Table show_clients(const std::vector<ClientRow>& clients) {
                       timestamp(c.connected_at), timestamp(c.connected_at), num(std::uint64_t{0}),
                       num(std::uint64_t{0}), num(std::uint64_t{0}), "#" + std::to_string(c.id), "",
                       num(std::uint64_t{0}), c.tls ? "TLS" : "", c.application_name});
+  }
+  return t;
+}
+
+Table show_servers(const std::vector<PoolServers>& pools) {
+  Table t;
+  t.columns = connection_columns();
+  for (const PoolServers& p : pools) {
+    for (const ServerStats& s : p.servers) {
+      const auto [addr, port] = host_port(s.address);
+      const char* state = s.state == ServerStats::State::active ? "active"
+                          : s.state == ServerStats::State::idle ? "idle"
+                                                                : "used";
+      t.rows.push_back({"S", s.username, p.pool, state, addr,
+                        port.empty() ? std::nullopt : std::optional<std::string>(port), std::nullopt,
+                        std::nullopt, timestamp(s.connected_at), timestamp(s.state_since),
+                        num(std::uint64_t{0}), num(std::uint64_t{0}), num(std::uint64_t{0}),
+                        "#" + std::to_string(s.id),
+                        s.client_id != 0 ? std::optional<std::string>("#" + std::to_string(s.client_id))
+                                         : std::optional<std::string>(""),
+                        num(static_cast<std::int64_t>(s.backend_pid)), "", ""});
+    }
   }
   return t;
 }
@@ -225,7 +252,7 @@ Table show_lists(const std::vector<PoolSnapshot>& pools, std::size_t clients) {
 
 std::string help_text() {
   return "Console usage\n"
-         "\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|STATS|LISTS|VERSION\n"
+         "\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|STATS|LISTS|VERSION\n"
          "\tPAUSE [<db>]\n"
          "\tRESUME [<db>]\n"
          "\tSHUTDOWN";

@@ -60,6 +60,12 @@ struct ConfigRow {
 [[nodiscard]] Table show_stats(const std::vector<PoolSnapshot>& pools, std::chrono::nanoseconds uptime);
 [[nodiscard]] Table show_databases(const std::vector<PoolSnapshot>& pools);
 [[nodiscard]] Table show_clients(const std::vector<ClientRow>& clients);
+// Each pool's servers, with the pool's name as PgBouncer's `database`.
+struct PoolServers {
+  std::string pool;
+  std::vector<ServerStats> servers;
+};
+[[nodiscard]] Table show_servers(const std::vector<PoolServers>& pools);
 [[nodiscard]] Table show_config(const std::vector<ConfigRow>& rows);
 [[nodiscard]] Table show_version();
 [[nodiscard]] Table show_lists(const std::vector<PoolSnapshot>& pools, std::size_t clients);

@@ -76,6 +76,7 @@ After answer(std::string_view sql, bool admin, ConsoleHost& host, proto::Buffer&
       else if (what == "STATS") table = show_stats(host.pools(), host.uptime());
       else if (what == "DATABASES") table = show_databases(host.pools());
       else if (what == "CLIENTS") table = show_clients(host.clients());
+      else if (what == "SERVERS") table = show_servers(host.server_connections());
       else if (what == "CONFIG") table = show_config(host.config());
       else if (what == "VERSION") table = show_version();
       else if (what == "LISTS") table = show_lists(host.pools(), host.clients().size());

@@ -24,6 +24,7 @@ class ConsoleHost {
   virtual ~ConsoleHost() = default;
   [[nodiscard]] virtual std::vector<PoolSnapshot> pools() const = 0;
   [[nodiscard]] virtual std::vector<ClientRow> clients() const = 0;
+  [[nodiscard]] virtual std::vector<PoolServers> server_connections() const = 0;
   [[nodiscard]] virtual std::vector<ConfigRow> config() const = 0;
   [[nodiscard]] virtual std::chrono::nanoseconds uptime() const = 0;
   // PAUSE (on) or RESUME a pool by name, or every pool (empty name): the

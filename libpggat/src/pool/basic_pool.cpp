@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstring>
 #include <stdexcept>
+#include <type_traits>
 
 #include "frontend/client_session.hpp"
 #include "pggat/proto/backend.hpp"
@@ -201,15 +202,11 @@ class BasicPool final : public Pool {
             .mode = options_.release_after_transaction ? "transaction" : "session",
             .name = options_.name};
   }
+  std::vector<ServerStats> server_stats() const override {
+    return primary_then_replicas([](const pool::ServerPool& p) { return p.server_stats(); });
+  }
   std::vector<RecipeStats> recipe_stats() const override {
-    std::vector<RecipeStats> out = servers_->recipe_stats();
-    if (replicas_) {
-      for (RecipeStats& r : replicas_->recipe_stats()) {
-        r.replica = true;
-        out.push_back(std::move(r));
-      }
-    }
-    return out;
+    return primary_then_replicas([](const pool::ServerPool& p) { return p.recipe_stats(); });
   }
 
   asio::awaitable<Verdict> serve(Client& client) override {
@@ -228,6 +225,19 @@ class BasicPool final : public Pool {
   }
 
  private:
+  // The primary's rows, then the replicas' marked as such (hybrid pools).
+  template <class List>
+  std::invoke_result_t<List, const pool::ServerPool&> primary_then_replicas(List list) const {
+    auto out = list(*servers_);
+    if (replicas_) {
+      for (auto& row : list(*replicas_)) {
+        row.replica = true;
+        out.push_back(std::move(row));
+      }
+    }
+    return out;
+  }
+
   asio::awaitable<Verdict> serve_session(Client& client) {
     using namespace asio::experimental::awaitable_operators;
     detail::ClientSession& session = client.session();

@@ -137,6 +137,7 @@ void ServerPool::stop() {
     --stats_.servers_idle;
     s->connection->close();
     --s->recipe->open;
+    std::erase(open_, s.get());
   }
   idle_.clear();
   // A reset may run for as long as its timeout: closing the server ends it
@@ -389,6 +390,8 @@ void ServerPool::release_locked(ServerHandle server) {
   }
   ++stats_.servers_resetting;
   bring_home(*server);
+  server->resetting = true;
+  server->idle_since = Clock::now();  // SHOW SERVERS: since when it is being cleaned
   resetting_.push_back(server);
   net::spawn(context_.executor, reset_task(shared_from_this(), std::move(server)), context_.log, "server reset");
 }
@@ -416,6 +419,40 @@ PoolStats ServerPool::stats() const {
 std::uint64_t ServerPool::idle_count() const {
   std::lock_guard lock(mu_);
   return stats_.servers_idle;
+}
+
+std::vector<ServerStats> ServerPool::server_stats() const {
+  std::lock_guard lock(mu_);
+  // Steady-clock times shown as wall-clock ones, by their distance from now.
+  const auto now = Clock::now();
+  const auto wall_now = std::chrono::system_clock::now();
+  const auto wall = [&](Clock::time_point t) {
+    return wall_now - std::chrono::duration_cast<std::chrono::system_clock::duration>(now - t);
+  };
+  std::vector<ServerStats> out;
+  for (const PooledServer* s : open_) {
+    ServerStats r;
+    r.id = s->connection->id;
+    r.recipe = s->recipe->name;
+    r.address = s->connection->address.to_string();
+    r.username = s->recipe->recipe.username;
+    r.database = s->recipe->recipe.database;
+    r.connected_at = wall(s->created_at);
+    r.backend_pid = static_cast<std::int32_t>(s->connection->key.process_id);
+    if (s->resetting) {
+      r.state = ServerStats::State::resetting;
+      r.state_since = wall(s->idle_since);
+    } else if (std::any_of(idle_.begin(), idle_.end(), [&](const ServerHandle& h) { return h.get() == s; })) {
+      r.state = ServerStats::State::idle;
+      r.state_since = wall(s->idle_since);
+    } else {
+      r.state = ServerStats::State::active;
+      r.state_since = wall(s->lent_at);
+      r.client_id = s->holder ? s->holder->client_id : 0;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 std::vector<RecipeStats> ServerPool::recipe_stats() const {
@@ -524,6 +561,7 @@ void ServerPool::note_replay_lsn(const PooledServer& server, std::uint64_t lsn) 
 void ServerPool::discard_locked(ServerHandle server) {
   server->connection->close();
   --server->recipe->open;
+  std::erase(open_, server.get());
   ++stats_.servers_discarded;
   std::erase_if(recipes_, [](const auto& r) { return r->removed && r->open == 0 && r->dialing == 0; });
   fill_waiters_locked();
@@ -695,6 +733,7 @@ asio::awaitable<void> ServerPool::dial_task([[maybe_unused]] std::shared_ptr<Ser
   server->connection = std::move(*result);
   server->recipe = recipe;
   server->created_at = Clock::now();
+  open_.push_back(server.get());
   if (context_.log)
     context_.log->debug("pool \"{}\": connected server #{} ({})", display_name_locked(), id,
                         options.address.to_string());
@@ -707,6 +746,7 @@ asio::awaitable<void> ServerPool::reset_task([[maybe_unused]] std::shared_ptr<Se
   std::lock_guard lock(mu_);
   --stats_.servers_resetting;
   std::erase(resetting_, server);
+  server->resetting = false;
   if (!ok || stopped_ || server->recipe->removed) {
     if (!ok && context_.log)
       context_.log->info("pool \"{}\": server #{} could not be reset and was closed",

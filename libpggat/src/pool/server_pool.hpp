@@ -59,6 +59,7 @@ struct PooledServer {
   // The client holding it and since when: its share is charged on return.
   std::shared_ptr<ClientShare> holder;
   std::chrono::steady_clock::time_point lent_at;
+  bool resetting = false;  // in reset_task
 };
 using ServerHandle = std::shared_ptr<PooledServer>;
 
@@ -110,6 +111,7 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   // stats().servers_idle, without copying the rest.
   [[nodiscard]] std::uint64_t idle_count() const;
   [[nodiscard]] std::vector<RecipeStats> recipe_stats() const;
+  [[nodiscard]] std::vector<ServerStats> server_stats() const;
 
   // Health, set by the monitor. A recipe out of rotation is not dialed (nor
   // kept at min_connections), its idle servers close at once and lent ones
@@ -188,6 +190,9 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   std::vector<std::shared_ptr<RecipeState>> recipes_;
   std::vector<ServerHandle> idle_;  // a stack: most recently used on top (lifo)
   std::vector<ServerHandle> resetting_;  // in reset_task: stop() cuts them short
+  // Every connected server, idle, lent or being cleaned: SHOW SERVERS. In at
+  // the dial, out when closed (discard_locked, stop()).
+  std::vector<PooledServer*> open_;
   std::deque<std::shared_ptr<Waiter>> waiters_;
   std::optional<asio::steady_timer> janitor_;
   std::uint64_t next_server_id_ = 1;
