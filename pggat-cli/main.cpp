@@ -1,10 +1,15 @@
 // The pggat command line: run or validate a config.
+#include <sys/stat.h>
+
 #include <csignal>
+#include <filesystem>
+#include <functional>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
 
 #include "pggat/pggat.hpp"
 
@@ -43,16 +48,37 @@ struct LogFlags {
   std::optional<std::string> format;
 };
 
-int run(const std::string& path, const LogFlags& flags) {
+// --watch: the config file's identity and contents' stamp; a change in any
+// part (an editor that writes a new file and renames it changes the inode).
+struct FileStamp {
+  std::filesystem::file_time_type mtime{};
+  std::uintmax_t size = 0;
+  ino_t inode = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
+std::optional<FileStamp> stamp_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  std::error_code ec;
+  const auto mtime = std::filesystem::last_write_time(path, ec);
+  return FileStamp{ec ? std::filesystem::file_time_type{} : mtime, static_cast<std::uintmax_t>(st.st_size), st.st_ino};
+}
+
+int run(const std::string& path, const LogFlags& flags, bool watch) {
   pggat::Registry registry;
   pggat::register_builtins(registry);
   auto config = load(path, registry);
   if (!config) return exit_config_error;
 
-  pggat::LogOptions log_options = config->log;
-  if (flags.level) log_options.level = spdlog::level::from_str(*flags.level);
-  if (flags.format)
-    log_options.format = *flags.format == "json" ? pggat::LogOptions::Format::json : pggat::LogOptions::Format::text;
+  // The flags win over the config's "log", at start and on every reload.
+  const auto effective_log = [&flags](pggat::LogOptions o) {
+    if (flags.level) o.level = spdlog::level::from_str(*flags.level);
+    if (flags.format)
+      o.format = *flags.format == "json" ? pggat::LogOptions::Format::json : pggat::LogOptions::Format::text;
+    return o;
+  };
+  const pggat::LogOptions log_options = effective_log(config->log);
   auto log = pggat::make_logger(log_options);
 
   asio::io_context io;
@@ -64,15 +90,42 @@ int run(const std::string& path, const LogFlags& flags) {
     return exit_start_error;
   }
 
+  app.set_config_loader([&path, &registry] { return pggat::load_config_file(path, registry); });
+  app.set_reload_hook([&](const pggat::Config& next) {
+    const pggat::LogOptions o = effective_log(next.log);
+    log->set_level(o.level);
+    if (o.format != log_options.format)
+      log->warn("reload: \"log.format\" changed, which takes a restart; it stays as it was");
+  });
+
+  // --watch: the file is looked at every second; a change reloads it once.
+  asio::steady_timer watch_timer(io);
+  std::optional<FileStamp> seen = stamp_of(path);
+  std::function<void()> watch_file = [&] {
+    watch_timer.expires_after(std::chrono::seconds(1));
+    watch_timer.async_wait([&](std::error_code ec) {
+      if (ec) return;
+      if (auto now = stamp_of(path); now && now != seen) {
+        seen = now;
+        log->info("{} changed: reloading", path);
+        app.reload();
+      }
+      watch_file();
+    });
+  };
+  if (watch) watch_file();
+
   std::signal(SIGPIPE, SIG_IGN);
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   bool stopping = false;
   std::function<void(std::error_code, int)> on_signal = [&](std::error_code ec, int signo) {
     if (ec) return;
     if (signo == SIGHUP) {
-      log->warn("SIGHUP: live reload is not supported by this version yet; ignoring");
+      log->info("SIGHUP: reloading {}", path);
+      app.reload();
     } else if (!stopping) {
       stopping = true;
+      watch_timer.cancel();
       log->info("received {}: stopping (again to stop at once)", signo == SIGINT ? "SIGINT" : "SIGTERM");
       app.shutdown(std::chrono::nanoseconds(-1), [&] {
         signals.cancel();
@@ -124,7 +177,10 @@ int main(int argc, char** argv) {
   CLI::App* validate_cmd = cli.add_subcommand("validate", "Check a config and exit");
   validate_config.add_to(validate_cmd);
 
+  bool watch = false;
+  run_cmd->add_flag("--watch", watch, "Reload the config when its file changes (as SIGHUP does)");
+
   CLI11_PARSE(cli, argc, argv);
-  if (run_cmd->parsed()) return run(run_config.path(), log_flags);
+  if (run_cmd->parsed()) return run(run_config.path(), log_flags, watch);
   return validate(validate_config.path());
 }

@@ -6,7 +6,9 @@
 #include <array>
 
 #include <absl/container/flat_hash_map.h>
+#include <asio/co_spawn.hpp>
 #include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
 #include <asio/steady_timer.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
@@ -33,10 +35,34 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
 
   enum class Phase { created, running, stopping, stopped };
 
+  // Handlers a reload replaced: stopped once no client can reach them, when
+  // the last route table that holds them goes (the last of their clients).
+  struct Retirement {
+    asio::any_io_executor executor;
+    std::vector<std::shared_ptr<Handler>> handlers;
+    ~Retirement() {
+      for (auto& h : handlers) asio::post(executor, [h = std::move(h)] { h->stop(); });
+    }
+  };
+
+  // One config server's routes. A client keeps the table it was routed by
+  // for as long as it stays: a reload never takes a handler from under it.
+  struct RouteTable {
+    std::vector<Route> routes;
+    mutable std::shared_ptr<Retirement> retirement{};  // set when a reload replaces the table
+  };
+
+  // What a listener's new clients get; a reload swaps it whole.
+  struct Serving {
+    ListenerOptions options;
+    std::shared_ptr<net::TlsServerContext> tls;  // null: SSLRequest gets 'N'
+    std::shared_ptr<const RouteTable> routes;
+    std::shared_ptr<const AdminOptions> admin;  // null: no console
+  };
+
   struct ListenerRuntime {
     std::unique_ptr<net::Listener> listener;
-    std::shared_ptr<net::TlsServerContext> tls;  // null: SSLRequest gets 'N'
-    const Server* server = nullptr;
+    std::shared_ptr<const Serving> serving;  // under `mu`
     std::uint32_t active = 0;  // these four under `mu`
     std::uint64_t incoming = 0;
     std::uint64_t accepted = 0;
@@ -55,19 +81,26 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   // host's); client connections are spread over `threads`.
   asio::any_io_executor executor;
   std::shared_ptr<spdlog::logger> log;
+  // Before start: what add_server gave. Once running, what the route
+  // tables were made from (SHOW CONFIG), replaced by a reload; under `mu`.
   std::vector<std::unique_ptr<Server>> servers;
-  std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(30);
-  std::chrono::nanoseconds stat_log_period{0};
+  std::vector<std::shared_ptr<const RouteTable>> tables;  // one per server, under `mu`
+  std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(30);  // under `mu` once running
+  std::chrono::nanoseconds stat_log_period{0};  // under `mu` once running
   std::size_t thread_count = 1;  // 0: one per core
   std::optional<MetricsOptions> metrics_options;
-  std::optional<AdminOptions> admin_options;
-  bool log_connections = false;
+  std::shared_ptr<const AdminOptions> admin_options;  // under `mu` once running
+  std::atomic<bool> log_connections = false;
+  std::function<Config()> config_loader;
+  std::function<void(const Config&)> on_reload;
   std::chrono::steady_clock::time_point started_at{};
   std::unique_ptr<metrics::Exporter> exporter;  // made and destroyed on `executor`
   std::unique_ptr<net::IoThreads> threads;
   std::atomic<Phase> phase = Phase::created;
 
   std::vector<std::unique_ptr<ListenerRuntime>> listeners;
+  // Closed by a reload; kept while their clients may still count on them.
+  std::vector<std::unique_ptr<ListenerRuntime>> closed_listeners;
   std::vector<std::function<void()>> on_stopped;
   std::optional<asio::steady_timer> grace_timer;
   std::optional<asio::steady_timer> stat_timer;
@@ -80,6 +113,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   std::array<std::uint32_t, 128> key_words{};  // random words for new_key_locked, used from the end
   std::size_t key_words_left = 0;
   AppStats stats;
+  bool sessions_closing = false;  // the drain is over: close_sessions ran
 
   static std::shared_ptr<spdlog::logger> default_logger() {
     // Not registered with spdlog's global registry: instances stay independent.
@@ -89,23 +123,41 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     return logger;
   }
 
+  static Expected<std::shared_ptr<net::TlsServerContext>, std::string> make_tls(const ListenerOptions& options) {
+    if (!options.ssl) return std::shared_ptr<net::TlsServerContext>();
+    auto tls = net::TlsServerContext::create(*options.ssl);
+    if (!tls) return Unexpected("TLS for listener " + options.address + ": " + tls.error());
+    return std::move(*tls);
+  }
+
+  // Accepts on `lr` until it is closed, each client onto the next thread.
+  void spawn_accept_loop(ListenerRuntime* lr) {
+    log->info("listening on {}{}", lr->listener->bound_address(), lr->serving->tls ? " (TLS)" : "");
+    net::spawn(executor,
+               lr->listener->run([t = threads.get()] { return t->next(); },
+                                 [self = shared_from_this(), lr](net::Socket socket) {
+                                   const auto ex = socket.get_executor();
+                                   net::spawn(ex, self->serve_connection(self, lr, std::move(socket)),
+                                              self->log, "client connection");
+                                 }),
+               log, "listener");
+  }
+
   void start() {
     if (phase != Phase::created) throw std::logic_error("pggat::App::start called twice");
+    std::vector<std::shared_ptr<const RouteTable>> made;
+    for (const auto& server : servers) made.push_back(std::make_shared<RouteTable>(RouteTable{server->routes(), {}}));
     std::vector<std::unique_ptr<ListenerRuntime>> bound;
-    for (const auto& server : servers) {
-      for (const ListenerOptions& options : server->listeners()) {
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+      for (const ListenerOptions& options : servers[i]->listeners()) {
         auto listener = net::Listener::bind(executor, options);
         // The text already names the address and the reason.
         if (!listener) throw std::runtime_error(listener.error());
+        auto tls = make_tls(options);
+        if (!tls) throw std::runtime_error(tls.error());
         auto runtime = std::make_unique<ListenerRuntime>();
-        if (options.ssl) {
-          auto tls = net::TlsServerContext::create(*options.ssl);
-          if (!tls)
-            throw std::runtime_error("TLS for listener " + options.address + ": " + tls.error());
-          runtime->tls = std::move(*tls);
-        }
         runtime->listener = std::move(*listener);
-        runtime->server = server.get();
+        runtime->serving = std::make_shared<const Serving>(Serving{options, std::move(*tls), made[i], admin_options});
         bound.push_back(std::move(runtime));
       }
     }
@@ -122,28 +174,17 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     {
       std::lock_guard lock(mu);
       listeners = std::move(bound);
+      tables = std::move(made);
     }
     const std::size_t n = thread_count == 0 ? net::default_thread_count() : thread_count;
     threads = std::make_unique<net::IoThreads>(executor, n - 1);
     phase = Phase::running;
     started_at = std::chrono::steady_clock::now();
     const Context context{executor, log};
-    for (const auto& server : servers)
-      for (const Route& route : server->routes())
+    for (const auto& table : tables)
+      for (const Route& route : table->routes)
         if (route.handle) route.handle->start(context);
-    for (auto& runtime : listeners) {
-      log->info("listening on {}{}", runtime->listener->bound_address(),
-                runtime->tls ? " (TLS)" : "");
-      ListenerRuntime* lr = runtime.get();
-      net::spawn(executor,
-                 lr->listener->run([t = threads.get()] { return t->next(); },
-                                   [self = shared_from_this(), lr](net::Socket socket) {
-                                     const auto ex = socket.get_executor();
-                                     net::spawn(ex, self->serve_connection(self, lr, std::move(socket)),
-                                                self->log, "client connection");
-                                   }),
-                 log, "listener");
-    }
+    for (auto& runtime : listeners) spawn_accept_loop(runtime.get());
     if (exporter) log->info("serving metrics on http://{}{}", exporter->address(), metrics_options->path);
     if (stat_log_period.count() > 0) {
       stat_timer.emplace(executor);
@@ -169,12 +210,16 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   };
 
   // Every pool of the routes, once each (a pool may serve several routes),
-  // named by its `name` option or where it first is in the config. Servers
-  // and routes do not change once started: no lock to walk them.
+  // named by its `name` option or where it first is in the config.
   std::vector<NamedPool> named_pools() const {
+    std::vector<std::shared_ptr<const RouteTable>> current;
+    {
+      std::lock_guard lock(mu);
+      current = tables;
+    }
     std::vector<NamedPool> out;
-    for (std::size_t i = 0; i < servers.size(); ++i) {
-      const auto& routes = servers[i]->routes();
+    for (std::size_t i = 0; i < current.size(); ++i) {
+      const auto& routes = current[i]->routes;
       for (std::size_t j = 0; j < routes.size(); ++j) {
         if (!routes[j].handle) continue;
         const auto pools = routes[j].handle->pools();
@@ -233,18 +278,20 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
       for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
       return out;
     };
+    std::lock_guard lock(mu);
     std::vector<std::string> addresses;
     for (const auto& server : servers)
       for (const auto& l : server->listeners()) addresses.push_back(l.address);
     std::vector<admin::ConfigRow> rows{
         {"listen", list(addresses), ""},
-        {"threads", std::to_string(threads ? threads->size() : thread_count), "0"},
+        {"threads", std::to_string(threads ? threads->size() : thread_count), "0", false},
         {"shutdown_timeout", format_duration(shutdown_timeout), "30s"},
         {"stat_log_period", format_duration(stat_log_period), "0s"},
-        {"metrics.listen", metrics_options ? metrics_options->listen : "", ""},
+        {"metrics.listen", metrics_options ? metrics_options->listen : "", "", false},
         {"admin.database", admin_options ? admin_options->database : "", "pggat"},
         {"admin_users", admin_options ? list(admin_options->admin_users) : "", ""},
-        {"stats_users", admin_options ? list(admin_options->stats_users) : "", ""}};
+        {"stats_users", admin_options ? list(admin_options->stats_users) : "", ""},
+        {"log.connections", log_connections ? "yes" : "no", "no"}};
     return rows;
   }
   std::chrono::nanoseconds uptime() const override { return std::chrono::steady_clock::now() - started_at; }
@@ -334,10 +381,10 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   // Startup and the checks before routing: true when the client goes on to
   // its routes with user, database and parameters set; otherwise it was
   // answered (or went away) and is closed.
-  asio::awaitable<bool> admit(ClientSession& session, ListenerRuntime* lr, bool over_limit) {
+  asio::awaitable<bool> admit(ClientSession& session, ListenerRuntime* lr, const Serving& serving,
+                              bool over_limit) {
     log->trace("connection #{} accepted from {}", session.facts.id, session.facts.remote_address);
-    auto outcome = co_await frontend::read_startup(session.conn, lr->listener->options().startup_timeout,
-                                                   lr->tls);
+    auto outcome = co_await frontend::read_startup(session.conn, serving.options.startup_timeout, serving.tls);
     if (auto* cancel = std::get_if<frontend::CancelRequest>(&outcome)) {
       forward_cancel(cancel->key);
       co_return false;
@@ -350,14 +397,21 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
       co_await session.conn.stream.close_gracefully(std::chrono::seconds(1));
       co_return false;
     }
-    if (session.conn.stream.is_tls()) session.set_tls(lr->tls->tls_server_end_point());
-    if (over_limit || phase != Phase::running) {
+    if (session.conn.stream.is_tls()) session.set_tls(serving.tls->tls_server_end_point());
+    // A client the listener accepted before it closed is served while
+    // pggat drains (a takeover's last connections), unless the drain is over.
+    bool too_late = false;
+    {
+      std::lock_guard lock(mu);
+      too_late = phase == Phase::stopped || sessions_closing;
+    }
+    if (over_limit || too_late) {
       {
         std::lock_guard lock(mu);
         ++stats.clients_rejected;
         ++lr->rejected;
       }
-      const auto allowed = std::to_string(lr->listener->options().max_connections);
+      const auto allowed = std::to_string(serving.options.max_connections);
       const PgError error =
           over_limit ? PgError::fatal(sqlstate::too_many_connections,
                                       "too many connections (listener " + session.facts.local_address +
@@ -383,7 +437,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
                            .remote_address = session.facts.remote_address,
                            .local_address = session.facts.local_address,
                            .tls = session.ssl,
-                           .admin = admin_options && client.database == admin_options->database,
+                           .admin = serving.admin && client.database == serving.admin->database,
                            .connected_at = std::chrono::system_clock::now()};
       if (const std::string* name = client.parameters.find("application_name")) row.application_name = *name;
       std::lock_guard lock(mu);
@@ -404,17 +458,21 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     ClientSession::Facts facts;
     facts.unix_socket = lr->listener->is_unix();
     facts.local_address = lr->listener->bound_address();
-    facts.max_message_size = lr->listener->options().max_message_size;
-    facts.startup_timeout = lr->listener->options().startup_timeout;
     std::error_code ec;
     const auto peer = socket.remote_endpoint(ec);
     facts.remote_address = ec ? "unknown" : net::endpoint_to_string(peer);
 
-    const auto max_connections = lr->listener->options().max_connections;
+    // What the listener's settings are as this client arrives: a reload
+    // changes them for later clients only.
+    std::shared_ptr<const Serving> serving;
     std::unique_ptr<ClientSession> session;
     bool over_limit = false;
     {
       std::lock_guard lock(mu);
+      serving = lr->serving;
+      facts.max_message_size = serving->options.max_message_size;
+      facts.startup_timeout = serving->options.startup_timeout;
+      const auto max_connections = serving->options.max_connections;
       facts.id = next_client_id++;
       ++lr->incoming;
       const auto ex = socket.get_executor();
@@ -444,14 +502,14 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
 
     // The startup's state (the packets, the outcome) lives in admit's frame,
     // gone once the client is in: an idle client keeps only what follows.
-    const bool admitted = co_await admit(*session, lr, over_limit);
+    const bool admitted = co_await admit(*session, lr, *serving, over_limit);
     if (!admitted) co_return;
     Client& client = session->client;
     const auto connected_at = std::chrono::steady_clock::now();
-    if (admin_options && client.database == admin_options->database)
-      co_await admin::serve_console(*session, *admin_options, *this, log);
+    if (serving->admin && client.database == serving->admin->database)
+      co_await admin::serve_console(*session, *serving->admin, *this, log);
     else
-      co_await router::route_client(client, lr->server->routes(), log);
+      co_await router::route_client(client, serving->routes->routes, log);
     if (log_connections)
       log->info("client #{} disconnected after {}: user \"{}\" database \"{}\" from {}", session->facts.id,
                 format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -460,6 +518,200 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     else
       log->debug("client #{} disconnected", session->facts.id);
     co_await session->conn.stream.close_gracefully(std::chrono::seconds(1));
+  }
+
+  // A live reload, on `executor`. Checks first (TLS files, new listen
+  // addresses), then applies: nothing has changed when an error comes back.
+  std::optional<std::string> reload(Config config) {
+    if (phase != Phase::running) return std::string("pggat is not running");
+    // Listeners and tables change only on this executor: read here without `mu`.
+    struct PlannedListener {
+      ListenerOptions options;
+      std::size_t server;
+      ListenerRuntime* kept = nullptr;  // same address: its socket stays open
+      std::unique_ptr<ListenerRuntime> fresh{};
+      std::shared_ptr<net::TlsServerContext> tls{};
+    };
+    std::vector<PlannedListener> planned;
+    for (std::size_t i = 0; i < config.servers.size(); ++i) {
+      for (const ListenerOptions& options : config.servers[i].listeners()) {
+        PlannedListener p{.options = options, .server = i};
+        for (const auto& lr : listeners) {
+          const bool taken = std::any_of(planned.begin(), planned.end(),
+                                         [&](const PlannedListener& q) { return q.kept == lr.get(); });
+          if (!taken && lr->serving->options.address == options.address) {
+            p.kept = lr.get();
+            break;
+          }
+        }
+        if (p.kept && p.kept->serving->options.ssl == options.ssl) {
+          p.tls = p.kept->serving->tls;
+        } else {
+          auto tls = make_tls(options);
+          if (!tls) return tls.error();
+          p.tls = std::move(*tls);
+        }
+        if (!p.kept) {
+          auto listener = net::Listener::bind(executor, options);
+          if (!listener) return listener.error();
+          p.fresh = std::make_unique<ListenerRuntime>();
+          p.fresh->listener = std::move(*listener);
+        }
+        planned.push_back(std::move(p));
+      }
+    }
+
+    // Handlers: an unchanged one that owns pools is kept wherever its route
+    // went; a changed one is offered to the handler at the same place
+    // (Handler::adopt); the rest are new, and the old ones left over retire.
+    struct OldHandler {
+      std::shared_ptr<Handler> handler;
+      std::string source;
+      std::size_t server, route;
+      bool claimed = false;
+    };
+    std::vector<OldHandler> old;
+    for (std::size_t i = 0; i < tables.size(); ++i)
+      for (std::size_t j = 0; j < tables[i]->routes.size(); ++j)
+        if (const Route& r = tables[i]->routes[j]; r.handle)
+          old.push_back({r.handle, r.source, i, j});
+    std::vector<std::vector<Route>> next;
+    for (const Server& server : config.servers) next.push_back(server.routes());
+    std::vector<std::vector<bool>> settled;
+    for (const auto& routes : next) settled.emplace_back(routes.size(), false);
+    std::size_t kept = 0, adopted = 0;
+    for (std::size_t i = 0; i < next.size(); ++i) {
+      for (std::size_t j = 0; j < next[i].size(); ++j) {
+        Route& r = next[i][j];
+        if (!r.handle || r.source.empty()) continue;
+        for (OldHandler& o : old) {
+          if (o.claimed || o.source != r.source || o.handler->pools().empty()) continue;
+          r.handle = o.handler;
+          o.claimed = settled[i][j] = true;
+          ++kept;
+          break;
+        }
+      }
+    }
+    std::vector<std::shared_ptr<Handler>> fresh;
+    for (std::size_t i = 0; i < next.size(); ++i) {
+      for (std::size_t j = 0; j < next[i].size(); ++j) {
+        Route& r = next[i][j];
+        if (!r.handle || settled[i][j]) continue;
+        auto o = std::find_if(old.begin(), old.end(),
+                              [&](const OldHandler& h) { return !h.claimed && h.server == i && h.route == j; });
+        if (o != old.end() && o->handler != r.handle && o->handler->adopt(*r.handle)) {
+          r.handle = o->handler;
+          o->claimed = true;
+          ++adopted;
+        } else if (o != old.end() && o->handler == r.handle) {
+          o->claimed = true;  // the embedder's own handler object, given again
+        } else {
+          fresh.push_back(r.handle);
+        }
+      }
+    }
+    std::vector<std::string> need_restart;
+    if (config.threads != thread_count) need_restart.emplace_back("threads");
+    if (config.metrics != metrics_options) need_restart.emplace_back("metrics");
+
+    // Nothing can fail from here on.
+    if (on_reload) on_reload(config);
+    const Context context{executor, log};
+    for (const auto& h : fresh) h->start(context);
+    auto retirement = std::make_shared<Retirement>();
+    retirement->executor = executor;
+    for (const OldHandler& o : old)
+      if (!o.claimed) retirement->handlers.push_back(o.handler);
+    const std::size_t retired = retirement->handlers.size();
+    std::vector<std::shared_ptr<const RouteTable>> made;
+    for (auto& routes : next) made.push_back(std::make_shared<RouteTable>(RouteTable{std::move(routes), {}}));
+    std::shared_ptr<const AdminOptions> admin =
+        config.admin ? std::make_shared<const AdminOptions>(std::move(*config.admin)) : nullptr;
+    std::vector<ListenerRuntime*> opened, closed;
+    const auto old_period = stat_log_period;
+    {
+      std::lock_guard lock(mu);
+      for (const auto& t : tables) t->retirement = retirement;
+      std::vector<std::unique_ptr<ListenerRuntime>> open;
+      for (auto& lr : listeners) {
+        const bool stays = std::any_of(planned.begin(), planned.end(),
+                                       [&](const PlannedListener& p) { return p.kept == lr.get(); });
+        if (!stays) {
+          // A client it accepts before it closes has no route in the new
+          // config; and the old routes must not outlive their clients here.
+          closed.push_back(lr.get());
+          lr->serving = std::make_shared<const Serving>(
+              Serving{lr->serving->options, lr->serving->tls, std::make_shared<RouteTable>(), admin});
+        }
+        (stays ? open : closed_listeners).push_back(std::move(lr));
+      }
+      for (PlannedListener& p : planned) {
+        auto serving = std::make_shared<const Serving>(Serving{p.options, p.tls, made[p.server], admin});
+        if (p.kept) {
+          p.kept->serving = std::move(serving);
+        } else {
+          p.fresh->serving = std::move(serving);
+          opened.push_back(p.fresh.get());
+          open.push_back(std::move(p.fresh));
+        }
+      }
+      listeners = std::move(open);
+      tables = std::move(made);
+      servers.clear();
+      for (Server& server : config.servers) servers.push_back(std::make_unique<Server>(std::move(server)));
+      shutdown_timeout = config.shutdown_timeout;
+      stat_log_period = config.stat_log_period;
+      admin_options = std::move(admin);
+    }
+    log_connections = config.log.connections;
+    for (ListenerRuntime* lr : closed) {
+      log->info("reload: no longer listening on {} (its clients stay)", lr->listener->bound_address());
+      lr->listener->close();
+    }
+    for (ListenerRuntime* lr : opened) spawn_accept_loop(lr);
+    if (stat_log_period != old_period) {
+      if (stat_log_period.count() > 0) {
+        if (!stat_timer) stat_timer.emplace(executor);
+        schedule_stat_line();  // moving the expiry cancels the wait in progress
+      } else if (stat_timer) {
+        stat_timer->cancel();
+      }
+    }
+    for (const std::string& setting : need_restart)
+      log->warn("reload: \"{}\" changed, which takes a restart; it stays as it was", setting);
+    log->info("reloaded the config: {} handlers kept, {} changed in place, {} new, {} replaced "
+              "(stopped once their clients leave); {} listeners opened, {} closed",
+              kept, adopted, fresh.size(), retired, opened.size(), closed.size());
+    return std::nullopt;
+  }
+
+  // A reload from config_loader, logged either way.
+  std::optional<std::string> reload_from_loader() {
+    std::optional<std::string> error;
+    if (!config_loader) {
+      error = "nothing to reload from (App::set_config_loader)";
+    } else {
+      try {
+        error = reload(config_loader());
+      } catch (const ConfigError& e) {
+        error = std::string("config error: ") + e.what();
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+    }
+    if (error) log->error("reload refused, the running config stays: {}", *error);
+    return error;
+  }
+
+  // RELOAD from the console: run on `executor`, answered on the console's own.
+  asio::awaitable<std::optional<std::string>> reload() override {
+    co_return co_await asio::co_spawn(
+        executor,
+        [](std::shared_ptr<AppState> self) -> asio::awaitable<std::optional<std::string>> {
+          co_return self->reload_from_loader();
+        }(shared_from_this()),
+        asio::use_awaitable);
   }
 
   void shutdown(std::chrono::nanoseconds grace, std::function<void()> done) {
@@ -511,6 +763,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   // be alive (it is erased there) and not in the middle of a read or write.
   void close_sessions() {
     std::lock_guard lock(mu);
+    sessions_closing = true;
     for (auto& [key, entry] : sessions)
       asio::post(entry.executor, [self = shared_from_this(), key = key] {
         ClientSession* session = nullptr;
@@ -531,6 +784,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     {
       std::lock_guard lock(mu);
       listeners.clear();
+      closed_listeners.clear();
     }
     // Every client has left: nothing runs on the extra threads any more.
     if (threads) threads->stop();
@@ -540,8 +794,13 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   }
 
   void stop_handlers() {
-    for (const auto& server : servers)
-      for (const Route& route : server->routes())
+    std::vector<std::shared_ptr<const RouteTable>> current;
+    {
+      std::lock_guard lock(mu);
+      current = tables;
+    }
+    for (const auto& table : current)
+      for (const Route& route : table->routes)
         if (route.handle) route.handle->stop();
   }
 
@@ -566,7 +825,7 @@ App::App(asio::any_io_executor executor, Config config, std::shared_ptr<spdlog::
   state_->stat_log_period = config.stat_log_period;
   state_->thread_count = config.threads;
   state_->metrics_options = config.metrics;
-  state_->admin_options = config.admin;
+  if (config.admin) state_->admin_options = std::make_shared<const AdminOptions>(std::move(*config.admin));
   state_->log_connections = config.log.connections;
 }
 
@@ -610,10 +869,37 @@ void App::set_admin(AdminOptions options) {
     throw std::logic_error("pggat::App::set_admin after start");
   if (!options.credentials)
     throw std::invalid_argument("pggat::App::set_admin: the console needs credentials");
-  state_->admin_options = std::move(options);
+  state_->admin_options = std::make_shared<const AdminOptions>(std::move(options));
 }
 
 void App::set_log_connections(bool on) { state_->log_connections = on; }
+
+void App::set_config_loader(std::function<Config()> loader) {
+  asio::post(state_->executor, [state = state_, loader = std::move(loader)]() mutable {
+    state->config_loader = std::move(loader);
+  });
+}
+
+void App::set_reload_hook(std::function<void(const Config&)> hook) {
+  asio::post(state_->executor, [state = state_, hook = std::move(hook)]() mutable {
+    state->on_reload = std::move(hook);
+  });
+}
+
+void App::reload(Config config, std::function<void(std::optional<std::string>)> done) {
+  asio::post(state_->executor, [state = state_, config = std::move(config), done = std::move(done)]() mutable {
+    auto error = state->reload(std::move(config));
+    if (error) state->log->error("reload refused, the running config stays: {}", *error);
+    if (done) done(std::move(error));
+  });
+}
+
+void App::reload(std::function<void(std::optional<std::string>)> done) {
+  asio::post(state_->executor, [state = state_, done = std::move(done)] {
+    auto error = state->reload_from_loader();
+    if (done) done(std::move(error));
+  });
+}
 
 void App::set_shutdown_timeout(std::chrono::nanoseconds timeout) { state_->shutdown_timeout = timeout; }
 

@@ -181,7 +181,8 @@ TEST_CASE("admin console: wrong passwords, outsiders, stats users and bad comman
   CHECK(unknown.sqlstate() == "42601");
   CHECK_THAT(unknown.error(), Catch::Contains("use SHOW HELP"));
   CHECK(admin.exec("SELECT 1").sqlstate() == "42601");
-  CHECK(admin.exec("RELOAD").sqlstate() == "0A000");
+  CHECK(admin.exec("KILL app").sqlstate() == "0A000");
+  CHECK(monitor.exec("RELOAD").sqlstate() == "42501");
   const PqResult no_pool = admin.exec("PAUSE nosuch");
   CHECK(no_pool.sqlstate() == "3D000");
   CHECK_THAT(no_pool.error(), Catch::Contains("no such database: nosuch"));

@@ -51,6 +51,12 @@ std::string processed_line(const std::string& out) {
   return std::regex_search(out, m, line) ? m.str() : "(no such line)";
 }
 
+long transactions_processed(const std::string& out) {
+  static const std::regex line{"number of transactions actually processed: ([0-9]+)"};
+  std::smatch m;
+  return std::regex_search(out, m, line) ? std::stol(m[1].str()) : -1;
+}
+
 namespace {
 
 // Closes the descriptor on every way out.

@@ -30,6 +30,8 @@ RunResult run_pgbench(std::uint16_t port, const std::vector<std::string>& args,
 
 // pgbench's "number of transactions actually processed: N/M" line.
 [[nodiscard]] std::string processed_line(const std::string& out);
+// N from that line (-1 without one): with -T there is no M to compare with.
+[[nodiscard]] long transactions_processed(const std::string& out);
 
 // The body of GET http://address/path ("127.0.0.1:9930"), or nullopt when
 // the connection fails, the status is not 200 or it takes over `timeout`.

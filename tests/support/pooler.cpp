@@ -33,14 +33,17 @@ InProcessPooler::InProcessPooler(const nlohmann::json& config)
 
 InProcessPooler::InProcessPooler(const nlohmann::json& config,
                                  const std::function<void(Registry&)>& customize)
-    : work_(io_.get_executor()) {
-  Registry registry;
-  register_builtins(registry);
-  customize(registry);
+    : config_(config), work_(io_.get_executor()) {
+  register_builtins(registry_);
+  customize(registry_);
   auto log = std::make_shared<spdlog::logger>(
       "pggat-test", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   log->set_level(spdlog::level::warn);
-  app_ = std::make_unique<App>(io_.get_executor(), load_config(config, registry), log);
+  app_ = std::make_unique<App>(io_.get_executor(), load_config(config, registry_), log);
+  app_->set_config_loader([this] {
+    std::lock_guard lock(config_mu_);
+    return load_config(config_, registry_);
+  });
   app_->start();
   for (const std::string& a : app_->bound_addresses()) {
     const auto colon = a.rfind(':');
@@ -53,6 +56,18 @@ InProcessPooler::InProcessPooler(const nlohmann::json& config,
 }
 
 InProcessPooler::~InProcessPooler() { stop(); }
+
+std::optional<std::string> InProcessPooler::reload(const nlohmann::json& config) {
+  std::promise<std::optional<std::string>> outcome;
+  app_->reload(load_config(config, registry_),
+               [&outcome](std::optional<std::string> error) { outcome.set_value(std::move(error)); });
+  return outcome.get_future().get();
+}
+
+void InProcessPooler::set_config(const nlohmann::json& config) {
+  std::lock_guard lock(config_mu_);
+  config_ = config;
+}
 
 void InProcessPooler::stop(std::chrono::nanoseconds grace) {
   if (stopped_) return;

@@ -5,6 +5,8 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -63,10 +65,20 @@ class InProcessPooler {
     return on_loop([this] { return app_->threads(); });
   }
 
+  // A live reload (App::reload) with `config`, loaded by this pooler's
+  // registry (a ConfigError is thrown here): the App's error, nullopt once applied.
+  std::optional<std::string> reload(const nlohmann::json& config);
+  // What the console's RELOAD loads from now on (App::set_config_loader);
+  // until then the config it started with.
+  void set_config(const nlohmann::json& config);
+
   // Stops pggat (grace period, then close) and waits for it.
   void stop(std::chrono::nanoseconds grace = std::chrono::nanoseconds(0));
 
  private:
+  Registry registry_;
+  std::mutex config_mu_;
+  nlohmann::json config_;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::unique_ptr<App> app_;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,14 @@ class PGGAT_API App {
   void set_admin(AdminOptions options);
   // Log each client's connect and disconnect at info (LogOptions::connections).
   void set_log_connections(bool on);
+  // Where reload() without a config and the console's RELOAD get the new
+  // config (the CLI reads its file again); a ConfigError it throws refuses
+  // the reload.
+  void set_config_loader(std::function<Config()> loader);
+  // Called on the executor when a reload has passed its checks, just before
+  // it is applied: the host applies what the App does not own (the CLI: the
+  // log level).
+  void set_reload_hook(std::function<void(const Config&)> hook);
   // Threads serving clients, the host's executor included (0: one per core).
   // An App made without a Config uses 1; with one, Config::threads. Before start().
   void set_threads(std::size_t threads);
@@ -97,6 +106,21 @@ class PGGAT_API App {
   // may shorten the grace period (never lengthen it): shutdown(0ns) closes the rest now.
   void shutdown(std::chrono::nanoseconds grace = std::chrono::nanoseconds(-1),
                 std::function<void()> on_stopped = {});
+
+  // Live reload, on the executor. Listeners whose address stays keep their
+  // socket and take the new settings for later clients; new addresses are
+  // bound, gone ones closed (their clients stay). A route whose handler JSON
+  // did not change keeps its running handler, pools and servers; a pool
+  // handler whose pool settings did not change takes changed recipes in
+  // place (servers of a replaced recipe close as they come back). Every
+  // other new handler starts and takes new clients; the ones it replaced
+  // stop once their last client has gone. threads and metrics need a
+  // restart (a warning says so). On any error (a listen address that cannot
+  // be bound, a TLS file) nothing changes; done gets it, or nullopt once
+  // applied. Either way the outcome is logged.
+  void reload(Config config, std::function<void(std::optional<std::string> error)> done = {});
+  // The same with the config loader's config; its ConfigError is the error.
+  void reload(std::function<void(std::optional<std::string> error)> done = {});
 
   [[nodiscard]] AppStats stats() const;
   // Snapshots, safe from any thread while the App runs (each figure is read

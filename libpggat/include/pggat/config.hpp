@@ -75,6 +75,7 @@ class PGGAT_API ConfigNode {
 struct MetricsOptions {
   std::string listen{};            // "host:port"; port 0 picks a free one
   std::string path = "/metrics";   // where the figures are served
+  bool operator==(const MetricsOptions&) const = default;
 };
 
 // The admin console (top-level "admin"): clients that ask for `database`

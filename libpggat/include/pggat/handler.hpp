@@ -50,6 +50,17 @@ class PGGAT_API Handler {
   // The pools it serves clients from, for metrics and the admin console
   // (App::pools()). A handler of the embedder's that owns pools returns them.
   [[nodiscard]] virtual std::vector<std::shared_ptr<Pool>> pools() const { return {}; }
+
+  // A live reload (App::reload) made `newer` for this handler's place in the
+  // config, from changed settings. Returning true means this running handler
+  // took them over, keeping what it has (a pool handler: its pool and the
+  // servers of unchanged recipes); `newer` is then dropped without starting.
+  // False: `newer` takes new clients, and this one is stopped once its last
+  // client has gone.
+  virtual bool adopt(Handler& newer) {
+    (void)newer;
+    return false;
+  }
 };
 
 }  // namespace pggat

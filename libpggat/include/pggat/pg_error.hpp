@@ -27,6 +27,7 @@ inline constexpr std::string_view invalid_parameter_value = "22023";
 inline constexpr std::string_view serialization_failure = "40001";
 inline constexpr std::string_view syntax_error = "42601";
 inline constexpr std::string_view insufficient_privilege = "42501";
+inline constexpr std::string_view config_file_error = "F0000";
 }  // namespace sqlstate
 
 struct PGGAT_API PgError {

@@ -32,6 +32,7 @@ struct ListenerTls {
   std::string key_file{};
   std::string client_ca_file{};  // PEM CA certificates that sign client certificates
   ClientCert client_cert = ClientCert::none;
+  bool operator==(const ListenerTls&) const = default;
 };
 
 struct ListenerOptions {
@@ -48,6 +49,10 @@ struct ListenerOptions {
   std::uint32_t unix_socket_mode = 0777;
   // TLS for clients that ask for it (SSLRequest); without it they get 'N'.
   std::optional<ListenerTls> ssl{};
+  // SO_REUSEPORT (TCP): another process, a newer pggat, may listen on the
+  // same port at the same time and take over while this one drains.
+  bool reuse_port = false;
+  bool operator==(const ListenerOptions&) const = default;
 };
 
 class PGGAT_API Server {

@@ -217,8 +217,8 @@ Table show_servers(const std::vector<PoolServers>& pools) {
 Table show_config(const std::vector<ConfigRow>& rows) {
   Table t;
   t.columns = {text("key"), text("value"), text("default"), text("changeable")};
-  // Nothing changes without a restart in this version.
-  for (const ConfigRow& r : rows) t.rows.push_back({r.key, r.value, r.default_value, "no"});
+  for (const ConfigRow& r : rows)
+    t.rows.push_back({r.key, r.value, r.default_value, r.changeable ? "yes" : "no"});
   return t;
 }
 
@@ -255,6 +255,7 @@ std::string help_text() {
          "\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|STATS|LISTS|VERSION\n"
          "\tPAUSE [<db>]\n"
          "\tRESUME [<db>]\n"
+         "\tRELOAD\n"
          "\tSHUTDOWN";
 }
 

@@ -52,6 +52,7 @@ struct ConfigRow {
   std::string key;
   std::string value;
   std::string default_value;
+  bool changeable = true;  // by a reload (RELOAD, SIGHUP)
 };
 
 [[nodiscard]] Table show_pools(const std::vector<PoolSnapshot>& pools);

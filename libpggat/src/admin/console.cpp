@@ -42,6 +42,7 @@ bool listed(const std::vector<std::string>& users, const std::string& user) {
 struct After {
   bool shutdown = false;            // stop pggat once the reply is out
   std::optional<std::string> drain;  // PAUSE: wait for this pool ("": every pool) to close its servers
+  bool reload = false;              // RELOAD: answered once the App has tried it
 };
 
 // Whether the named pool ("": all) has no server left: a PAUSE is done.
@@ -97,6 +98,8 @@ After answer(std::string_view sql, bool admin, ConsoleHost& host, proto::Buffer&
     case K::shutdown:
       proto::be::CommandComplete{"SHUTDOWN"}.encode(out);
       return {.shutdown = true, .drain = std::nullopt};
+    case K::reload:
+      return {.shutdown = false, .drain = std::nullopt, .reload = true};
     case K::pause:
     case K::resume: {
       const bool pausing = command->kind == K::pause;
@@ -185,6 +188,12 @@ asio::awaitable<void> serve_console(detail::ClientSession& session, const AdminO
         if (log) log->info("client #{}: PAUSE {}done: servers closed", client.id(),
                            after.drain->empty() ? "" : *after.drain + " ");
         proto::be::CommandComplete{"PAUSE"}.encode(out);
+      }
+      if (after.reload) {
+        if (auto error = co_await host.reload())
+          proto::be::ErrorResponse::encode(out, PgError::error(sqlstate::config_file_error, *error));
+        else
+          proto::be::CommandComplete{"RELOAD"}.encode(out);
       }
       proto::be::ReadyForQuery{proto::be::TransactionStatus::idle}.encode(out);
     } else if (type == 'S') {

@@ -32,6 +32,8 @@ class ConsoleHost {
   virtual std::optional<std::string> pause(const std::string& pool, bool on) = 0;
   // SHUTDOWN: as SIGTERM (stop accepting, drain for shutdown_timeout).
   virtual void shutdown() = 0;
+  // RELOAD: read the config again and apply it; the error when it was refused.
+  virtual asio::awaitable<std::optional<std::string>> reload() = 0;
 };
 
 // Authenticates the client with the console's credentials, refuses users

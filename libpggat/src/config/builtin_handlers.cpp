@@ -3,6 +3,7 @@
 #include "config/credentials_config.hpp"
 #include "config/recipe_config.hpp"
 #include "pggat/handlers.hpp"
+#include "router/pool_handler.hpp"
 
 namespace pggat::config {
 namespace {
@@ -27,21 +28,23 @@ RewriteMode rewrite_mode(const ConfigNode& node) {
 void register_builtin_handlers(Registry& registry) {
   registry.add_handler("pool", [](const ConfigNode& node, const Registry& r) {
     node.check_keys({"handler", "pool", "recipe", "replicas"});
-    Recipe recipe = parse_recipe(node.at("recipe"));
+    router::PoolHandlerSource source{.pool = node.at("pool").json().dump(), .recipes = {}};
     std::shared_ptr<Pool> pool = r.make_pool(node.at("pool"));
-    pool->add_recipe("recipe", std::move(recipe));
+    const auto add = [&](std::string name, const ConfigNode& recipe_node, bool replica) {
+      Recipe recipe = parse_recipe(recipe_node);
+      try {
+        replica ? pool->add_replica_recipe(name, recipe) : pool->add_recipe(name, recipe);
+      } catch (const std::invalid_argument& e) {
+        recipe_node.fail(e.what());
+      }
+      source.recipes.push_back({std::move(name), std::move(recipe), replica, recipe_node.json().dump()});
+    };
+    add("recipe", node.at("recipe"), false);
     if (auto replicas = node.find("replicas")) {
       std::size_t i = 0;
-      for (const ConfigNode& element : replicas->elements()) {
-        Recipe replica = parse_recipe(element);
-        try {
-          pool->add_replica_recipe("replica" + std::to_string(i++), std::move(replica));
-        } catch (const std::invalid_argument& e) {
-          element.fail(e.what());
-        }
-      }
+      for (const ConfigNode& element : replicas->elements()) add("replica" + std::to_string(i++), element, true);
     }
-    return make_pool_handler(std::move(pool));
+    return router::make_pool_handler(std::move(pool), std::move(source));
   });
   registry.add_handler("rewrite_password", [](const ConfigNode& node, const Registry&) {
     node.check_keys({"handler", "password", "auth_file", "failure_delay"});

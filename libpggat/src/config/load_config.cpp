@@ -71,7 +71,7 @@ ListenerTls parse_listener_tls(const ConfigNode& node) {
 
 ListenerOptions parse_listener(const ConfigNode& node) {
   node.check_keys({"address", "ssl", "max_connections", "startup_timeout", "max_message_size",
-                   "unix_socket_mode"});
+                   "unix_socket_mode", "reuse_port"});
   ListenerOptions l;
   const ConfigNode address = node.at("address");
   l.address = address.as_string();
@@ -82,6 +82,7 @@ ListenerOptions parse_listener(const ConfigNode& node) {
       ssl->fail("TLS on a unix socket listener is not supported (PostgreSQL clients never ask for it there)");
     l.ssl = parse_listener_tls(*ssl);
   }
+  l.reuse_port = node.get_bool("reuse_port", false);
   if (auto n = node.find("max_connections"))
     l.max_connections = static_cast<std::uint32_t>(n->as_int(0, 1 << 24));
   l.startup_timeout = node.get_duration("startup_timeout", l.startup_timeout);
@@ -110,6 +111,7 @@ Route parse_route(const ConfigNode& node, const Registry& registry) {
   Route route;
   if (auto match = node.find("match")) route.match = registry.make_matcher(*match);
   route.handle = registry.make_handler(node.at("handle"));
+  route.source = node.at("handle").json().dump();
   return route;
 }
 

@@ -87,6 +87,11 @@ Expected<std::unique_ptr<Listener>, std::string> Listener::bind(
   asio::generic::stream_protocol::endpoint ep(tcp_ep);
   acceptor.open(ep.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && options.reuse_port) {
+    const int on = 1;
+    if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
+      return Unexpected(where + "SO_REUSEPORT: " + std::strerror(errno));
+  }
   if (!ec) acceptor.bind(ep, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Unexpected(where + describe(ec));

@@ -82,6 +82,7 @@ void ServerPool::add_recipe(std::string name, Recipe recipe) {
   }
   std::erase_if(idle_, [&](const ServerHandle& s) {
     if (!s->recipe->removed) return false;
+    --stats_.servers_idle;
     discard_locked(s);
     return true;
   });

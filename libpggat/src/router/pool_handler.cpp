@@ -1,4 +1,9 @@
 // The pool handler: authenticate the client, then let the pool serve it.
+#include "router/pool_handler.hpp"
+
+#include <algorithm>
+#include <optional>
+
 #include "frontend/authenticate.hpp"
 #include "pggat/handlers.hpp"
 
@@ -7,7 +12,8 @@ namespace {
 
 class PoolHandler final : public Handler {
  public:
-  explicit PoolHandler(std::shared_ptr<Pool> pool) : pool_(std::move(pool)) {}
+  PoolHandler(std::shared_ptr<Pool> pool, std::optional<router::PoolHandlerSource> source)
+      : pool_(std::move(pool)), source_(std::move(source)) {}
 
   asio::awaitable<Verdict> handle(Client& client) override {
     detail::ClientSession& session = client.session();
@@ -19,15 +25,45 @@ class PoolHandler final : public Handler {
   void stop() override { pool_->stop(); }
   std::vector<std::shared_ptr<Pool>> pools() const override { return {pool_}; }
 
+  bool adopt(Handler& newer) override {
+    auto* other = dynamic_cast<PoolHandler*>(&newer);
+    if (!other || !source_ || !other->source_ || source_->pool != other->source_->pool) return false;
+    const auto find = [](const std::vector<router::NamedRecipe>& list, const router::NamedRecipe& r) {
+      return std::find_if(list.begin(), list.end(), [&](const router::NamedRecipe& x) {
+        return x.name == r.name && x.replica == r.replica;
+      });
+    };
+    auto& now = source_->recipes;
+    for (const router::NamedRecipe& r : now)
+      if (find(other->source_->recipes, r) == other->source_->recipes.end()) pool_->remove_recipe(r.name);
+    for (const router::NamedRecipe& r : other->source_->recipes) {
+      const auto it = find(now, r);
+      if (it != now.end() && it->source == r.source) continue;
+      // The same name replaces the recipe: its servers close as they come back.
+      r.replica ? pool_->add_replica_recipe(r.name, r.recipe) : pool_->add_recipe(r.name, r.recipe);
+    }
+    source_ = std::move(other->source_);
+    return true;
+  }
+
  private:
   std::shared_ptr<Pool> pool_;
+  std::optional<router::PoolHandlerSource> source_;
 };
 
 }  // namespace
 
 std::shared_ptr<Handler> make_pool_handler(std::shared_ptr<Pool> pool) {
   if (!pool) throw std::invalid_argument("make_pool_handler: pool is null");
-  return std::make_shared<PoolHandler>(std::move(pool));
+  return std::make_shared<PoolHandler>(std::move(pool), std::nullopt);
 }
 
+namespace router {
+
+std::shared_ptr<Handler> make_pool_handler(std::shared_ptr<Pool> pool, PoolHandlerSource source) {
+  if (!pool) throw std::invalid_argument("make_pool_handler: pool is null");
+  return std::make_shared<PoolHandler>(std::move(pool), std::move(source));
+}
+
+}  // namespace router
 }  // namespace pggat

@@ -109,6 +109,9 @@ TEST_CASE("load_config_file loads examples/session.json", "[config][load]") {
   const pggat::Route& route = server.routes()[0];
   REQUIRE(route.match != nullptr);
   CHECK(route.handle != nullptr);
+  // What a reload compares: the handle's JSON, as written.
+  CHECK(json::parse(route.source).at("handler") == "pool");
+  CHECK(json::parse(route.source).at("recipe").contains("address"));
   // The route's matcher is the example's {"matcher": "database", "database": "app*"}.
   TestClient app("u", "app_reports");
   TestClient other("app", "postgres");
@@ -204,7 +207,7 @@ TEST_CASE("load_config reads durations as strings and as integer nanoseconds", "
 TEST_CASE("load_config reads listener options", "[config][load]") {
   json j = base_config();
   j["servers"][0]["listen"] = json::parse(R"([
-      {"address": "127.0.0.1:6432", "max_connections": 100, "max_message_size": 2048},
+      {"address": "127.0.0.1:6432", "max_connections": 100, "max_message_size": 2048, "reuse_port": true},
       {"address": "/tmp/a", "unix_socket_mode": "0770"},
       {"address": "/tmp/b", "unix_socket_mode": 416},
       {"address": "[::1]:6432"}])");
@@ -213,6 +216,8 @@ TEST_CASE("load_config reads listener options", "[config][load]") {
   REQUIRE(l.size() == 4);
   CHECK(l[0].max_connections == 100);
   CHECK(l[0].max_message_size == 2048);
+  CHECK(l[0].reuse_port);
+  CHECK_FALSE(l[1].reuse_port);
   CHECK(l[1].unix_socket_mode == 0770);
   CHECK(l[2].unix_socket_mode == 0640);
   CHECK(l[3].address == "[::1]:6432");
