@@ -309,6 +309,22 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     if (!found) return "no such database: " + pool;
     return std::nullopt;
   }
+  std::optional<std::string> kill(const std::string& pool) override {
+    if (pool.empty()) return std::string("KILL needs a database (a pool's name)");
+    std::shared_ptr<Pool> target;
+    for (const NamedPool& named : named_pools())
+      if (named.name == pool) target = named.pool;
+    if (!target) return "no such database: " + pool;
+    try {
+      target->pause();  // as PgBouncer: new clients wait for RESUME
+    } catch (const std::logic_error& e) {
+      return "pool \"" + pool + "\": " + e.what();
+    }
+    std::lock_guard lock(mu);
+    for (auto& [key, entry] : sessions)
+      if (entry.session->pool == target.get()) close_session_on_its_thread(entry, key);
+    return std::nullopt;
+  }
   void shutdown() override {
     asio::post(executor, [self = shared_from_this()] { self->shutdown(std::chrono::nanoseconds(-1), {}); });
   }
@@ -764,15 +780,19 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   void close_sessions() {
     std::lock_guard lock(mu);
     sessions_closing = true;
-    for (auto& [key, entry] : sessions)
-      asio::post(entry.executor, [self = shared_from_this(), key = key] {
-        ClientSession* session = nullptr;
-        {
-          std::lock_guard lock(self->mu);
-          if (auto it = self->sessions.find(key); it != self->sessions.end()) session = it->second.session;
-        }
-        if (session) session->conn.stream.close();
-      });
+    for (auto& [key, entry] : sessions) close_session_on_its_thread(entry, key);
+  }
+
+  // Under `mu`.
+  void close_session_on_its_thread(const SessionEntry& entry, BackendKey key) {
+    asio::post(entry.executor, [self = shared_from_this(), key] {
+      ClientSession* session = nullptr;
+      {
+        std::lock_guard lock(self->mu);
+        if (auto it = self->sessions.find(key); it != self->sessions.end()) session = it->second.session;
+      }
+      if (session) session->conn.stream.close();
+    });
   }
 
   void finish() {

@@ -181,7 +181,7 @@ TEST_CASE("admin console: wrong passwords, outsiders, stats users and bad comman
   CHECK(unknown.sqlstate() == "42601");
   CHECK_THAT(unknown.error(), Catch::Contains("use SHOW HELP"));
   CHECK(admin.exec("SELECT 1").sqlstate() == "42601");
-  CHECK(admin.exec("KILL app").sqlstate() == "0A000");
+  CHECK(admin.exec("SUSPEND").sqlstate() == "0A000");
   CHECK(monitor.exec("RELOAD").sqlstate() == "42501");
   const PqResult no_pool = admin.exec("PAUSE nosuch");
   CHECK(no_pool.sqlstate() == "3D000");
@@ -258,4 +258,29 @@ TEST_CASE("admin console: PAUSE under pgbench holds clients without an error, RE
   CHECK(run.out.find("number of failed transactions: 0 (0.000%)") != std::string::npos);
   CHECK(pg.execute("SELECT count(*) FROM pause_log", "app")[0][0].as<long>() == 6000);
   CHECK(cell(admin.exec("SHOW DATABASES"), 0, "paused") == "0");
+}
+
+TEST_CASE("admin console: KILL closes a pool's clients and holds new ones until RESUME", "[admin]") {
+  InProcessPooler pggat(admin_config());
+  PqConnection victim(pggat.conninfo("app"));
+  REQUIRE(victim.exec("BEGIN").ok());
+  PqConnection admin(console(pggat));
+
+  CHECK(admin.exec("KILL nosuch").sqlstate() == "3D000");
+  CHECK(admin.exec("KILL").sqlstate() == "42601");  // as PgBouncer: it needs a database
+  REQUIRE(admin.exec("KILL app_pool").ok());
+  // Its client is gone, in the middle of its transaction; the console is not.
+  CHECK(eventually([&] { return !victim.exec("SELECT 1").ok(); }));
+  CHECK(PQstatus(victim.get()) == CONNECTION_BAD);
+  CHECK(cell(admin.exec("SHOW DATABASES"), 0, "paused") == "1");
+  CHECK(eventually([&] { return pggat.pools().at(0).stats.servers_active + pggat.pools().at(0).stats.servers_idle == 0; }));
+
+  // A new client waits for RESUME, and then runs.
+  auto later = std::async(std::launch::async, [&] {
+    PqConnection c(pggat.conninfo("app"));
+    return c.exec("SELECT 42").value();
+  });
+  REQUIRE(eventually([&] { return pggat.pools().at(0).stats.clients_waiting == 1; }));
+  REQUIRE(admin.exec("RESUME").ok());
+  CHECK(later.get() == "42");
 }

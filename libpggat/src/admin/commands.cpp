@@ -256,6 +256,7 @@ std::string help_text() {
          "\tPAUSE [<db>]\n"
          "\tRESUME [<db>]\n"
          "\tRELOAD\n"
+         "\tKILL <db>\n"
          "\tSHUTDOWN";
 }
 

@@ -98,6 +98,13 @@ After answer(std::string_view sql, bool admin, ConsoleHost& host, proto::Buffer&
     case K::shutdown:
       proto::be::CommandComplete{"SHUTDOWN"}.encode(out);
       return {.shutdown = true, .drain = std::nullopt};
+    case K::kill:
+      if (auto error = host.kill(command->what)) {
+        proto::be::ErrorResponse::encode(out, PgError::error(sqlstate::invalid_catalog_name, *error));
+        return {};
+      }
+      proto::be::CommandComplete{"KILL"}.encode(out);
+      return {};
     case K::reload:
       return {.shutdown = false, .drain = std::nullopt, .reload = true};
     case K::pause:

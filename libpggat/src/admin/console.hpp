@@ -30,6 +30,9 @@ class ConsoleHost {
   // PAUSE (on) or RESUME a pool by name, or every pool (empty name): the
   // error text when there is no such pool or it cannot pause.
   virtual std::optional<std::string> pause(const std::string& pool, bool on) = 0;
+  // KILL: pause the pool and close its clients; the error text when there
+  // is no such pool.
+  virtual std::optional<std::string> kill(const std::string& pool) = 0;
   // SHUTDOWN: as SIGTERM (stop accepting, drain for shutdown_timeout).
   virtual void shutdown() = 0;
   // RELOAD: read the config again and apply it; the error when it was refused.

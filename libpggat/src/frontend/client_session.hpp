@@ -1,6 +1,7 @@
 // ClientSession: pggat's side of one client connection.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -13,6 +14,10 @@
 #include "net/connection.hpp"
 #include "pggat/backend_key.hpp"
 #include "pggat/client.hpp"
+
+namespace pggat {
+class Pool;
+}
 
 namespace pggat::detail {
 
@@ -55,6 +60,10 @@ class ClientSession {
   // Set when the client proved a SCRAM secret: enough to log in to a server
   // holding the same secret.
   std::optional<ScramPassThrough> scram_pass_through;
+
+  // The pool serving this client, while one does (the console's KILL finds
+  // a pool's clients by it). Set by the client's thread, read by others.
+  std::atomic<const Pool*> pool{nullptr};
 
   // The server running this client's queries now: where a CancelRequest goes.
   // Set and cleared by the client's thread, read by the one that got the

@@ -19,6 +19,11 @@ class PoolHandler final : public Handler {
     detail::ClientSession& session = client.session();
     std::optional<PgError> error = co_await frontend::authenticate(session);
     if (error) co_return Verdict::fail(std::move(*error));
+    struct Serving {
+      detail::ClientSession& session;
+      ~Serving() { session.pool = nullptr; }
+    } serving{session};
+    session.pool = pool_.get();
     co_return co_await pool_->serve(client);
   }
   void start(const Context& context) override { pool_->start(context); }
