@@ -40,6 +40,9 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   struct Retirement {
     asio::any_io_executor executor;
     std::vector<std::shared_ptr<Handler>> handlers;
+    // Their pools, by the names they had, listed as "<name> (retiring)"
+    // while they still serve clients.
+    std::vector<std::pair<std::string, std::shared_ptr<Pool>>> pools;
     ~Retirement() {
       for (auto& h : handlers) asio::post(executor, [h = std::move(h)] { h->stop(); });
     }
@@ -85,6 +88,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   // tables were made from (SHOW CONFIG), replaced by a reload; under `mu`.
   std::vector<std::unique_ptr<Server>> servers;
   std::vector<std::shared_ptr<const RouteTable>> tables;  // one per server, under `mu`
+  std::vector<std::weak_ptr<Retirement>> retirements;     // under `mu`
   std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(30);  // under `mu` once running
   std::chrono::nanoseconds stat_log_period{0};  // under `mu` once running
   std::size_t thread_count = 1;  // 0: one per core
@@ -213,9 +217,12 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   // named by its `name` option or where it first is in the config.
   std::vector<NamedPool> named_pools() const {
     std::vector<std::shared_ptr<const RouteTable>> current;
+    std::vector<std::shared_ptr<Retirement>> retiring;
     {
       std::lock_guard lock(mu);
       current = tables;
+      for (const auto& weak : retirements)
+        if (auto r = weak.lock()) retiring.push_back(std::move(r));
     }
     std::vector<NamedPool> out;
     for (std::size_t i = 0; i < current.size(); ++i) {
@@ -235,6 +242,9 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
         }
       }
     }
+    // Replaced by a reload and still serving the clients they had.
+    for (const auto& r : retiring)
+      for (const auto& [name, pool] : r->pools) out.push_back({name + " (retiring)", pool});
     return out;
   }
 
@@ -640,6 +650,13 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     for (const OldHandler& o : old)
       if (!o.claimed) retirement->handlers.push_back(o.handler);
     const std::size_t retired = retirement->handlers.size();
+    for (const NamedPool& named : named_pools()) {
+      const bool leaving = std::any_of(retirement->handlers.begin(), retirement->handlers.end(), [&](const auto& h) {
+        const auto pools = h->pools();
+        return std::find(pools.begin(), pools.end(), named.pool) != pools.end();
+      });
+      if (leaving && !named.name.ends_with(" (retiring)")) retirement->pools.emplace_back(named.name, named.pool);
+    }
     std::vector<std::shared_ptr<const RouteTable>> made;
     for (auto& routes : next) made.push_back(std::make_shared<RouteTable>(RouteTable{std::move(routes), {}}));
     std::shared_ptr<const AdminOptions> admin =
@@ -649,6 +666,8 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     {
       std::lock_guard lock(mu);
       for (const auto& t : tables) t->retirement = retirement;
+      std::erase_if(retirements, [](const auto& weak) { return weak.expired(); });
+      if (!retirement->pools.empty()) retirements.push_back(retirement);
       std::vector<std::unique_ptr<ListenerRuntime>> open;
       for (auto& lr : listeners) {
         const bool stays = std::any_of(planned.begin(), planned.end(),

@@ -89,6 +89,7 @@ TEST_CASE("takeover: a new pggat on the same port (reuse_port), the old one drai
   INFO(old_pggat->log());
   REQUIRE(run.ok());
   const long processed = transactions_processed(run.out);
+  WARN(processed << " transactions (a connection each) across the takeover");
   CHECK(processed > 0);
   CHECK(rows() == processed);
   CHECK(run.out.find("number of failed transactions: 0 (0.000%)") != std::string::npos);
