@@ -2,7 +2,6 @@
 #include <sys/stat.h>
 
 #include <csignal>
-#include <filesystem>
 #include <functional>
 #include <iostream>
 
@@ -51,8 +50,9 @@ struct LogFlags {
 // --watch: the config file's identity and contents' stamp; a change in any
 // part (an editor that writes a new file and renames it changes the inode).
 struct FileStamp {
-  std::filesystem::file_time_type mtime{};
-  std::uintmax_t size = 0;
+  time_t mtime_sec = 0;
+  long mtime_nsec = 0;
+  off_t size = 0;
   ino_t inode = 0;
   bool operator==(const FileStamp&) const = default;
 };
@@ -60,9 +60,7 @@ struct FileStamp {
 std::optional<FileStamp> stamp_of(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-  std::error_code ec;
-  const auto mtime = std::filesystem::last_write_time(path, ec);
-  return FileStamp{ec ? std::filesystem::file_time_type{} : mtime, static_cast<std::uintmax_t>(st.st_size), st.st_ino};
+  return FileStamp{st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_size, st.st_ino};
 }
 
 int run(const std::string& path, const LogFlags& flags, bool watch) {

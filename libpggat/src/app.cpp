@@ -426,17 +426,16 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     if (session.conn.stream.is_tls()) session.set_tls(serving.tls->tls_server_end_point());
     // A client the listener accepted before it closed is served while
     // pggat drains (a takeover's last connections), unless the drain is over.
-    bool too_late = false;
+    bool refused = over_limit;
     {
       std::lock_guard lock(mu);
-      too_late = phase == Phase::stopped || sessions_closing;
-    }
-    if (over_limit || too_late) {
-      {
-        std::lock_guard lock(mu);
+      refused = refused || phase == Phase::stopped || sessions_closing;
+      if (refused) {
         ++stats.clients_rejected;
         ++lr->rejected;
       }
+    }
+    if (refused) {
       const auto allowed = std::to_string(serving.options.max_connections);
       const PgError error =
           over_limit ? PgError::fatal(sqlstate::too_many_connections,
@@ -546,9 +545,20 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     co_await session->conn.stream.close_gracefully(std::chrono::seconds(1));
   }
 
-  // A live reload, on `executor`. Checks first (TLS files, new listen
-  // addresses), then applies: nothing has changed when an error comes back.
+  // A live reload, on `executor`; a refusal is logged.
   std::optional<std::string> reload(Config config) {
+    auto error = apply_config(std::move(config));
+    return error ? refused(std::move(*error)) : std::nullopt;
+  }
+
+  std::optional<std::string> refused(std::string error) {
+    log->error("reload refused, the running config stays: {}", error);
+    return error;
+  }
+
+  // Checks first (TLS files, new listen addresses), then applies: nothing
+  // has changed when an error comes back.
+  std::optional<std::string> apply_config(Config config) {
     if (phase != Phase::running) return std::string("pggat is not running");
     // Listeners and tables change only on this executor: read here without `mu`.
     struct PlannedListener {
@@ -721,22 +731,18 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     return std::nullopt;
   }
 
-  // A reload from config_loader, logged either way.
+  // A reload from config_loader; a refusal is logged.
   std::optional<std::string> reload_from_loader() {
-    std::optional<std::string> error;
-    if (!config_loader) {
-      error = "nothing to reload from (App::set_config_loader)";
-    } else {
-      try {
-        error = reload(config_loader());
-      } catch (const ConfigError& e) {
-        error = std::string("config error: ") + e.what();
-      } catch (const std::exception& e) {
-        error = e.what();
-      }
+    if (!config_loader) return refused("nothing to reload from (App::set_config_loader)");
+    Config config;
+    try {
+      config = config_loader();
+    } catch (const ConfigError& e) {
+      return refused(std::string("config error: ") + e.what());
+    } catch (const std::exception& e) {
+      return refused(e.what());
     }
-    if (error) log->error("reload refused, the running config stays: {}", *error);
-    return error;
+    return reload(std::move(config));
   }
 
   // RELOAD from the console: run on `executor`, answered on the console's own.
@@ -928,7 +934,6 @@ void App::set_reload_hook(std::function<void(const Config&)> hook) {
 void App::reload(Config config, std::function<void(std::optional<std::string>)> done) {
   asio::post(state_->executor, [state = state_, config = std::move(config), done = std::move(done)]() mutable {
     auto error = state->reload(std::move(config));
-    if (error) state->log->error("reload refused, the running config stays: {}", *error);
     if (done) done(std::move(error));
   });
 }

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <future>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -119,7 +120,14 @@ TEST_CASE("admin console: SHOW commands have PgBouncer's columns and pggat's fig
 
   // The app's one server: idle between its transactions, lent inside one.
   const std::string backend_pid = app.exec("SELECT pg_backend_pid()").value();
-  const PqResult idle_servers = admin.exec("SHOW SERVERS");
+  // The server comes back once its reply is written, a moment after the
+  // client may have read it.
+  std::optional<PqResult> shown;
+  CHECK(eventually([&] {
+    shown.emplace(admin.exec("SHOW SERVERS"));
+    return shown->ok() && shown->rows() == 1 && shown->value(0, 3) == "idle";
+  }));
+  const PqResult& idle_servers = *shown;
   REQUIRE(idle_servers.ok());
   CHECK(columns(idle_servers) == pgbouncer_clients);  // PgBouncer's SHOW SERVERS has the same
   REQUIRE(idle_servers.rows() == 1);

@@ -68,6 +68,11 @@ const RecipeStats* primary_recipe(const PoolSnapshot& p) {
   return nullptr;
 }
 
+// A text cell that is NULL when empty (a port a unix socket has not).
+std::optional<std::string> or_null(const std::string& s) {
+  return s.empty() ? std::nullopt : std::optional<std::string>(s);
+}
+
 // SHOW CLIENTS and SHOW SERVERS share PgBouncer's columns.
 std::vector<Table::Column> connection_columns() {
   return {text("type"),         text("user"),         text("database"),   text("state"),
@@ -181,10 +186,7 @@ Table show_clients(const std::vector<ClientRow>& clients) {
   for (const ClientRow& c : clients) {
     const auto [addr, port] = host_port(c.remote_address);
     const auto [local_addr, local_port] = host_port(c.local_address);
-    const auto opt = [](const std::string& s) {
-      return s.empty() ? std::nullopt : std::optional<std::string>(s);
-    };
-    t.rows.push_back({"C", c.user, c.database, "active", addr, opt(port), local_addr, opt(local_port),
+    t.rows.push_back({"C", c.user, c.database, "active", addr, or_null(port), local_addr, or_null(local_port),
                       timestamp(c.connected_at), timestamp(c.connected_at), num(std::uint64_t{0}),
                       num(std::uint64_t{0}), num(std::uint64_t{0}), "#" + std::to_string(c.id), "",
                       num(std::uint64_t{0}), c.tls ? "TLS" : "", c.application_name});
@@ -201,8 +203,7 @@ Table show_servers(const std::vector<PoolServers>& pools) {
       const char* state = s.state == ServerStats::State::active ? "active"
                           : s.state == ServerStats::State::idle ? "idle"
                                                                 : "used";
-      t.rows.push_back({"S", s.username, p.pool, state, addr,
-                        port.empty() ? std::nullopt : std::optional<std::string>(port), std::nullopt,
+      t.rows.push_back({"S", s.username, p.pool, state, addr, or_null(port), std::nullopt,
                         std::nullopt, timestamp(s.connected_at), timestamp(s.state_since),
                         num(std::uint64_t{0}), num(std::uint64_t{0}), num(std::uint64_t{0}),
                         "#" + std::to_string(s.id),
