@@ -141,8 +141,8 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
                lr->listener->run([t = threads.get()] { return t->next(); },
                                  [self = shared_from_this(), lr](net::Socket socket) {
                                    const auto ex = socket.get_executor();
-                                   net::spawn(ex, self->serve_connection(self, lr, std::move(socket)),
-                                              self->log, "client connection");
+                                   auto connected = self->connect(self, lr, std::move(socket));
+                                   net::spawn_detached(ex, self->serve_connection(std::move(connected)));
                                  }),
                log, "listener");
   }
@@ -477,72 +477,94 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     co_return true;
   }
 
-  // `self` keeps the state alive for as long as the connection lives.
-  asio::awaitable<void> serve_connection(std::shared_ptr<AppState> self, ListenerRuntime* lr,
-                                         net::Socket socket) {
+  // A client from accept until it is gone: counted against its listener's
+  // limit and findable by its key (CancelRequest, the console) until this
+  // goes, however the connection ends, even if its coroutine never ran.
+  struct Connected {
+    Connected(std::shared_ptr<AppState> app, ListenerRuntime* lr, std::shared_ptr<const Serving> serving,
+              net::Socket socket, ClientSession::Facts facts, BackendKey key)
+        : app(std::move(app)), lr(lr), serving(std::move(serving)), session(std::move(socket), std::move(facts), key) {}
+    Connected(const Connected&) = delete;
+    Connected& operator=(const Connected&) = delete;
+    ~Connected() {
+      session.conn.stream.close();
+      bool last = false;
+      {
+        std::lock_guard lock(app->mu);
+        app->sessions.erase(session.key);
+        --lr->active;
+        --app->stats.clients;
+        last = app->phase == Phase::stopping && app->stats.clients == 0;
+      }
+      if (last) asio::post(app->executor, [app = app] { app->finish(); });
+    }
+
+    std::shared_ptr<AppState> app;  // kept alive for as long as the connection lives
+    ListenerRuntime* lr;
+    // What the listener's settings are as this client arrives: a reload
+    // changes them for later clients only.
+    std::shared_ptr<const Serving> serving;
+    ClientSession session;
+    bool over_limit = false;
+  };
+
+  std::unique_ptr<Connected> connect(std::shared_ptr<AppState> self, ListenerRuntime* lr, net::Socket socket) {
     ClientSession::Facts facts;
     facts.unix_socket = lr->listener->is_unix();
     facts.local_address = lr->listener->bound_address();
     std::error_code ec;
     const auto peer = socket.remote_endpoint(ec);
     facts.remote_address = ec ? "unknown" : net::endpoint_to_string(peer);
+    const auto ex = socket.get_executor();
 
-    // What the listener's settings are as this client arrives: a reload
-    // changes them for later clients only.
-    std::shared_ptr<const Serving> serving;
-    std::unique_ptr<ClientSession> session;
-    bool over_limit = false;
-    {
-      std::lock_guard lock(mu);
-      serving = lr->serving;
-      facts.max_message_size = serving->options.max_message_size;
-      facts.startup_timeout = serving->options.startup_timeout;
-      const auto max_connections = serving->options.max_connections;
-      facts.id = next_client_id++;
-      ++lr->incoming;
-      const auto ex = socket.get_executor();
-      session = std::make_unique<ClientSession>(std::move(socket), facts, new_key_locked());
-      sessions.emplace(session->key, SessionEntry{session.get(), ex});
-      ++lr->active;
-      ++stats.clients;
-      over_limit = max_connections != 0 && lr->active > max_connections;
+    std::lock_guard lock(mu);
+    auto serving = lr->serving;
+    facts.max_message_size = serving->options.max_message_size;
+    facts.startup_timeout = serving->options.startup_timeout;
+    facts.id = next_client_id++;
+    ++lr->incoming;
+    auto c = std::make_unique<Connected>(std::move(self), lr, std::move(serving), std::move(socket),
+                                         std::move(facts), new_key_locked());
+    sessions.emplace(c->session.key, SessionEntry{&c->session, ex});
+    ++lr->active;
+    ++stats.clients;
+    const auto max_connections = c->serving->options.max_connections;
+    c->over_limit = max_connections != 0 && lr->active > max_connections;
+    return c;
+  }
+
+  // The frame of this coroutine lives as long as the client: what only the
+  // startup or the goodbye needs is in admit's frame and plain functions.
+  // The data path reports errors as values: an exception here is a bug, logged
+  // (net::spawn's contract, kept here for spawn_detached).
+  asio::awaitable<void> serve_connection(std::unique_ptr<Connected> c) {
+    ClientSession& session = c->session;
+    try {
+      const bool admitted = co_await admit(session, c->lr, *c->serving, c->over_limit);
+      if (!admitted) co_return;
+      const auto connected_at = std::chrono::steady_clock::now();
+      if (c->serving->admin && session.client.database == c->serving->admin->database)
+        co_await admin::serve_console(session, *c->serving->admin, *this, log);
+      else
+        co_await router::route_client(session.client, c->serving->routes->routes, log);
+      log_disconnect(session, connected_at);
+      co_await session.conn.stream.close_gracefully(std::chrono::seconds(1));
+    } catch (const std::exception& e) {
+      log->error("internal error in client connection #{}: {}", session.facts.id, e.what());
+    } catch (...) {
+      log->error("internal error in client connection #{}: unknown exception", session.facts.id);
     }
-    struct Cleanup {
-      std::shared_ptr<AppState> app;
-      ListenerRuntime* lr;
-      ClientSession& session;
-      ~Cleanup() {
-        session.conn.stream.close();
-        bool last = false;
-        {
-          std::lock_guard lock(app->mu);
-          app->sessions.erase(session.key);
-          --lr->active;
-          --app->stats.clients;
-          last = app->phase == Phase::stopping && app->stats.clients == 0;
-        }
-        if (last) asio::post(app->executor, [app = app] { app->finish(); });
-      }
-    } cleanup{std::move(self), lr, *session};
+  }
 
-    // The startup's state (the packets, the outcome) lives in admit's frame,
-    // gone once the client is in: an idle client keeps only what follows.
-    const bool admitted = co_await admit(*session, lr, *serving, over_limit);
-    if (!admitted) co_return;
-    Client& client = session->client;
-    const auto connected_at = std::chrono::steady_clock::now();
-    if (serving->admin && client.database == serving->admin->database)
-      co_await admin::serve_console(*session, *serving->admin, *this, log);
-    else
-      co_await router::route_client(client, serving->routes->routes, log);
+  void log_disconnect(const ClientSession& session, std::chrono::steady_clock::time_point connected_at) {
+    const Client& client = session.client;
     if (log_connections)
-      log->info("client #{} disconnected after {}: user \"{}\" database \"{}\" from {}", session->facts.id,
+      log->info("client #{} disconnected after {}: user \"{}\" database \"{}\" from {}", session.facts.id,
                 format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::steady_clock::now() - connected_at)),
-                client.user, client.database, session->facts.remote_address);
+                client.user, client.database, session.facts.remote_address);
     else
-      log->debug("client #{} disconnected", session->facts.id);
-    co_await session->conn.stream.close_gracefully(std::chrono::seconds(1));
+      log->debug("client #{} disconnected", session.facts.id);
   }
 
   // A live reload, on `executor`; a refusal is logged.

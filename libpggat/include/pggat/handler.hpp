@@ -22,17 +22,23 @@ class PGGAT_API Verdict {
  public:
   enum class Kind { next, done, fail };
 
-  static Verdict next() { return Verdict(Kind::next, std::nullopt); }
-  static Verdict done() { return Verdict(Kind::done, std::nullopt); }
-  static Verdict fail(PgError error) { return Verdict(Kind::fail, std::move(error)); }
+  static Verdict next() { return Verdict(Kind::next, nullptr); }
+  static Verdict done() { return Verdict(Kind::done, nullptr); }
+  static Verdict fail(PgError error) {
+    return Verdict(Kind::fail, std::make_shared<const PgError>(std::move(error)));
+  }
 
   [[nodiscard]] Kind kind() const { return kind_; }
+  // Only for Kind::fail.
   [[nodiscard]] const PgError& error() const { return *error_; }
 
  private:
-  Verdict(Kind kind, std::optional<PgError> error) : kind_(kind), error_(std::move(error)) {}
+  Verdict(Kind kind, std::shared_ptr<const PgError> error) : kind_(kind), error_(std::move(error)) {}
   Kind kind_;
-  std::optional<PgError> error_;
+  // Behind a pointer: a Verdict sits in every coroutine frame of a client's
+  // call chain, for as long as the client is connected, and a PgError is
+  // ten times the size of the rest.
+  std::shared_ptr<const PgError> error_;
 };
 
 class PGGAT_API Handler {

@@ -188,7 +188,8 @@ asio::awaitable<std::optional<PgError>> authenticate(ClientSession& session) {
       co_return PgError::fatal(sqlstate::connection_failure, "authentication timed out");
     switch (exchanged->outcome) {
       case Exchange::ok:
-        session.scram_pass_through = std::move(exchanged->pass_through);
+        if (exchanged->pass_through)
+          session.scram_pass_through = std::make_unique<const ScramPassThrough>(std::move(*exchanged->pass_through));
         break;
       case Exchange::gone:
         co_return PgError::fatal(sqlstate::connection_failure,

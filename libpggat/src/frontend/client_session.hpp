@@ -4,7 +4,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
+#include <thread>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,36 +60,62 @@ class ClientSession {
   }
   Client client{*this};
   // Set when the client proved a SCRAM secret: enough to log in to a server
-  // holding the same secret.
-  std::optional<ScramPassThrough> scram_pass_through;
+  // holding the same secret. Behind a pointer, as what is kept per client
+  // goes: most clients have none.
+  std::unique_ptr<const ScramPassThrough> scram_pass_through;
 
   // The pool serving this client, while one does (the console's KILL finds
   // a pool's clients by it). Set by the client's thread, read by others.
   std::atomic<const Pool*> pool{nullptr};
 
   // The server running this client's queries now: where a CancelRequest goes.
-  // Set and cleared by the client's thread, read by the one that got the
-  // CancelRequest: hence the lock.
+  // Set and cleared by the client's thread (CancelTo), read by the one that
+  // got the CancelRequest: hence the lock.
   struct CancelTarget {
     net::Address address;
     BackendKey key;
   };
-  void set_cancel_target(const net::Address& address, BackendKey key) {
-    std::lock_guard lock(cancel_mu_);
-    cancel_target_ = CancelTarget{address, key};
-  }
-  void clear_cancel_target() {
-    std::lock_guard lock(cancel_mu_);
-    cancel_target_.reset();
-  }
+  // While one lives, CancelRequests for this client go to `address`, which
+  // must outlive it (a server's, held for the unit).
+  class [[nodiscard]] CancelTo {
+   public:
+    CancelTo(ClientSession& session, const net::Address& address, BackendKey key) : session_(session) {
+      std::lock_guard lock(session_.cancel_lock_);
+      session_.cancel_address_ = &address;
+      session_.cancel_key_ = key;
+    }
+    CancelTo(const CancelTo&) = delete;
+    CancelTo& operator=(const CancelTo&) = delete;
+    ~CancelTo() {
+      std::lock_guard lock(session_.cancel_lock_);
+      session_.cancel_address_ = nullptr;
+    }
+
+   private:
+    ClientSession& session_;
+  };
   [[nodiscard]] std::optional<CancelTarget> cancel_target() const {
-    std::lock_guard lock(cancel_mu_);
-    return cancel_target_;
+    std::lock_guard lock(cancel_lock_);
+    if (cancel_address_ == nullptr) return std::nullopt;
+    return CancelTarget{*cancel_address_, cancel_key_};
   }
 
  private:
-  mutable std::mutex cancel_mu_;
-  std::optional<CancelTarget> cancel_target_;
+  // A byte, where std::mutex is 40 per client: it is held for a few
+  // instructions, and only a CancelRequest ever contends for it.
+  class SpinLock {
+   public:
+    void lock() noexcept {
+      while (locked_.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
+    }
+    void unlock() noexcept { locked_.clear(std::memory_order_release); }
+
+   private:
+    std::atomic_flag locked_;
+  };
+  mutable SpinLock cancel_lock_;
+  const net::Address* cancel_address_ = nullptr;
+  BackendKey cancel_key_{};
   std::optional<std::vector<std::uint8_t>> tls_server_end_point_;
 };
 

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/post.hpp>
 #include <spdlog/logger.h>
 
@@ -33,6 +34,17 @@ void spawn(const Executor& executor, Awaitable&& task, std::shared_ptr<spdlog::l
         log->error("internal error in {}: unknown exception", what);
       }
     });
+  });
+}
+
+// The same for a task that catches and logs what it throws itself. Its
+// completion handler is then empty, where spawn's holds the logger: the
+// frame under the task, there as long as the task is (a client connection's),
+// is 32 bytes smaller.
+template <class Executor, class Awaitable>
+void spawn_detached(const Executor& executor, Awaitable&& task) {
+  asio::post(executor, [executor, task = std::forward<Awaitable>(task)]() mutable {
+    asio::co_spawn(executor, std::move(task), asio::detached);
   });
 }
 

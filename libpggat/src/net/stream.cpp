@@ -60,8 +60,22 @@ std::span<asio::const_buffer> Stream::send_at_once(std::span<asio::const_buffer>
   return drop_front(all, sent);
 }
 
+IoResult Stream::read_now(asio::mutable_buffer buffer) {
+  if (!socket_.is_open()) return {asio::error::bad_descriptor, 0};
+  if (tls_) return {asio::error::would_block, 0};
+  if (buffer.size() == 0) return {std::error_code{}, 0};
+  for (;;) {
+    const ssize_t n = ::recv(socket_.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (n > 0) return {std::error_code{}, static_cast<std::size_t>(n)};
+    if (n == 0) return {asio::error::eof, 0};
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return {asio::error::would_block, 0};
+    return {std::error_code(errno, asio::error::get_system_category()), 0};
+  }
+}
+
 bool Stream::input_pending() const {
-  if (tls_ && SSL_pending(tls_->native_handle()) > 0) return true;
+  if (tls_ && SSL_pending(tls_->stream.native_handle()) > 0) return true;
   if (!socket_.is_open()) return true;
   std::byte b;
   for (;;) {
@@ -98,23 +112,21 @@ void Stream::move_to(const asio::any_io_executor& executor) {
 
 asio::awaitable<std::error_code> Stream::start_tls_server(std::shared_ptr<TlsServerContext> context,
                                                          std::string* why) {
-  tls_ = std::make_unique<TlsStream>(socket_, context->context());
-  tls_context_ = context;
-  auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, use_nothrow);
-  if (ec && why != nullptr) *why = describe_handshake_error(tls_->native_handle(), ec);
+  tls_ = std::make_unique<Tls>(socket_, context, context->context());
+  auto [ec] = co_await tls_->stream.async_handshake(asio::ssl::stream_base::server, use_nothrow);
+  if (ec && why != nullptr) *why = describe_handshake_error(tls_->stream.native_handle(), ec);
   co_return ec;
 }
 
 asio::awaitable<std::error_code> Stream::start_tls_client(std::shared_ptr<TlsClientContext> context,
                                                          std::string host, std::string* why) {
-  tls_ = std::make_unique<TlsStream>(socket_, context->context());
-  tls_context_ = context;
-  if (auto problem = context->prepare(tls_->native_handle(), host)) {
+  tls_ = std::make_unique<Tls>(socket_, context, context->context());
+  if (auto problem = context->prepare(tls_->stream.native_handle(), host)) {
     if (why != nullptr) *why = *problem;
     co_return make_error_code(std::errc::invalid_argument);
   }
-  auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, use_nothrow);
-  if (ec && why != nullptr) *why = describe_handshake_error(tls_->native_handle(), ec);
+  auto [ec] = co_await tls_->stream.async_handshake(asio::ssl::stream_base::client, use_nothrow);
+  if (ec && why != nullptr) *why = describe_handshake_error(tls_->stream.native_handle(), ec);
   co_return ec;
 }
 
@@ -124,7 +136,7 @@ asio::awaitable<void> Stream::close_gracefully(std::chrono::milliseconds limit) 
     // close_notify, then TLS reads (and drops) what the peer sends until it
     // closes too: the same drain as below, a layer up.
     auto shutdown = [this]() -> asio::awaitable<bool> {
-      auto [ec] = co_await tls_->async_shutdown(use_nothrow);
+      auto [ec] = co_await tls_->stream.async_shutdown(use_nothrow);
       co_return !ec;
     };
     (void)co_await with_timeout(shutdown(), limit);

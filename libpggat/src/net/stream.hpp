@@ -43,7 +43,7 @@ class Stream {
 
   // co_await yields std::tuple<std::error_code, std::size_t>.
   asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) {
-    if (tls_) return tls_->async_read_some(buffer, use_nothrow);
+    if (tls_) return tls_->stream.async_read_some(buffer, use_nothrow);
     return socket_.async_read_some(buffer, use_nothrow);
   }
   // Writes every byte of the sequence; yields std::tuple<std::error_code, std::size_t>.
@@ -66,6 +66,13 @@ class Stream {
   [[nodiscard]] std::span<asio::const_buffer> send_at_once(std::span<asio::const_buffer> all,
                                                            std::error_code& ec);
 
+  // Reads what has arrived, without waiting: one recv on plain streams.
+  // asio::error::would_block when nothing has (wait with
+  // socket().async_wait(wait_read), then call again), asio::error::eof when
+  // the peer closed. TLS streams answer would_block: they read with read_some.
+  // `buffer` is not empty.
+  [[nodiscard]] IoResult read_now(asio::mutable_buffer buffer);
+
   // Whether data, EOF or an error is waiting now, without consuming it or
   // blocking: one recv(MSG_PEEK). For a peer that should be silent (an idle
   // server), anything at all means it is going away.
@@ -82,7 +89,7 @@ class Stream {
 
   [[nodiscard]] bool is_tls() const { return tls_ != nullptr; }
   // The TLS session (nullptr on plain streams), for facts about it.
-  [[nodiscard]] SSL* tls_handle() const { return tls_ ? tls_->native_handle() : nullptr; }
+  [[nodiscard]] SSL* tls_handle() const { return tls_ ? tls_->stream.native_handle() : nullptr; }
 
   // Cancels pending operations; the stream stays usable.
   void cancel() noexcept {
@@ -129,18 +136,24 @@ class Stream {
     const auto count = std::distance(asio::buffer_sequence_begin(buffers),
                                      asio::buffer_sequence_end(buffers));
     if (count <= 1 || total > coalesce_limit)
-      co_return co_await asio::async_write(*tls_, buffers, use_nothrow);
-    tls_scratch_.resize(total);
-    asio::buffer_copy(asio::buffer(tls_scratch_), buffers);
-    auto [ec, n] = co_await asio::async_write(*tls_, asio::buffer(tls_scratch_), use_nothrow);
+      co_return co_await asio::async_write(tls_->stream, buffers, use_nothrow);
+    tls_->scratch.resize(total);
+    asio::buffer_copy(asio::buffer(tls_->scratch), buffers);
+    auto [ec, n] = co_await asio::async_write(tls_->stream, asio::buffer(tls_->scratch), use_nothrow);
     co_return IoResult{ec, n};
   }
   static constexpr std::size_t coalesce_limit = 64 * 1024;
 
   Socket socket_;
-  std::unique_ptr<TlsStream> tls_;
-  std::shared_ptr<void> tls_context_;  // keeps the context alive as long as tls_
-  std::vector<std::byte> tls_scratch_;
+  // All of TLS behind one pointer: a plain connection pays 8 bytes for it.
+  struct Tls {
+    Tls(Socket& socket, std::shared_ptr<void> owner, asio::ssl::context& context)
+        : context_owner(std::move(owner)), stream(socket, context) {}
+    std::shared_ptr<void> context_owner;  // first: the context outlives the engine
+    TlsStream stream;
+    std::vector<std::byte> scratch;
+  };
+  std::unique_ptr<Tls> tls_;
   std::uint64_t bytes_written_ = 0;
   int family_ = -1;  // the socket's address family, learnt at the first move_to
 };

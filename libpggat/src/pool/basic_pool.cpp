@@ -72,29 +72,43 @@ asio::awaitable<std::error_code> greet(detail::ClientSession& session, const Par
   co_return co_await net::flush(session.conn);
 }
 
-// Waiting for a client's next message without a server, in two halves
-// around the read, which the caller does in its own frame (a coroutine per
-// wait costs an allocation per transaction). An idle client holds no receive
-// buffer (16 KiB, most of what a connection costs): its next bytes land in
-// `first`, and a buffer is taken (a spare one, usually) once they came. A
-// longer request reads on in the pump.
-using IdleBuffer = std::array<std::byte, 512>;
-
-asio::mutable_buffer begin_idle_wait(detail::ClientSession& session, IdleBuffer& first) {
+// Waiting for a client's next message without a server. An idle client
+// holds no buffers (16 KiB to receive, most of what a connection costs): the
+// socket is waited on, in the caller's frame (a coroutine per wait costs an
+// allocation per transaction, and a frame that lives while the client
+// idles), and then read into a receive buffer taken for it (a spare one,
+// usually). A wait and a read are the two system calls an asynchronous read
+// that has to wait costs too. A longer request reads on in the pump.
+void release_idle_buffers(detail::ClientSession& session) {
   session.conn.in.release_if_empty();
   if (session.conn.out.capacity() > 0) proto::Buffer().swap(session.conn.out);
-  return asio::buffer(first);
 }
 
-// False when the client left (end of file or error).
-bool end_idle_wait(detail::ClientSession& session, const IdleBuffer& first, std::error_code ec,
-                   std::size_t n) {
-  if (ec || n == 0) return false;
+// After the wait: false when the client left. Nothing read (a spurious
+// wakeup) is not leaving.
+bool read_idle_now(detail::ClientSession& session) {
   net::RecvBuffer& in = session.conn.in;
-  const asio::mutable_buffer space = in.prepare();
-  std::memcpy(space.data(), first.data(), n);
+  const auto [ec, n] = session.conn.stream.read_now(in.prepare());
+  if (!ec) {
+    in.commit(n);
+    return true;
+  }
+  in.release_if_empty();
+  return ec == asio::error::would_block;
+}
+
+// The same for a TLS client, whose bytes come through the engine: they land
+// in a small buffer of this frame's (there while it waits) and move to a
+// receive buffer once they came. False when the client left.
+asio::awaitable<bool> read_idle_tls(detail::ClientSession& session) {
+  release_idle_buffers(session);
+  std::array<std::byte, 512> first;
+  const auto [ec, n] = co_await session.conn.stream.read_some(asio::buffer(first));
+  if (ec || n == 0) co_return false;
+  net::RecvBuffer& in = session.conn.in;
+  std::memcpy(in.prepare().data(), first.data(), n);
   in.commit(n);
-  return true;
+  co_return true;
 }
 
 // A server still held when the code holding it throws is closed, never lost.
@@ -209,22 +223,80 @@ class BasicPool final : public Pool {
     return primary_then_replicas([](const pool::ServerPool& p) { return p.recipe_stats(); });
   }
 
+  // Not a coroutine: the client's session runs in serve_transactions' or
+  // serve_session's frame, without one of this function's kept around it.
   asio::awaitable<Verdict> serve(Client& client) override {
-    clients_.fetch_add(1, std::memory_order_relaxed);
-    clients_served_.fetch_add(1, std::memory_order_relaxed);
-    struct Leave {
-      std::atomic<std::uint64_t>& n;
-      ~Leave() { n.fetch_sub(1, std::memory_order_relaxed); }
-    } leave{clients_};
     if (const auto& pass = client.session().scram_pass_through) {
       servers_->offer_scram_keys(pass->secret, pass->keys);
       if (replicas_) replicas_->offer_scram_keys(pass->secret, pass->keys);
     }
-    if (options_.release_after_transaction) co_return co_await serve_transactions(client);
-    co_return co_await serve_session(client);
+    if (options_.release_after_transaction) return serve_transactions(client);
+    return serve_session(client);
   }
 
  private:
+  // Counts the pool's clients while it serves one.
+  class Attending {
+   public:
+    explicit Attending(BasicPool& pool) : clients_(pool.clients_) {
+      clients_.fetch_add(1, std::memory_order_relaxed);
+      pool.clients_served_.fetch_add(1, std::memory_order_relaxed);
+    }
+    Attending(const Attending&) = delete;
+    Attending& operator=(const Attending&) = delete;
+    ~Attending() { clients_.fetch_sub(1, std::memory_order_relaxed); }
+
+   private:
+    std::atomic<std::uint64_t>& clients_;
+  };
+
+  // What transaction pooling keeps for a client from one unit of work to the
+  // next, in serve_transactions' frame (a unit's own state lives in
+  // serve_unit's, made per unit). The rest is made once the client is
+  // greeted (begin_units).
+  struct TransactionSession {
+    explicit TransactionSession(const Client& client)
+        : share(std::make_shared<pool::ClientShare>(pool::ClientShare{.client_id = client.id()})) {}
+    std::shared_ptr<pool::ClientShare> share;  // the client's account for the rob pooler
+    pool::HybridClient route;
+    pool::TransactionClient state;
+    std::vector<std::unique_ptr<Middleware>> middlewares;
+    std::optional<pool::ClientMeter> meter;
+    pool::UnitOptions options;
+    std::unique_ptr<pool::ReplayRecord> record;  // hybrid only: what a unit on a replica sent, for its replay
+  };
+
+  void begin_units(Client& client, TransactionSession& ts) {
+    ts.middlewares = make_middlewares(client);
+    ts.meter.emplace(counters_, client.session().conn);
+    ts.options = pool::UnitOptions{
+        .registry = options_.extended_query_sync ? &statements_ : nullptr,
+        .dynamic_parameters = options_.parameter_status_sync == ParameterStatusSync::dynamic,
+        .idle_transaction_timeout = options_.idle_transaction_timeout,
+        .track_writes = hybrid_.has_value(),
+        .meter = &*ts.meter};
+    if (hybrid_) ts.record = std::make_unique<pool::ReplayRecord>();
+  }
+
+  // The client's mode with replicas and the parameters that follow it.
+  // An error is the client's FATAL one.
+  std::optional<PgError> start_tracking(Client& client, TransactionSession& ts) {
+    if (hybrid_) {
+      auto mode = pool::take_hybrid_mode(client.parameters);
+      if (!mode) return std::move(mode.error());
+      ts.route.mode = *mode;
+    }
+    std::vector<std::string> tracked = options_.tracked_parameters;
+    for (const auto& [name, value] : client.parameters) {
+      if (std::none_of(tracked.begin(), tracked.end(),
+                       [&name = name](const std::string& n) { return iequals(n, name); }))
+        tracked.push_back(name);
+    }
+    auto interned = tracked_lists_.intern(std::move(tracked));
+    ts.state.tracked = std::move(interned.names);
+    ts.state.tracked_id = interned.id;
+    return std::nullopt;
+  }
   // The primary's rows, then the replicas' marked as such (hybrid pools).
   template <class List>
   std::invoke_result_t<List, const pool::ServerPool&> primary_then_replicas(List list) const {
@@ -240,6 +312,7 @@ class BasicPool final : public Pool {
 
   asio::awaitable<Verdict> serve_session(Client& client) {
     using namespace asio::experimental::awaitable_operators;
+    const Attending attending(*this);
     detail::ClientSession& session = client.session();
     auto acquired =
         co_await (servers_->acquire(options_.client_acquire_timeout) || wait_for_hangup(session));
@@ -264,11 +337,12 @@ class BasicPool final : public Pool {
     }
 
     const auto middlewares = make_middlewares(client);
-    session.set_cancel_target(server.address, server.key);
+    std::optional<detail::ClientSession::CancelTo> cancel_to;
+    cancel_to.emplace(session, server.address, server.key);
     pool::ClientMeter meter(counters_, session.conn);
     const pool::RelayOutcome outcome = co_await pool::relay_session(
         session, server, middlewares, options_.idle_transaction_timeout, &meter);
-    session.clear_cancel_target();
+    cancel_to.reset();
 
     if (outcome.end == pool::RelayOutcome::End::server_gone) {
       if (log_) log_->warn("client #{}: {}", client.id(), outcome.detail);
@@ -286,80 +360,63 @@ class BasicPool final : public Pool {
   // a unit of work until the server is idle again outside a transaction. With
   // replicas, each unit goes where choose_server sends it, and a unit a
   // replica cannot finish is replayed on the primary.
+  //
+  // While the client is idle only this frame (and its callers') exists, and
+  // it lives as long as the client: what the startup needs is in
+  // greet_client's frame, what a unit needs in serve_unit's.
   asio::awaitable<Verdict> serve_transactions(Client& client) {
+    const Attending attending(*this);
     detail::ClientSession& session = client.session();
-    // The client's account for the rob pooler, across its units of work.
-    auto share = std::make_shared<pool::ClientShare>(pool::ClientShare{.client_id = client.id()});
-    pool::HybridClient route;
-    if (hybrid_) {
-      auto mode = pool::take_hybrid_mode(client.parameters);
-      if (!mode) co_return Verdict::fail(std::move(mode.error()));
-      route.mode = *mode;
-    }
-    pool::TransactionClient state;
-    state.tracked = options_.tracked_parameters;
-    for (const auto& [name, value] : client.parameters) {
-      if (std::none_of(state.tracked.begin(), state.tracked.end(),
-                       [&name = name](const std::string& n) { return iequals(n, name); }))
-        state.tracked.push_back(name);
-    }
-    state.tracked_id = tracked_lists_.id_of(state.tracked);
-
-    if (auto failed = co_await greet_client(client, route, share, state)) co_return std::move(*failed);
-
-    const auto middlewares = make_middlewares(client);
-    pool::ClientMeter meter(counters_, session.conn);
-    const pool::UnitOptions unit_options{
-        .registry = options_.extended_query_sync ? &statements_ : nullptr,
-        .dynamic_parameters = options_.parameter_status_sync == ParameterStatusSync::dynamic,
-        .idle_transaction_timeout = options_.idle_transaction_timeout,
-        .track_writes = hybrid_.has_value(),
-        .meter = &meter};
-    // Hybrid only: what a unit on a replica sent, for its replay.
-    const auto record = hybrid_ ? std::make_unique<pool::ReplayRecord>() : nullptr;
-    const auto executor = co_await asio::this_coro::executor;
-    IdleBuffer idle_buffer;
-    // While the client is idle only this frame (and its callers') exists: a
-    // unit's own state lives in serve_unit's frame, made per unit.
+    TransactionSession ts(client);
+    if (auto failed = co_await greet_client(client, ts)) co_return std::move(*failed);
+    begin_units(client, ts);
     for (;;) {
-      if (session.conn.in.empty()) {
-        auto [ec, n] = co_await session.conn.stream.read_some(begin_idle_wait(session, idle_buffer));
-        if (!end_idle_wait(session, idle_buffer, ec, n)) co_return Verdict::done();
+      if (session.conn.in.empty() && session.conn.stream.is_tls()) {
+        const bool arrived = co_await read_idle_tls(session);
+        if (!arrived) co_return Verdict::done();
+      }
+      while (session.conn.in.empty()) {
+        release_idle_buffers(session);
+        auto [ec] = co_await session.conn.stream.socket().async_wait(net::Socket::wait_read, net::use_nothrow);
+        if (ec || !read_idle_now(session)) co_return Verdict::done();
       }
       if (static_cast<char>(session.conn.in.data()[0]) == 'X') co_return Verdict::done();
-      // Only a batch that starts with Parse can be a prepare-only one; the
-      // pool's lock is taken for nothing else.
-      if (unit_options.registry != nullptr && static_cast<char>(session.conn.in.data()[0]) == 'P' &&
-          servers_->idle_count() == 0) {
-        proto::Buffer& reply = session.conn.out;
-        const std::size_t answered = pool::prepare_only_batch(
-            session.conn.in.data(), session.facts.max_message_size, state, statements_, reply);
-        if (answered > 0) {
-          session.conn.in.consume(answered);
-          const auto ec = co_await net::flush(session.conn);
-          if (ec) co_return Verdict::done();
-          continue;
-        }
+      if (answer_prepare_only(session, ts)) {
+        const auto ec = co_await net::flush(session.conn);
+        if (ec) co_return Verdict::done();
+        continue;
       }
-      auto ended = co_await serve_unit(client, route, share, state, unit_options, middlewares,
-                                       record.get(), executor);
-      if (ended) co_return std::move(*ended);
+      if (auto ended = co_await serve_unit(client, ts)) co_return std::move(*ended);
     }
   }
 
-  // Startup: one server tells the client what the parameters are, after
-  // being given the client's (a bad one fails the client as PostgreSQL would).
-  // nullopt when the client may go on.
-  asio::awaitable<std::optional<Verdict>> greet_client(Client& client, const pool::HybridClient& route,
-                                                       const std::shared_ptr<pool::ClientShare>& share,
-                                                       pool::TransactionClient& state) {
+  // A batch of Parse messages only, answered without a server when none is
+  // idle (the reply is in the client's out buffer, to flush). Only a batch
+  // that starts with Parse can be one: the pool's lock is taken for nothing else.
+  bool answer_prepare_only(detail::ClientSession& session, TransactionSession& ts) {
+    if (ts.options.registry == nullptr || static_cast<char>(session.conn.in.data()[0]) != 'P' ||
+        servers_->idle_count() != 0)
+      return false;
+    const std::size_t answered = pool::prepare_only_batch(session.conn.in.data(), session.facts.max_message_size,
+                                                          ts.state, statements_, session.conn.out);
+    session.conn.in.consume(answered);
+    return answered > 0;
+  }
+
+  // Startup: the client's mode and tracked parameters, then one server tells
+  // the client what the parameters are, after being given the client's (a
+  // bad one fails the client as PostgreSQL would). nullopt when the client
+  // may go on.
+  asio::awaitable<std::optional<Verdict>> greet_client(Client& client, TransactionSession& ts) {
+    if (auto error = start_tracking(client, ts)) co_return Verdict::fail(std::move(*error));
+    pool::TransactionClient& state = ts.state;
     detail::ClientSession& session = client.session();
-    auto result = co_await choose_server(route, share);
+    auto result = co_await choose_server(ts.route, ts.share);
     if (!result) co_return std::move(result.error());
     auto [holder, handle] = std::move(*result);
     DiscardUnlessReturned guard{holder, handle};
     backend::ServerConnection& server = *handle->connection;
-    for (const auto& name : state.tracked) {
+    for (const auto& name : *state.tracked) {
       if (const std::string* v = handle->transaction.defaults.find(name)) state.wanted.set(name, *v);
     }
     for (const auto& [name, value] : client.parameters) state.wanted.set(name, value);
@@ -377,7 +434,7 @@ class BasicPool final : public Pool {
     // The client's server is the pool, not the replica that happened to
     // greet it: libpq's target_session_attrs=read-write reads this.
     if (hybrid_ && view.find("in_hot_standby") != nullptr)
-      view.set("in_hot_standby", route.mode == pool::HybridMode::ro ? "on" : "off");
+      view.set("in_hot_standby", ts.route.mode == pool::HybridMode::ro ? "on" : "off");
     state.view.adopt(parameter_sets_.intern(view));
     holder->release(std::move(handle));
     const auto greet_ec = co_await greet(session, state.view.get());
@@ -387,12 +444,15 @@ class BasicPool final : public Pool {
 
   // One unit of work: a server for it, the relay, and what its end means for
   // the client. nullopt when the client goes on with its next unit.
-  asio::awaitable<std::optional<Verdict>> serve_unit(
-      Client& client, pool::HybridClient& route, const std::shared_ptr<pool::ClientShare>& share,
-      pool::TransactionClient& state, const pool::UnitOptions& unit_options,
-      const std::vector<std::unique_ptr<Middleware>>& middlewares, pool::ReplayRecord* record,
-      const asio::any_io_executor& executor) {
+  asio::awaitable<std::optional<Verdict>> serve_unit(Client& client, TransactionSession& ts) {
     detail::ClientSession& session = client.session();
+    pool::HybridClient& route = ts.route;
+    const std::shared_ptr<pool::ClientShare>& share = ts.share;
+    pool::TransactionClient& state = ts.state;
+    const pool::UnitOptions& unit_options = ts.options;
+    const std::vector<std::unique_ptr<Middleware>>& middlewares = ts.middlewares;
+    pool::ReplayRecord* record = ts.record.get();
+    const auto executor = co_await asio::this_coro::executor;
     // An idle server of the primary when one is there: no coroutine frames.
     Chosen chosen{servers_.get(), replicas_ ? nullptr : servers_->try_acquire(executor, share)};
     if (chosen.handle) {
@@ -552,16 +612,17 @@ class BasicPool final : public Pool {
       detail::ClientSession& session, pool::PooledServer& pooled, pool::TransactionClient& state,
       const pool::UnitOptions& options, const std::vector<std::unique_ptr<Middleware>>& middlewares) {
     backend::ServerConnection& server = *pooled.connection;
-    session.set_cancel_target(server.address, server.key);
-    pool::UnitOutcome outcome =
-        co_await pool::relay_unit(session, server, pooled.transaction, state, options, middlewares);
-    if (outcome.end == pool::UnitOutcome::End::retry) {
-      // Once: a statement that changes again under the retry fails visibly.
-      pool::UnitOptions once = options;
-      once.retry_changed_statements = false;
-      outcome = co_await pool::relay_unit(session, server, pooled.transaction, state, once, middlewares);
+    pool::UnitOutcome outcome;
+    {
+      const detail::ClientSession::CancelTo cancel_to(session, server.address, server.key);
+      outcome = co_await pool::relay_unit(session, server, pooled.transaction, state, options, middlewares);
+      if (outcome.end == pool::UnitOutcome::End::retry) {
+        // Once: a statement that changes again under the retry fails visibly.
+        pool::UnitOptions once = options;
+        once.retry_changed_statements = false;
+        outcome = co_await pool::relay_unit(session, server, pooled.transaction, state, once, middlewares);
+      }
     }
-    session.clear_cancel_target();
     if (options.meter != nullptr) options.meter->settle_bytes();
     co_return outcome;
   }
@@ -627,7 +688,7 @@ class BasicPool final : public Pool {
                                            pool::TransactionServer& server_state,
                                            pool::TransactionClient& state) {
     std::vector<std::string> names;
-    for (const auto& name : state.tracked)
+    for (const auto& name : *state.tracked)
       if (server.parameters.find(name) == nullptr) names.push_back(name);
     auto values = co_await pool::read_settings(server, names);
     if (!values) co_return;

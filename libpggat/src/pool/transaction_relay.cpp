@@ -35,7 +35,7 @@ std::span<const std::string> unreported_parameters(const backend::ServerConnecti
   const std::uint64_t reported = server.parameters.version();
   if (client.tracked_id == 0 || cache.tracked_id != client.tracked_id || cache.reported_version != reported) {
     cache.names.clear();
-    for (const auto& name : client.tracked)
+    for (const auto& name : *client.tracked)
       if (server.parameters.find(name) == nullptr) cache.names.push_back(name);
     cache.tracked_id = client.tracked_id;
     cache.reported_version = reported;
@@ -516,7 +516,7 @@ class DownInspector {
     const auto ps = proto::be::ParameterStatus::decode(body);
     if (!ps) return true;
     if (options_.dynamic_parameters &&
-        std::any_of(client_.tracked.begin(), client_.tracked.end(),
+        std::any_of(client_.tracked->begin(), client_.tracked->end(),
                     [&](const std::string& n) { return iequals(n, ps->name); }))
       client_.wanted.set(ps->name, ps->value);
     // The client hears about a value once, however many servers report it.

@@ -20,14 +20,21 @@ struct TransactionClient {
   SharedParameters wanted;  // session parameters every server it gets must have
   SharedParameters view;    // the ParameterStatus values the client has been told
   // Parameters whose changes follow the client (tracked_parameters and the
-  // ones it gave at startup).
-  std::vector<std::string> tracked;
+  // ones it gave at startup). One copy per distinct list (TrackedLists), not
+  // one per client: most clients' lists are equal.
+  std::shared_ptr<const std::vector<std::string>> tracked = no_names();
   // Names `tracked` for the servers' caches: equal lists share an id (see
   // TrackedLists); 0 means unknown, and nothing is cached for it.
   std::uint64_t tracked_id = 0;
   // A query may have changed a tracked parameter that PostgreSQL does not
   // report (search_path): read it back before the server goes.
   bool settings_dirty = false;
+
+ private:
+  static const std::shared_ptr<const std::vector<std::string>>& no_names() {
+    static const auto none = std::make_shared<const std::vector<std::string>>();
+    return none;
+  }
 };
 
 // What pggat knows about a server beyond its connection.
@@ -58,24 +65,30 @@ struct TransactionServer {
   } unreported;
 };
 
-// Gives equal tracked lists the same id (TransactionClient::tracked_id).
-// Clients differ in the parameters they start with, but only a few lists are
-// common; past `max_lists` new ones get fresh ids (correct, just not shared).
+// Gives equal tracked lists the same id (TransactionClient::tracked_id) and
+// one shared copy. Clients differ in the parameters they start with, but only
+// a few lists are common; past `max_lists` new ones get fresh ids and copies
+// of their own (correct, just not shared).
 class TrackedLists {
  public:
-  std::uint64_t id_of(const std::vector<std::string>& tracked) {
+  struct Interned {
+    std::shared_ptr<const std::vector<std::string>> names;
+    std::uint64_t id = 0;
+  };
+  Interned intern(std::vector<std::string> tracked) {
     std::lock_guard lock(mu_);
-    for (const auto& [list, id] : lists_)
-      if (list == tracked) return id;
-    const std::uint64_t id = next_++;
-    if (lists_.size() < max_lists) lists_.emplace_back(tracked, id);
-    return id;
+    for (const Interned& known : lists_)
+      if (*known.names == tracked) return known;
+    Interned fresh{std::make_shared<const std::vector<std::string>>(std::move(tracked)), next_++};
+    if (lists_.size() < max_lists) lists_.push_back(fresh);
+    return fresh;
   }
+  std::uint64_t id_of(std::vector<std::string> tracked) { return intern(std::move(tracked)).id; }
 
  private:
   static constexpr std::size_t max_lists = 64;
   std::mutex mu_;
-  std::vector<std::pair<std::vector<std::string>, std::uint64_t>> lists_;
+  std::vector<Interned> lists_;
   std::uint64_t next_ = 1;
 };
 

@@ -15,10 +15,11 @@ class PoolHandler final : public Handler {
   PoolHandler(std::shared_ptr<Pool> pool, std::optional<router::PoolHandlerSource> source)
       : pool_(std::move(pool)), source_(std::move(source)) {}
 
+  // Its frame lives as long as the client: the authentication's state is in
+  // authenticate's.
   asio::awaitable<Verdict> handle(Client& client) override {
     detail::ClientSession& session = client.session();
-    std::optional<PgError> error = co_await frontend::authenticate(session);
-    if (error) co_return Verdict::fail(std::move(*error));
+    if (auto failed = co_await authenticate(session)) co_return std::move(*failed);
     struct Serving {
       detail::ClientSession& session;
       ~Serving() { session.pool = nullptr; }
@@ -26,6 +27,12 @@ class PoolHandler final : public Handler {
     session.pool = pool_.get();
     co_return co_await pool_->serve(client);
   }
+  static asio::awaitable<std::optional<Verdict>> authenticate(detail::ClientSession& session) {
+    std::optional<PgError> error = co_await frontend::authenticate(session);
+    if (error) co_return Verdict::fail(std::move(*error));
+    co_return std::nullopt;
+  }
+
   void start(const Context& context) override { pool_->start(context); }
   void stop() override { pool_->stop(); }
   std::vector<std::shared_ptr<Pool>> pools() const override { return {pool_}; }

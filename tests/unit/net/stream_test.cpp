@@ -211,3 +211,32 @@ TEST_CASE("Stream::send_at_once leaves what the socket did not take, and nothing
   CHECK(ec);
   CHECK(after.empty());
 }
+
+TEST_CASE("Stream::read_now reads what arrived, and tells nothing yet, end of file and a closed stream apart",
+          "[net][stream]") {
+  asio::io_context io;
+  int outside = -1;
+  Stream stream(socket_pair(io, outside));
+  std::array<char, 16> buf{};
+
+  auto [nothing_ec, nothing] = stream.read_now(asio::buffer(buf));
+  CHECK(nothing_ec == asio::error::would_block);
+  CHECK(nothing == 0);
+
+  REQUIRE(::write(outside, "Q\0\0\0\x04", 5) == 5);
+  auto [ec, n] = stream.read_now(asio::buffer(buf));
+  CHECK(!ec);
+  REQUIRE(n == 5);
+  CHECK(buf[0] == 'Q');
+
+  ::close(outside);
+  auto [eof_ec, eof_n] = stream.read_now(asio::buffer(buf));
+  CHECK(eof_ec == asio::error::eof);
+  CHECK(eof_n == 0);
+
+  stream.close();
+  auto [closed_ec, closed_n] = stream.read_now(asio::buffer(buf));
+  CHECK(closed_ec);
+  CHECK(closed_ec != asio::error::would_block);
+  CHECK(closed_n == 0);
+}

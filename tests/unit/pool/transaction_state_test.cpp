@@ -1,4 +1,4 @@
-// Unit tests of pool/transaction_state: TrackedLists gives equal tracked lists one id.
+// Unit tests of pool/transaction_state: TrackedLists gives equal tracked lists one id and one copy.
 #include "pool/transaction_state.hpp"
 
 #include <catch2/catch.hpp>
@@ -30,4 +30,18 @@ TEST_CASE("TrackedLists: past its capacity, new lists get fresh ids, never a tak
   std::sort(ids.begin(), ids.end());
   CHECK(std::adjacent_find(ids.begin(), ids.end()) == ids.end());
   CHECK(lists.id_of({"p0"}) == 1);  // an early list is still known
+}
+
+TEST_CASE("TrackedLists: clients with equal lists share one copy of it", "[pool][transaction_state]") {
+  TrackedLists lists;
+  const std::vector<std::string> a{"client_encoding", "search_path"};
+  const auto first = lists.intern(a);
+  const auto second = lists.intern(a);
+  REQUIRE(first.names != nullptr);
+  CHECK(*first.names == a);
+  CHECK(first.names == second.names);  // the same object, not an equal one
+  CHECK(first.id == second.id);
+  const auto other = lists.intern({"TimeZone"});
+  CHECK(other.names != first.names);
+  CHECK(*other.names == std::vector<std::string>{"TimeZone"});
 }
