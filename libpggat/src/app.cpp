@@ -548,6 +548,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
       else
         co_await router::route_client(session.client, c->serving->routes->routes, log);
       log_disconnect(session, connected_at);
+      if (session.left) co_return;  // ~Connected closes it
       co_await session.conn.stream.close_gracefully(std::chrono::seconds(1));
     } catch (const std::exception& e) {
       log->error("internal error in client connection #{}: {}", session.facts.id, e.what());

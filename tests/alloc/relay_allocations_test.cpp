@@ -55,15 +55,13 @@ int posix_memalign(void** out, std::size_t align, std::size_t n) {
 }
 }
 
-// The goal is none. What is left are Asio's coroutine frames: its per-thread
-// recycler keeps two freed frames and only frames of at most 1,020 bytes
-// (thread_info_base: 255 chunks of 4), and relay_unit's and the pumps' are
-// about 1.7 KB with g++ 12, so they go to malloc every unit: 5 per unit with
-// g++ 12, 7 with clang 14 (other frame sizes). This test holds that figure;
-// lower it as frames go. (Before the relay took turns and stopped spawning
-// per unit it was 11 with g++.) A bigger recycler
-// (ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE 8) was tried: callgrind counted 2%
-// more instructions per transaction (its scan), and the size limit stays.
+// The goal is none. What is left are coroutine frames, which come from
+// malloc (ASIO_DISABLE_AWAITABLE_FRAME_RECYCLING, see meson.build): those of
+// serve_unit, run_unit, relay_unit and the pumps, 6 per unit with g++ 12
+// (5 with Asio's recycler, which took only frames of at most 1,020 bytes and
+// cost idle clients 700 bytes each; glibc's tcache serves the small ones as
+// quickly). This test holds that figure; lower it as frames go. (Before the
+// relay took turns and stopped spawning per unit it was 11 with g++.)
 constexpr std::uint64_t allowed_per_query = 7;
 
 TEST_CASE("relaying a query allocates at most a handful of coroutine frames", "[alloc]") {

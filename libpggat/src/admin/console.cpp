@@ -179,7 +179,10 @@ asio::awaitable<void> serve_console(detail::ClientSession& session, const AdminO
     }
     session.conn.in.consume(r.frame.total_size());
     After after;
-    if (type == 'X') co_return;
+    if (type == 'X') {
+      session.left = true;
+      co_return;
+    }
     if (type == 'Q') {
       after = answer(sql, admin, host, out);
       if (after.drain) {

@@ -48,6 +48,10 @@ class ClientSession {
   const Facts facts;
   const BackendKey key;  // the one pggat gave the client
   bool ssl = false;  // the startup ran over TLS
+  // The client sent Terminate or closed its end: none of our messages is
+  // left for it to read, so the connection closes without the drain of
+  // Stream::close_gracefully (a connection per transaction pays for it).
+  bool left = false;
   // RFC 5929 tls-server-end-point of our certificate on a TLS connection
   // (nullopt on plain ones): ScramServerOptions::channel_binding for
   // SCRAM-SHA-256-PLUS. Empty inside when the certificate leaves it undefined.

@@ -94,7 +94,9 @@ bool read_idle_now(detail::ClientSession& session) {
     return true;
   }
   in.release_if_empty();
-  return ec == asio::error::would_block;
+  if (ec == asio::error::would_block) return true;
+  session.left = true;  // end of file, or the connection broke
+  return false;
 }
 
 // The same for a TLS client, whose bytes come through the engine: they land
@@ -352,6 +354,9 @@ class BasicPool final : public Pool {
         log_->info("client #{}: protocol error: {}", client.id(), outcome.detail);
       servers_->release(std::move(handle));
     }
+    if (outcome.end == pool::RelayOutcome::End::client_terminated ||
+        outcome.end == pool::RelayOutcome::End::client_gone)
+      session.left = true;
     if (outcome.client_error) co_return Verdict::fail(*outcome.client_error);
     co_return Verdict::done();
   }
@@ -380,7 +385,10 @@ class BasicPool final : public Pool {
         auto [ec] = co_await session.conn.stream.socket().async_wait(net::Socket::wait_read, net::use_nothrow);
         if (ec || !read_idle_now(session)) co_return Verdict::done();
       }
-      if (static_cast<char>(session.conn.in.data()[0]) == 'X') co_return Verdict::done();
+      if (static_cast<char>(session.conn.in.data()[0]) == 'X') {
+        session.left = true;
+        co_return Verdict::done();
+      }
       if (answer_prepare_only(session, ts)) {
         const auto ec = co_await net::flush(session.conn);
         if (ec) co_return Verdict::done();
@@ -527,6 +535,7 @@ class BasicPool final : public Pool {
         co_return std::nullopt;
       case End::client_terminated:
       case End::client_gone:
+        session.left = true;
         holder->release(std::move(handle));
         co_return Verdict::done();
       case End::client_protocol_error:
