@@ -208,7 +208,7 @@ std::optional<std::string> apply_options(std::string_view options, Parameters& p
 
 asio::awaitable<StartupOutcome> read_startup(net::Connection& conn, std::chrono::nanoseconds timeout,
                                              std::shared_ptr<net::TlsServerContext> tls) {
-  auto outcome = co_await net::with_timeout(read_startup_unbounded(conn, std::move(tls)), timeout);
+  auto outcome = co_await net::with_deadline(conn.stream, read_startup_unbounded(conn, std::move(tls)), timeout);
   if (!outcome) {
     // PostgreSQL just drops such clients ("incomplete startup packet"); a clear
     // error costs nothing and helps whoever debugs a stuck client.

@@ -1,6 +1,8 @@
 // Parsing and printing of listen and dial addresses.
 #include "net/address.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -107,6 +109,22 @@ std::string endpoint_to_string(const asio::generic::stream_protocol::endpoint& e
                                 : 0;
     std::string path(un->sun_path, strnlen(un->sun_path, max));
     return path.empty() ? "[local]" : path;
+  }
+  if (sa->sa_family == AF_INET && ep.size() >= sizeof(sockaddr_in)) {
+    // By hand: inet_ntop goes through snprintf, and every client's address
+    // is formatted once as it connects.
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    const auto* octet = reinterpret_cast<const unsigned char*>(&in->sin_addr.s_addr);
+    char text[sizeof "255.255.255.255:65535"];
+    char* p = text;
+    char* const end = text + sizeof text;
+    for (int i = 0; i < 4; ++i) {
+      if (i > 0) *p++ = '.';
+      p = std::to_chars(p, end, static_cast<unsigned>(octet[i])).ptr;
+    }
+    *p++ = ':';
+    p = std::to_chars(p, end, static_cast<unsigned>(ntohs(in->sin_port))).ptr;
+    return std::string(text, p);
   }
   if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
     asio::ip::tcp::endpoint tcp;

