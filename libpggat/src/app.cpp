@@ -139,9 +139,9 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     log->info("listening on {}{}", lr->listener->bound_address(), lr->serving->tls ? " (TLS)" : "");
     net::spawn(executor,
                lr->listener->run([t = threads.get()] { return t->next(); },
-                                 [self = shared_from_this(), lr](net::Socket socket) {
+                                 [self = shared_from_this(), lr](net::Socket socket, const net::Listener::Peer& peer) {
                                    const auto ex = socket.get_executor();
-                                   auto connected = self->connect(self, lr, std::move(socket));
+                                   auto connected = self->connect(self, lr, std::move(socket), peer);
                                    net::spawn_detached(ex, self->serve_connection(std::move(connected)));
                                  }),
                log, "listener");
@@ -508,13 +508,12 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     bool over_limit = false;
   };
 
-  std::unique_ptr<Connected> connect(std::shared_ptr<AppState> self, ListenerRuntime* lr, net::Socket socket) {
+  std::unique_ptr<Connected> connect(std::shared_ptr<AppState> self, ListenerRuntime* lr, net::Socket socket,
+                                     const net::Listener::Peer& peer) {
     ClientSession::Facts facts;
     facts.unix_socket = lr->listener->is_unix();
     facts.local_address = lr->listener->bound_address();
-    std::error_code ec;
-    const auto peer = socket.remote_endpoint(ec);
-    facts.remote_address = ec ? "unknown" : net::endpoint_to_string(peer);
+    facts.remote_address = net::endpoint_to_string(peer);
     const auto ex = socket.get_executor();
 
     std::lock_guard lock(mu);

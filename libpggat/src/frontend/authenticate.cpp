@@ -207,10 +207,9 @@ asio::awaitable<std::optional<PgError>> authenticate(ClientSession& session) {
       }
     }
   }
+  // Not flushed: the greeting that follows (or an error) carries it, one
+  // write for the whole reply.
   proto::be::AuthenticationOk{}.encode(session.conn.out);
-  const auto ec = co_await net::flush(session.conn);
-  if (ec)
-    co_return PgError::fatal(sqlstate::connection_failure, "client went away during authentication");
   co_return std::nullopt;
 }
 

@@ -102,11 +102,12 @@ Expected<std::unique_ptr<Listener>, std::string> Listener::bind(
 }
 
 asio::awaitable<void> Listener::run(std::function<asio::any_io_executor()> next_executor,
-                                    std::function<void(Socket)> on_accept) {
+                                    std::function<void(Socket, const Peer&)> on_accept) {
   asio::steady_timer backoff(co_await asio::this_coro::executor);
+  Peer peer;
   while (acceptor_.is_open()) {
     // Accepted straight into the io_context of the thread that will serve it.
-    auto [ec, socket] = co_await acceptor_.async_accept(next_executor(), use_nothrow);
+    auto [ec, socket] = co_await acceptor_.async_accept(next_executor(), peer, use_nothrow);
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) {
       // Out of file descriptors and the like: pause instead of spinning.
@@ -118,7 +119,7 @@ asio::awaitable<void> Listener::run(std::function<asio::any_io_executor()> next_
       std::error_code ignored;
       socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     }
-    on_accept(std::move(socket));
+    on_accept(std::move(socket), peer);
   }
 }
 

@@ -26,10 +26,12 @@ class Listener {
       const asio::any_io_executor& executor, const ListenerOptions& options);
   ~Listener();
 
-  // Accepts until close(); each socket goes to on_accept, registered with
-  // the executor next_executor() gave for it.
+  using Peer = asio::generic::stream_protocol::endpoint;
+  // Accepts until close(); each socket goes to on_accept with its peer's
+  // address (from accept itself: no getpeername per client), registered
+  // with the executor next_executor() gave for it.
   asio::awaitable<void> run(std::function<asio::any_io_executor()> next_executor,
-                            std::function<void(Socket)> on_accept);
+                            std::function<void(Socket, const Peer&)> on_accept);
   // Stops accepting and removes a unix socket file.
   void close();
 
