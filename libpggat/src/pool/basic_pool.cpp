@@ -295,6 +295,17 @@ class BasicPool final : public Pool {
       if (!mode) return std::move(mode.error());
       ts.route.mode = *mode;
     }
+    const auto configured = [this](std::string_view name) {
+      return std::any_of(options_.tracked_parameters.begin(), options_.tracked_parameters.end(),
+                         [name](const std::string& n) { return iequals(n, name); });
+    };
+    if (std::all_of(client.parameters.begin(), client.parameters.end(),
+                    [&](const auto& p) { return configured(p.first); })) {
+      // The common case: the client's parameters are all tracked anyway.
+      ts.state.tracked = configured_tracked_.names;
+      ts.state.tracked_id = configured_tracked_.id;
+      return std::nullopt;
+    }
     std::vector<std::string> tracked = options_.tracked_parameters;
     for (const auto& [name, value] : client.parameters) {
       if (std::none_of(tracked.begin(), tracked.end(),
@@ -753,6 +764,8 @@ class BasicPool final : public Pool {
   std::optional<HybridSettings> hybrid_;
   pool::StatementRegistry statements_;
   pool::TrackedLists tracked_lists_;
+  // tracked_parameters as they are: what most clients track.
+  const pool::TrackedLists::Interned configured_tracked_ = tracked_lists_.intern(options_.tracked_parameters);
   pool::ParameterSets parameter_sets_;
   pool::StatusMessages status_messages_;
   pool::WantedMemo wanted_memo_;

@@ -69,7 +69,9 @@ class ParameterSets {
     std::lock_guard lock(mu_);
     std::shared_ptr<const Parameters> found;
     std::erase_if(sets_, [&](const std::shared_ptr<const Parameters>& held) {
-      if (!found && *held == list) {
+      // Equal versions mean equal lists (a copy keeps its version), and
+      // are quicker to compare: the same server's list, unchanged.
+      if (!found && (held->version() == list.version() || *held == list)) {
         found = held;
         return false;
       }
@@ -97,7 +99,9 @@ class WantedMemo {
   [[nodiscard]] std::shared_ptr<const Parameters> find(std::uint64_t tracked_id, const Parameters& defaults,
                                                        const Parameters& client) {
     std::lock_guard lock(mu_);
-    if (wanted_ && tracked_id == tracked_id_ && client == client_ && defaults == defaults_) return wanted_;
+    if (wanted_ && tracked_id == tracked_id_ && client == client_ &&
+        (defaults.version() == defaults_.version() || defaults == defaults_))
+      return wanted_;
     return nullptr;
   }
   void remember(std::uint64_t tracked_id, const Parameters& defaults, const Parameters& client,
