@@ -183,7 +183,8 @@ asio::awaitable<std::optional<PgError>> authenticate(ClientSession& session) {
       credentials ? credentials->secret(session.client.user) : std::optional<std::string>("");
   if (!secret || !secret->empty()) {
     auto exchanged =
-        co_await net::with_timeout(exchange(session, *credentials, secret), session.facts.startup_timeout);
+        co_await net::with_deadline(session.conn.stream, exchange(session, *credentials, secret),
+                                    session.facts.startup_timeout);
     if (!exchanged)
       co_return PgError::fatal(sqlstate::connection_failure, "authentication timed out");
     switch (exchanged->outcome) {

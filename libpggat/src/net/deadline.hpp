@@ -39,7 +39,7 @@ asio::awaitable<std::optional<T>> with_timeout(asio::awaitable<T> op,
 }
 
 // The same for an operation that waits only on `stream` (a startup read, a
-// TLS handshake): when `limit` passes first, the stream's pending operations
+// TLS handshake, a password exchange): when `limit` passes first, the stream's pending operations
 // are cancelled, which ends it, and the result is nullopt. A timer and a flag
 // instead of two coroutines raced in a parallel group: a client's startup
 // cost a fifth less in instructions with it.
