@@ -662,19 +662,24 @@ class BasicPool final : public Pool {
       detail::ClientSession& session, pool::PooledServer& pooled, pool::TransactionClient& state,
       const pool::UnitOptions& options, const std::vector<std::unique_ptr<Middleware>>& middlewares) {
     backend::ServerConnection& server = *pooled.connection;
-    pool::UnitOutcome outcome;
-    {
-      const detail::ClientSession::CancelTo cancel_to(session, server.address, server.key);
-      outcome = co_await pool::relay_unit(session, server, pooled.transaction, state, options, middlewares);
-      if (outcome.end == pool::UnitOutcome::End::retry) {
-        // Once: a statement that changes again under the retry fails visibly.
-        pool::UnitOptions once = options;
-        once.retry_changed_statements = false;
-        outcome = co_await pool::relay_unit(session, server, pooled.transaction, state, once, middlewares);
-      }
-    }
+    const detail::ClientSession::CancelTo cancel_to(session, server.address, server.key);
+    pool::UnitOutcome outcome =
+        co_await pool::relay_unit(session, server, pooled.transaction, state, options, middlewares);
+    if (outcome.end == pool::UnitOutcome::End::retry)
+      outcome = co_await retry_unit(session, pooled, state, options, middlewares);
     if (options.meter != nullptr) options.meter->settle_bytes();
     co_return outcome;
+  }
+  // The retry's copy of the options in a frame of its own: in run_unit's, it
+  // pushed that frame, made for every unit, past glibc's per-thread cache
+  // of small blocks (1,032 bytes).
+  static asio::awaitable<pool::UnitOutcome> retry_unit(
+      detail::ClientSession& session, pool::PooledServer& pooled, pool::TransactionClient& state,
+      const pool::UnitOptions& options, const std::vector<std::unique_ptr<Middleware>>& middlewares) {
+    // Once: a statement that changes again under the retry fails visibly.
+    pool::UnitOptions once = options;
+    once.retry_changed_statements = false;
+    co_return co_await pool::relay_unit(session, *pooled.connection, pooled.transaction, state, once, middlewares);
   }
 
   struct Chosen {

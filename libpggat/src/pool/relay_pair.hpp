@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -46,7 +47,7 @@ struct PairEnd {
   };
   Kind kind = Kind::client_terminated;
   std::string detail;                    // for the log
-  std::optional<PgError> client_error;  // for protocol errors
+  std::shared_ptr<const PgError> client_error;  // for protocol errors (see UnitOutcome)
 };
 
 namespace detail_relay {
@@ -241,8 +242,8 @@ PairEnd classify(const PairResult& pair, ServerName&& server_name) {
         if (r.ec == make_error_code(errc::timeout)) {
           out.kind = Kind::client_idle;
           out.detail = "idle in transaction for longer than idle_transaction_timeout";
-          out.client_error = PgError::fatal(
-              "25P03", "terminating connection due to idle-in-transaction timeout");
+          out.client_error = std::make_shared<const PgError>(
+              PgError::fatal("25P03", "terminating connection due to idle-in-transaction timeout"));
           break;
         }
         out.kind = Kind::client_gone;
@@ -251,7 +252,8 @@ PairEnd classify(const PairResult& pair, ServerName&& server_name) {
       case PumpEnd::protocol_error:
         out.kind = Kind::client_protocol_error;
         out.detail = proto::describe(r.frame_error, proto::Direction::frontend, r.header);
-        out.client_error = PgError::fatal(sqlstate::protocol_violation, out.detail);
+        out.client_error =
+            std::make_shared<const PgError>(PgError::fatal(sqlstate::protocol_violation, out.detail));
         break;
       case PumpEnd::sink_failed:
       case PumpEnd::yielded:  // never how a relay ends

@@ -115,9 +115,9 @@ asio::awaitable<RelayOutcome> relay_session(
   if (out.end == RelayOutcome::End::server_gone) {
     server.torn = true;
     if (!to_client.sent_fatal())
-      out.client_error = PgError::fatal(
+      out.client_error = std::make_shared<const PgError>(PgError::fatal(
           sqlstate::connection_failure,
-          "lost the connection to server " + server_name(server) + "; the session cannot continue");
+          "lost the connection to server " + server_name(server) + "; the session cannot continue"));
   }
   co_return out;
 }

@@ -27,7 +27,7 @@ struct RelayOutcome {
   End end = End::client_terminated;
   // What the client should still be told (protocol errors, a lost server),
   // unless it already got a FATAL from the server.
-  std::optional<PgError> client_error;
+  std::shared_ptr<const PgError> client_error;
   std::string detail;  // for the log
 };
 
