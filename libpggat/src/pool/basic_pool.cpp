@@ -295,22 +295,20 @@ class BasicPool final : public Pool {
       if (!mode) return std::move(mode.error());
       ts.route.mode = *mode;
     }
-    const auto configured = [this](std::string_view name) {
-      return std::any_of(options_.tracked_parameters.begin(), options_.tracked_parameters.end(),
-                         [name](const std::string& n) { return iequals(n, name); });
-    };
-    if (std::all_of(client.parameters.begin(), client.parameters.end(),
-                    [&](const auto& p) { return configured(p.first); })) {
-      // The common case: the client's parameters are all tracked anyway.
+    // The configured list, and the client's other parameters after it; most
+    // clients have none, and take the configured list without a copy.
+    std::vector<std::string> tracked;
+    for (const auto& [name, value] : client.parameters) {
+      const auto& list = tracked.empty() ? options_.tracked_parameters : tracked;
+      if (std::any_of(list.begin(), list.end(), [&name = name](const std::string& n) { return iequals(n, name); }))
+        continue;
+      if (tracked.empty()) tracked = options_.tracked_parameters;
+      tracked.push_back(name);
+    }
+    if (tracked.empty()) {
       ts.state.tracked = configured_tracked_.names;
       ts.state.tracked_id = configured_tracked_.id;
       return std::nullopt;
-    }
-    std::vector<std::string> tracked = options_.tracked_parameters;
-    for (const auto& [name, value] : client.parameters) {
-      if (std::none_of(tracked.begin(), tracked.end(),
-                       [&name = name](const std::string& n) { return iequals(n, name); }))
-        tracked.push_back(name);
     }
     auto interned = tracked_lists_.intern(std::move(tracked));
     ts.state.tracked = std::move(interned.names);
