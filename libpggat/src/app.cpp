@@ -108,6 +108,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   std::vector<std::function<void()>> on_stopped;
   std::optional<asio::steady_timer> grace_timer;
   std::optional<asio::steady_timer> stat_timer;
+  std::optional<asio::steady_timer> park_timer;  // park_idle_clients' tick
 
   // Touched by every thread's connections; the phase moves to stopping under
   // it too, so the last client to leave and shutdown() agree on who finishes.
@@ -194,6 +195,45 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
       stat_timer.emplace(executor);
       schedule_stat_line();
     }
+    park_timer.emplace(executor);
+    schedule_park_sweep();
+  }
+
+  void schedule_park_sweep() {
+    park_timer->expires_after(std::chrono::seconds(1));
+    park_timer->async_wait([self = shared_from_this()](std::error_code ec) {
+      if (ec || self->phase != Phase::running) return;
+      self->park_idle_clients();
+      self->schedule_park_sweep();
+    });
+  }
+
+  // Clients that were parked once and now wait between units in a frame of
+  // their own (ClientSession::waiting_since) are parked again after a
+  // second or two of waiting: an idle client then holds no frame.
+  void park_idle_clients() {
+    const std::uint32_t now = ClientSession::idle_clock_seconds();
+    std::lock_guard lock(mu);
+    for (const auto& [key, entry] : sessions) {
+      const std::uint32_t since = entry.session->waiting_since.load(std::memory_order_relaxed);
+      if (since != 0 && now - since >= 1) park_on_its_thread(entry, key);
+    }
+  }
+
+  // Under `mu`. On the client's thread the wait is still pending when
+  // waiting_since is set: cancelling it ends only that wait.
+  void park_on_its_thread(const SessionEntry& entry, BackendKey key) {
+    asio::post(entry.executor, [self = shared_from_this(), key] {
+      ClientSession* session = nullptr;
+      {
+        std::lock_guard lock(self->mu);
+        if (auto it = self->sessions.find(key); it != self->sessions.end()) session = it->second.session;
+      }
+      if (session == nullptr || session->waiting_since.load(std::memory_order_relaxed) == 0) return;
+      session->park_requested = true;
+      std::error_code ignored;
+      session->conn.stream.socket().cancel(ignored);
+    });
   }
 
   std::vector<ListenerStats> listener_stats() const {
@@ -364,7 +404,10 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
 
   AppStats snapshot() const {
     std::lock_guard lock(mu);
-    return stats;
+    AppStats s = stats;
+    for (const auto& [key, entry] : sessions)
+      if (entry.session->waiting_parked.load(std::memory_order_relaxed)) ++s.clients_parked;
+    return s;
   }
 
   BackendKey new_key_locked() {
@@ -480,7 +523,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   // A client from accept until it is gone: counted against its listener's
   // limit and findable by its key (CancelRequest, the console) until this
   // goes, however the connection ends, even if its coroutine never ran.
-  struct Connected {
+  struct Connected final : ClientSession::Owner {
     Connected(std::shared_ptr<AppState> app, ListenerRuntime* lr, std::shared_ptr<const Serving> serving,
               net::Socket socket, ClientSession::Facts facts, BackendKey key)
         : app(std::move(app)), lr(lr), serving(std::move(serving)), session(std::move(socket), std::move(facts), key) {}
@@ -498,6 +541,11 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
       }
       if (last) asio::post(app->executor, [app = app] { app->finish(); });
     }
+    ClientSession& owned() override { return session; }
+    void finish(std::unique_ptr<ClientSession::Owner> self, Verdict verdict) override {
+      std::unique_ptr<Connected> c(static_cast<Connected*>(self.release()));
+      c->app->after_parked(std::move(c), std::move(verdict));
+    }
 
     std::shared_ptr<AppState> app;  // kept alive for as long as the connection lives
     ListenerRuntime* lr;
@@ -506,6 +554,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     std::shared_ptr<const Serving> serving;
     ClientSession session;
     bool over_limit = false;
+    std::chrono::steady_clock::time_point connected_at{};  // once admitted
   };
 
   std::unique_ptr<Connected> connect(std::shared_ptr<AppState> self, ListenerRuntime* lr, net::Socket socket,
@@ -541,18 +590,49 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     try {
       const bool admitted = co_await admit(session, c->lr, *c->serving, c->over_limit);
       if (!admitted) co_return;
-      const auto connected_at = std::chrono::steady_clock::now();
-      if (c->serving->admin && session.client.database == c->serving->admin->database)
+      c->connected_at = std::chrono::steady_clock::now();
+      if (c->serving->admin && session.client.database == c->serving->admin->database) {
         co_await admin::serve_console(session, *c->serving->admin, *this, log);
-      else
+      } else {
         co_await router::route_client(session.client, c->serving->routes->routes, log);
-      log_disconnect(session, connected_at);
+        if (session.parked()) {
+          ClientSession::wait_parked(std::move(c));  // this frame goes; see after_parked
+          co_return;
+        }
+      }
+      log_disconnect(session, c->connected_at);
       if (session.left) co_return;  // ~Connected closes it
       co_await session.conn.stream.close_gracefully(std::chrono::seconds(1));
     } catch (const std::exception& e) {
       log->error("internal error in client connection #{}: {}", session.facts.id, e.what());
     } catch (...) {
       log->error("internal error in client connection #{}: unknown exception", session.facts.id);
+    }
+  }
+
+  // The end of a client its pool kept parked: what route_client and
+  // serve_connection do after the pool's serve. A client that left without
+  // an error owes nothing more, and needs no coroutine.
+  void after_parked(std::unique_ptr<Connected> c, Verdict verdict) {
+    ClientSession& session = c->session;
+    session.pool = nullptr;
+    if (verdict.kind() != Verdict::Kind::fail && session.left) {
+      log_disconnect(session, c->connected_at);
+      return;
+    }
+    const auto ex = session.conn.stream.get_executor();
+    net::spawn_detached(ex, say_goodbye(std::move(c), std::move(verdict)));
+  }
+
+  asio::awaitable<void> say_goodbye(std::unique_ptr<Connected> c, Verdict verdict) {
+    ClientSession& session = c->session;
+    try {
+      if (verdict.kind() == Verdict::Kind::fail) (void)co_await session.client.send_error(verdict.error());
+      log_disconnect(session, c->connected_at);
+      if (session.left) co_return;
+      co_await session.conn.stream.close_gracefully(std::chrono::seconds(1));
+    } catch (const std::exception& e) {
+      log->error("internal error in client connection #{}: {}", session.facts.id, e.what());
     }
   }
 
@@ -800,6 +880,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     }
     for (auto& lr : listeners) lr->listener->close();
     if (stat_timer) stat_timer->cancel();
+    if (park_timer) park_timer->cancel();
     if (!was_running || clients == 0) {
       finish();
       return;

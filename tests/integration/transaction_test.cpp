@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <set>
@@ -412,4 +413,60 @@ TEST_CASE("transaction mode: steady-state prepared traffic sends no Parse to ser
   CHECK(proxy.sent('B') - binds == 40);
   CHECK(proxy.sent('P') == parses);  // no Parse and so no extra round trip
   CHECK(parses <= 4);                // at most once per client per server, at first use
+}
+
+TEST_CASE("transaction mode: an idle client is parked and keeps its state; one in a transaction is not",
+          "[transaction][parking]") {
+  InProcessPooler pooler(transaction_config());
+  PqConnection in_tx(pooler.conninfo());
+  PqConnection a(pooler.conninfo());
+  // Both are parked once greeted: nothing sent yet.
+  REQUIRE(eventually([&] { return pooler.stats().clients_parked == 2; }));
+  REQUIRE(in_tx.exec("begin").ok());
+  REQUIRE(a.exec("set application_name = 'parked one'").ok());
+  REQUIRE(a.exec("prepare p as select 40 + $1::int").ok());
+  PqResult prepared{PQprepare(a.get(), "q", "select $1::int * 3", 0, nullptr)};
+  REQUIRE(prepared.ok());
+  // Busy clients wait in a coroutine; the sweep parks a again after a second
+  // or two. in_tx waited as long, inside its transaction: it stays unparked.
+  REQUIRE(eventually([&] { return pooler.stats().clients_parked == 1; }));
+  CHECK(setting(a, "application_name") == "parked one");
+  CHECK(a.exec("execute p(2)").value() == "42");
+  const char* values[] = {"14"};
+  PqResult r{PQexecPrepared(a.get(), "q", 1, values, nullptr, nullptr, 0)};
+  REQUIRE(r.ok());
+  CHECK(r.value() == "42");
+  REQUIRE(in_tx.exec("create temp table t (v int)").ok());
+  REQUIRE(in_tx.exec("commit").ok());
+  REQUIRE(eventually([&] { return pooler.stats().clients_parked == 2; }));
+  CHECK(pooler.stats().clients == 2);
+}
+
+TEST_CASE("transaction mode: parked clients that leave, vanish or send garbage are closed",
+          "[transaction][parking]") {
+  InProcessPooler pooler(transaction_config());
+  auto greeted = [&] {
+    auto c = std::make_unique<RawClient>("127.0.0.1", pooler.port());
+    c->send_startup("app", "app");
+    REQUIRE(c->read_until_ready());
+    return c;
+  };
+  auto terminated = greeted();
+  auto vanished = greeted();
+  auto garbage = greeted();
+  PqConnection worker(pooler.conninfo());
+  REQUIRE(worker.exec("select 1").ok());
+  REQUIRE(eventually([&] { return pooler.stats().clients_parked == 4; }));
+  pggat::proto::Buffer bye;
+  pggat::proto::fe::Terminate{}.encode(bye);
+  terminated->send(bye);
+  CHECK(terminated->closed());
+  vanished.reset();
+  // A message type no client sends: PostgreSQL's answer is a protocol error.
+  const pggat::proto::Buffer bad{std::byte{'!'}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{4}};
+  garbage->send(bad);
+  CHECK(garbage->read_error().has_value());
+  CHECK(garbage->closed());
+  REQUIRE(eventually([&] { return pooler.stats().clients == 1; }));
+  CHECK(worker.exec("select 2").value() == "2");
 }

@@ -26,6 +26,10 @@ struct AppStats {
   std::uint64_t clients = 0;           // connected now
   std::uint64_t clients_accepted = 0;  // since start
   std::uint64_t clients_rejected = 0;  // refused by max_connections or while shutting down
+  // Of the clients connected now, idle ones that a pool parked: waiting for
+  // their next message with no coroutine frame (transaction pooling does
+  // this to a client idle since its greeting or for a second or two).
+  std::uint64_t clients_parked = 0;
 };
 
 // One listener's figures.

@@ -1,6 +1,8 @@
 // Client: the public view of a ClientSession.
 #include "frontend/client_session.hpp"
 
+#include <time.h>
+
 #include "pggat/proto/backend.hpp"
 
 namespace pggat {
@@ -29,4 +31,30 @@ asio::awaitable<std::error_code> Client::send_error(const PgError& error) {
   co_return co_await net::flush(conn);
 }
 
+namespace detail {
+
+std::uint32_t ClientSession::idle_clock_seconds() {
+  // The coarse clock: read per unit, and a second is all the sweep needs.
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  return static_cast<std::uint32_t>(now.tv_sec) + 1;
+}
+
+void ClientSession::wait_parked(std::unique_ptr<Owner> owner) {
+  ClientSession& session = owner->owned();
+  session.waiting_parked.store(true, std::memory_order_relaxed);
+  session.conn.stream.socket().async_wait(net::Socket::wait_read, [owner = std::move(owner)](std::error_code ec) mutable {
+    ClientSession& s = owner->owned();
+    s.waiting_parked.store(false, std::memory_order_relaxed);
+    s.parked_->readable(std::move(owner), ec);
+  });
+}
+
+void ClientSession::unpark(std::unique_ptr<Owner> owner, Verdict verdict) {
+  owner->owned().parked_.reset();
+  Owner& o = *owner;
+  o.finish(std::move(owner), std::move(verdict));
+}
+
+}  // namespace detail
 }  // namespace pggat

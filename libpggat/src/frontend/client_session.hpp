@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "net/connection.hpp"
 #include "pggat/backend_key.hpp"
 #include "pggat/client.hpp"
+#include "pggat/handler.hpp"
 
 namespace pggat {
 class Pool;
@@ -104,6 +106,56 @@ class ClientSession {
     return CancelTarget{*cancel_address_, cancel_key_};
   }
 
+  // Parking: a pool may keep an idle client with no coroutine frame at all
+  // (transaction pooling: an idle client then costs its session and one
+  // pending wait). The pool parks the session and returns; its callers
+  // return too, and the session's owner (the App) waits for the client in
+  // a plain completion handler that holds the owner and nothing else.
+  //
+  // What owns the session; while it is parked, the pending wait owns it.
+  class Owner {
+   public:
+    virtual ~Owner() = default;
+    [[nodiscard]] virtual ClientSession& owned() = 0;
+    // The pool is done with the client: `verdict` is what its serve would
+    // have returned, and the owner does what it does after a serve.
+    virtual void finish(std::unique_ptr<Owner> self, Verdict verdict) = 0;
+  };
+  // What the pool keeps for a parked client, owned by the session.
+  class Parked {
+   public:
+    virtual ~Parked() = default;
+    // The client sent something, or the wait failed (`ec`: it left, or was
+    // closed). The pool goes on with the client, parks it again with
+    // wait_parked or gives it back with unpark.
+    virtual void readable(std::unique_ptr<Owner> owner, std::error_code ec) = 0;
+  };
+  void park(std::unique_ptr<Parked> parked) { parked_ = std::move(parked); }
+  [[nodiscard]] bool parked() const { return parked_ != nullptr; }
+  // A client that was parked waits between units in a coroutine frame (a
+  // busy one would pay for a coroutine per unit otherwise) until the App's
+  // sweep finds it idle for a while (AppState::park_idle_clients) and
+  // cancels the wait with park_requested set: then it is parked again.
+  // Since when it waits, in coarse monotonic seconds; 0: it does not.
+  std::atomic<std::uint32_t> waiting_since{0};
+  bool park_requested = false;  // the client's thread only
+  void begin_idle_wait() { waiting_since.store(idle_clock_seconds(), std::memory_order_relaxed); }
+  // Whether the sweep asked for the client to be parked meanwhile.
+  bool end_idle_wait() {
+    waiting_since.store(0, std::memory_order_relaxed);
+    return std::exchange(park_requested, false);
+  }
+  // Never 0.
+  static std::uint32_t idle_clock_seconds();
+  // In wait_parked's wait now; read by the App for its figures.
+  std::atomic<bool> waiting_parked{false};
+
+  // Waits for a parked client to send something; the owner's to call when
+  // the calls that served the client returned, and the pool's afterwards.
+  static void wait_parked(std::unique_ptr<Owner> owner);
+  // The pool's last word: drops what it kept and hands the client back.
+  static void unpark(std::unique_ptr<Owner> owner, Verdict verdict);
+
  private:
   // A byte, where std::mutex is 40 per client: it is held for a few
   // instructions, and only a CancelRequest ever contends for it.
@@ -121,6 +173,8 @@ class ClientSession {
   const net::Address* cancel_address_ = nullptr;
   BackendKey cancel_key_{};
   std::optional<std::vector<std::uint8_t>> tls_server_end_point_;
+  // Last: gone before the connection it may refer to.
+  std::unique_ptr<Parked> parked_;
 };
 
 }  // namespace pggat::detail

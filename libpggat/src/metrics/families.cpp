@@ -161,6 +161,8 @@ std::vector<MetricFamily> families(const Snapshot& snapshot) {
             static_cast<double>(snapshot.app.clients_accepted));
   f.counter("pggat_clients_rejected_total", "Clients refused since start", {},
             static_cast<double>(snapshot.app.clients_rejected));
+  f.gauge("pggat_clients_parked", "Idle clients waiting with no coroutine of their own", {},
+          static_cast<double>(snapshot.app.clients_parked));
   add_listeners(f, snapshot.listeners);
   for (const PoolSnapshot& p : snapshot.pools) add_pool(f, p);
   return f.take();

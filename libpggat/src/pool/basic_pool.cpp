@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 
+#include <asio/co_spawn.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/this_coro.hpp>
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include "pool/health_monitor.hpp"
 #include "pool/hybrid_route.hpp"
 #include "pool/parameter_sync.hpp"
+#include "pool/parking_pool.hpp"
 #include "pool/server_pool.hpp"
 #include "pool/session_relay.hpp"
 #include "pool/status_messages.hpp"
@@ -152,7 +154,7 @@ struct HybridSettings {
 
 // The basic pool, and with replicas the hybrid pool: the same transaction
 // pooling, with each unit of work sent to a replica or the primary.
-class BasicPool final : public Pool {
+class BasicPool final : public Pool, public pool::ParkingPool {
  public:
   explicit BasicPool(BasicPoolOptions options, std::optional<HybridSettings> hybrid = std::nullopt)
       : options_(std::move(options)),
@@ -235,12 +237,17 @@ class BasicPool final : public Pool {
   // Not a coroutine: the client's session runs in serve_transactions' or
   // serve_session's frame, without one of this function's kept around it.
   asio::awaitable<Verdict> serve(Client& client) override {
-    if (const auto& pass = client.session().scram_pass_through) {
-      servers_->offer_scram_keys(pass->secret, pass->keys);
-      if (replicas_) replicas_->offer_scram_keys(pass->secret, pass->keys);
-    }
+    offer_scram_keys(client);
     if (options_.release_after_transaction) return serve_transactions(client);
     return serve_session(client);
+  }
+
+  // Transaction pooling parks an idle client; TLS ones excepted (their
+  // bytes come through the engine, read in a coroutine).
+  asio::awaitable<Verdict> serve_parkable(Client& client) override {
+    if (!options_.release_after_transaction || client.session().conn.stream.is_tls()) return serve(client);
+    offer_scram_keys(client);
+    return serve_until_parked(client);
   }
 
  private:
@@ -274,6 +281,25 @@ class BasicPool final : public Pool {
     pool::UnitOptions options;
     std::unique_ptr<pool::ReplayRecord> record;  // hybrid only: what a unit on a replica sent, for its replay
   };
+
+  // What a parked client keeps of its transaction pooling; its session owns it.
+  struct ParkedClient final : detail::ClientSession::Parked {
+    ParkedClient(BasicPool& pool, Client& client) : pool(pool), client(client), attending(pool), ts(client) {}
+    void readable(std::unique_ptr<detail::ClientSession::Owner> owner, std::error_code ec) override {
+      pool.resume_parked(std::move(owner), *this, ec);
+    }
+    BasicPool& pool;  // alive while its clients are: they hold its route
+    Client& client;
+    const Attending attending;
+    TransactionSession ts;
+  };
+
+  void offer_scram_keys(Client& client) {
+    if (const auto& pass = client.session().scram_pass_through) {
+      servers_->offer_scram_keys(pass->secret, pass->keys);
+      if (replicas_) replicas_->offer_scram_keys(pass->secret, pass->keys);
+    }
+  }
 
   void begin_units(Client& client, TransactionSession& ts) {
     ts.middlewares = make_middlewares(client);
@@ -382,35 +408,99 @@ class BasicPool final : public Pool {
   // replicas, each unit goes where choose_server sends it, and a unit a
   // replica cannot finish is replayed on the primary.
   //
-  // While the client is idle only this frame (and its callers') exists, and
-  // it lives as long as the client: what the startup needs is in
-  // greet_client's frame, what a unit needs in serve_unit's.
+  // Here, for callers that cannot let a client be parked (TLS clients, and
+  // an embedder's handler calling serve), the client's state lives in this
+  // frame, and the frame as long as the client; what the startup needs is
+  // in greet_client's frame, what a unit needs in serve_unit's.
   asio::awaitable<Verdict> serve_transactions(Client& client) {
     const Attending attending(*this);
-    detail::ClientSession& session = client.session();
     TransactionSession ts(client);
     if (auto failed = co_await greet_client(client, ts)) co_return std::move(*failed);
     begin_units(client, ts);
+    co_return std::move(*co_await serve_units(client, ts, Idle::wait));
+  }
+
+  // The same, for a client that can be parked: greeted, then parked
+  // (ClientSession::park) with its state in a ParkedClient; resume_parked
+  // goes on when it sends something.
+  asio::awaitable<Verdict> serve_until_parked(Client& client) {
+    auto parked = std::make_unique<ParkedClient>(*this, client);
+    if (auto failed = co_await greet_client(client, parked->ts)) co_return std::move(*failed);
+    begin_units(client, parked->ts);
+    if (auto ended = co_await serve_units(client, parked->ts, Idle::park)) co_return std::move(*ended);
+    client.session().park(std::move(parked));
+    co_return Verdict::done();  // not read by the callers: the client is parked
+  }
+
+  // A parked client's wait ended: its units run in a coroutine of their own,
+  // which waits for the next ones in its frame (a busy client costs no more
+  // than one never parked) until the App's sweep has it parked again
+  // (ClientSession::park_requested).
+  void resume_parked(std::unique_ptr<detail::ClientSession::Owner> owner, ParkedClient& parked, std::error_code ec) {
+    using detail::ClientSession;
+    ClientSession& session = owner->owned();
+    if (ec || !read_idle_now(session)) return ClientSession::unpark(std::move(owner), Verdict::done());
+    if (session.conn.in.empty()) return ClientSession::wait_parked(std::move(owner));  // a spurious wakeup
+    const auto executor = session.conn.stream.get_executor();
+    asio::co_spawn(executor, serve_units(parked.client, parked.ts, Idle::wait_until_parked),
+                   [this, owner = std::move(owner)](std::exception_ptr e, std::optional<Verdict> ended) mutable {
+                     if (e) {
+                       // The data path reports errors as values: this is a bug.
+                       log_internal_error(owner->owned(), e);
+                       ended = Verdict::done();
+                     }
+                     if (ended) return ClientSession::unpark(std::move(owner), std::move(*ended));
+                     ClientSession::wait_parked(std::move(owner));
+                   });
+  }
+
+  void log_internal_error(const detail::ClientSession& session, const std::exception_ptr& e) const {
+    if (!log_) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      log_->error("internal error in client connection #{}: {}", session.facts.id, x.what());
+    } catch (...) {
+      log_->error("internal error in client connection #{}: unknown exception", session.facts.id);
+    }
+  }
+
+  // What serve_units does when the client has nothing more for it.
+  enum class Idle {
+    wait,               // wait in the frame for its next message
+    park,               // return nullopt: the caller parks the client
+    wait_until_parked,  // wait, and return nullopt once asked to park
+  };
+
+  // Units of work as the client sends them; nullopt when the client is to
+  // be parked (see Idle), else how it ended.
+  asio::awaitable<std::optional<Verdict>> serve_units(Client& client, TransactionSession& ts, Idle idle) {
+    detail::ClientSession& session = client.session();
     for (;;) {
-      if (session.conn.in.empty() && session.conn.stream.is_tls()) {
+      while (!session.conn.in.empty()) {
+        if (static_cast<char>(session.conn.in.data()[0]) == 'X') {
+          session.left = true;
+          co_return Verdict::done();
+        }
+        if (answer_prepare_only(session, ts)) {
+          const auto ec = co_await net::flush(session.conn);
+          if (ec) co_return Verdict::done();
+          continue;
+        }
+        if (auto ended = co_await serve_unit(client, ts)) co_return std::move(*ended);
+      }
+      release_idle_buffers(session);
+      if (idle == Idle::park) co_return std::nullopt;
+      if (session.conn.stream.is_tls()) {
         const bool arrived = co_await read_idle_tls(session);
         if (!arrived) co_return Verdict::done();
-      }
-      while (session.conn.in.empty()) {
-        release_idle_buffers(session);
-        auto [ec] = co_await session.conn.stream.socket().async_wait(net::Socket::wait_read, net::use_nothrow);
-        if (ec || !read_idle_now(session)) co_return Verdict::done();
-      }
-      if (static_cast<char>(session.conn.in.data()[0]) == 'X') {
-        session.left = true;
-        co_return Verdict::done();
-      }
-      if (answer_prepare_only(session, ts)) {
-        const auto ec = co_await net::flush(session.conn);
-        if (ec) co_return Verdict::done();
         continue;
       }
-      if (auto ended = co_await serve_unit(client, ts)) co_return std::move(*ended);
+      const bool parkable = idle == Idle::wait_until_parked;
+      if (parkable) session.begin_idle_wait();
+      auto [ec] = co_await session.conn.stream.socket().async_wait(net::Socket::wait_read, net::use_nothrow);
+      if (parkable && session.end_idle_wait() && ec == asio::error::operation_aborted) co_return std::nullopt;
+      if (ec || !read_idle_now(session)) co_return Verdict::done();
     }
   }
 

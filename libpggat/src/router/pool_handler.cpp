@@ -5,28 +5,38 @@
 #include <optional>
 
 #include "frontend/authenticate.hpp"
+#include "frontend/client_session.hpp"
+#include "pool/parking_pool.hpp"
 #include "pggat/handlers.hpp"
 
 namespace pggat {
 namespace {
 
-class PoolHandler final : public Handler {
+class PoolHandler final : public Handler, public router::ParkingHandler {
  public:
   PoolHandler(std::shared_ptr<Pool> pool, std::optional<router::PoolHandlerSource> source)
-      : pool_(std::move(pool)), source_(std::move(source)) {}
+      : pool_(std::move(pool)), parking_(dynamic_cast<pool::ParkingPool*>(pool_.get())), source_(std::move(source)) {}
 
-  // Its frame lives as long as the client: the authentication's state is in
-  // authenticate's.
-  asio::awaitable<Verdict> handle(Client& client) override {
+  asio::awaitable<Verdict> handle(Client& client) override { return serve(client, false); }
+  asio::awaitable<Verdict> handle_parkable(Client& client) override { return serve(client, parking_ != nullptr); }
+
+  // Its frame lives as long as the client unless the pool parks it: the
+  // authentication's state is in authenticate's.
+  asio::awaitable<Verdict> serve(Client& client, bool may_park) {
     detail::ClientSession& session = client.session();
     if (auto failed = co_await authenticate(session)) co_return std::move(*failed);
     struct Serving {
       detail::ClientSession& session;
-      ~Serving() { session.pool = nullptr; }
+      // A parked client is still the pool's: App clears it when the pool is done.
+      ~Serving() {
+        if (!session.parked()) session.pool = nullptr;
+      }
     } serving{session};
     session.pool = pool_.get();
+    if (may_park) co_return co_await parking_->serve_parkable(client);
     co_return co_await pool_->serve(client);
   }
+
   static asio::awaitable<std::optional<Verdict>> authenticate(detail::ClientSession& session) {
     std::optional<PgError> error = co_await frontend::authenticate(session);
     if (error) co_return Verdict::fail(std::move(*error));
@@ -60,6 +70,7 @@ class PoolHandler final : public Handler {
 
  private:
   std::shared_ptr<Pool> pool_;
+  pool::ParkingPool* parking_;  // pool_, when it can park clients
   std::optional<router::PoolHandlerSource> source_;
 };
 

@@ -27,6 +27,16 @@ struct PoolHandlerSource {
   std::vector<NamedRecipe> recipes;
 };
 
+// The pool handler's way to let its pool park a client (see
+// pool::ParkingPool); route_client calls it for a pool handler it runs itself.
+class ParkingHandler {
+ public:
+  virtual asio::awaitable<Verdict> handle_parkable(Client& client) = 0;
+
+ protected:
+  ~ParkingHandler() = default;
+};
+
 // The pool has the source's recipes added already.
 [[nodiscard]] std::shared_ptr<Handler> make_pool_handler(std::shared_ptr<Pool> pool, PoolHandlerSource source);
 

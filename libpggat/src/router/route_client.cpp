@@ -4,6 +4,9 @@
 #include <cstdint>
 #include <limits>
 
+#include "frontend/client_session.hpp"
+#include "router/pool_handler.hpp"
+
 namespace pggat::router {
 namespace {
 
@@ -51,10 +54,16 @@ asio::awaitable<void> route_client(Client& client, const std::vector<Route>& rou
     if (!matched[i] || !routes[i].handle) continue;
     std::optional<Verdict> verdict;
     try {
-      verdict = co_await routes[i].handle->handle(client);
+      // A pool handler run from here may let its pool park the client:
+      // nothing below runs after it for a parked one.
+      if (auto* parking = dynamic_cast<ParkingHandler*>(routes[i].handle.get()))
+        verdict = co_await parking->handle_parkable(client);
+      else
+        verdict = co_await routes[i].handle->handle(client);
     } catch (const std::exception& e) {
       verdict = handler_threw(client, i, e, log);
     }
+    if (client.session().parked()) co_return;
     switch (verdict->kind()) {
       case Verdict::Kind::next:
         continue;

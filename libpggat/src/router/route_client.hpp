@@ -14,7 +14,8 @@ namespace pggat::router {
 
 // Matchers all see the client as it arrived; handlers then run in route order
 // until one is done or fails. Nothing done with it: FATAL 3D000, as PostgreSQL
-// answers for a database it does not have.
+// answers for a database it does not have. Returns at once when a pool
+// parked the client (ClientSession::park): its owner waits for it then.
 asio::awaitable<void> route_client(Client& client, const std::vector<Route>& routes,
                                    const std::shared_ptr<spdlog::logger>& log);
 
