@@ -482,7 +482,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
       const auto allowed = std::to_string(serving.options.max_connections);
       const PgError error =
           over_limit ? PgError::fatal(sqlstate::too_many_connections,
-                                      "too many connections (listener " + session.facts.local_address +
+                                      "too many connections (listener " + *session.facts.local_address +
                                           " allows " + allowed + ")")
                      : PgError::fatal(sqlstate::cannot_connect_now, "pggat is shutting down");
       (void)co_await session.client.send_error(error);
@@ -503,7 +503,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
                            .user = client.user,
                            .database = client.database,
                            .remote_address = session.facts.remote_address,
-                           .local_address = session.facts.local_address,
+                           .local_address = *session.facts.local_address,
                            .tls = session.ssl,
                            .admin = serving.admin && client.database == serving.admin->database,
                            .connected_at = std::chrono::system_clock::now()};
@@ -561,7 +561,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
                                      const net::Listener::Peer& peer) {
     ClientSession::Facts facts;
     facts.unix_socket = lr->listener->is_unix();
-    facts.local_address = lr->listener->bound_address();
+    facts.local_address = &lr->listener->bound_address();
     facts.remote_address = net::endpoint_to_string(peer);
     const auto ex = socket.get_executor();
 

@@ -151,7 +151,7 @@ asio::awaitable<ExchangeResult> scram_exchange(ClientSession& session, auth::Scr
 asio::awaitable<ExchangeResult> exchange(ClientSession& session, const Credentials& credentials,
                                          const std::optional<std::string>& secret) {
   auth::ScramServerOptions options;
-  options.channel_binding = session.tls_server_end_point();
+  if (const auto* end_point = session.tls_server_end_point()) options.channel_binding = *end_point;
   const std::string& user = session.client.user;
   if (!secret) {
     // Unknown: the exchange the other users get, bound to fail.

@@ -3,6 +3,8 @@
 
 #include <time.h>
 
+#include <asio/bind_allocator.hpp>
+
 #include "pggat/proto/backend.hpp"
 
 namespace pggat {
@@ -15,7 +17,7 @@ std::span<const std::uint8_t> Client::tls_server_end_point() const {
   return *end_point;
 }
 bool Client::is_unix_socket() const { return session_->facts.unix_socket; }
-const std::string& Client::local_address() const { return session_->facts.local_address; }
+const std::string& Client::local_address() const { return *session_->facts.local_address; }
 const std::string& Client::remote_address() const { return session_->facts.remote_address; }
 BackendKey Client::backend_key() const { return session_->key; }
 
@@ -32,6 +34,26 @@ asio::awaitable<std::error_code> Client::send_error(const PgError& error) {
 }
 
 namespace detail {
+namespace {
+
+// Plain new and delete. Asio's default hands an operation any cached block
+// big enough: a parked client's wait, small and long-lived, sat in a
+// 224-byte block left by a receive.
+template <class T>
+struct ExactAllocator {
+  using value_type = T;
+  ExactAllocator() = default;
+  template <class U>
+  ExactAllocator(const ExactAllocator<U>& /*other*/) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t /*n*/) noexcept { ::operator delete(p); }
+  template <class U>
+  bool operator==(const ExactAllocator<U>& /*other*/) const noexcept {
+    return true;
+  }
+};
+
+}  // namespace
 
 std::uint32_t ClientSession::idle_clock_seconds() {
   // The coarse clock: read per unit, and a second is all the sweep needs.
@@ -43,11 +65,13 @@ std::uint32_t ClientSession::idle_clock_seconds() {
 void ClientSession::wait_parked(std::unique_ptr<Owner> owner) {
   ClientSession& session = owner->owned();
   session.waiting_parked.store(true, std::memory_order_relaxed);
-  session.conn.stream.socket().async_wait(net::Socket::wait_read, [owner = std::move(owner)](std::error_code ec) mutable {
+  auto woken = [owner = std::move(owner)](std::error_code ec) mutable {
     ClientSession& s = owner->owned();
     s.waiting_parked.store(false, std::memory_order_relaxed);
     s.parked_->readable(std::move(owner), ec);
-  });
+  };
+  session.conn.stream.socket().async_wait(net::Socket::wait_read,
+                                          asio::bind_allocator(ExactAllocator<void>{}, std::move(woken)));
 }
 
 void ClientSession::unpark(std::unique_ptr<Owner> owner, Verdict verdict) {

@@ -33,12 +33,15 @@ struct ScramPassThrough {
 // Owns the socket and buffers of a client; Client is the view routes get.
 class ClientSession {
  public:
+  static inline const std::string no_address;
   struct Facts {
     std::uint64_t id = 0;
-    bool unix_socket = false;
-    std::string local_address;
+    // The listener's bound address, not a copy per client: the App keeps
+    // its listeners, closed ones too, until its last client has gone.
+    const std::string* local_address = &no_address;
     std::string remote_address;
     std::uint32_t max_message_size = proto::default_max_message_length;
+    bool unix_socket = false;
     // Bounds the startup packets and authentication together.
     std::chrono::nanoseconds startup_timeout = std::chrono::seconds(15);
   };
@@ -55,14 +58,14 @@ class ClientSession {
   // Stream::close_gracefully (a connection per transaction pays for it).
   bool left = false;
   // RFC 5929 tls-server-end-point of our certificate on a TLS connection
-  // (nullopt on plain ones): ScramServerOptions::channel_binding for
+  // (null on plain ones): ScramServerOptions::channel_binding for
   // SCRAM-SHA-256-PLUS. Empty inside when the certificate leaves it undefined.
-  [[nodiscard]] const std::optional<std::vector<std::uint8_t>>& tls_server_end_point() const {
-    return tls_server_end_point_;
+  [[nodiscard]] const std::vector<std::uint8_t>* tls_server_end_point() const {
+    return tls_server_end_point_.get();
   }
   void set_tls(std::vector<std::uint8_t> end_point) {
     ssl = true;
-    tls_server_end_point_ = std::move(end_point);
+    tls_server_end_point_ = std::make_unique<const std::vector<std::uint8_t>>(std::move(end_point));
   }
   Client client{*this};
   // Set when the client proved a SCRAM secret: enough to log in to a server
@@ -172,7 +175,8 @@ class ClientSession {
   mutable SpinLock cancel_lock_;
   const net::Address* cancel_address_ = nullptr;
   BackendKey cancel_key_{};
-  std::optional<std::vector<std::uint8_t>> tls_server_end_point_;
+  // Behind a pointer: most clients have none.
+  std::unique_ptr<const std::vector<std::uint8_t>> tls_server_end_point_;
   // Last: gone before the connection it may refer to.
   std::unique_ptr<Parked> parked_;
 };

@@ -278,18 +278,16 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     pool::TransactionClient state;
     std::vector<std::unique_ptr<Middleware>> middlewares;
     std::optional<pool::ClientMeter> meter;
-    pool::UnitOptions options;
     std::unique_ptr<pool::ReplayRecord> record;  // hybrid only: what a unit on a replica sent, for its replay
   };
 
   // What a parked client keeps of its transaction pooling; its session owns it.
   struct ParkedClient final : detail::ClientSession::Parked {
-    ParkedClient(BasicPool& pool, Client& client) : pool(pool), client(client), attending(pool), ts(client) {}
+    ParkedClient(BasicPool& pool, const Client& client) : pool(pool), attending(pool), ts(client) {}
     void readable(std::unique_ptr<detail::ClientSession::Owner> owner, std::error_code ec) override {
       pool.resume_parked(std::move(owner), *this, ec);
     }
     BasicPool& pool;  // alive while its clients are: they hold its route
-    Client& client;
     const Attending attending;
     TransactionSession ts;
   };
@@ -304,13 +302,17 @@ class BasicPool final : public Pool, public pool::ParkingPool {
   void begin_units(Client& client, TransactionSession& ts) {
     ts.middlewares = make_middlewares(client);
     ts.meter.emplace(counters_, client.session().conn);
-    ts.options = pool::UnitOptions{
+    if (hybrid_) ts.record = std::make_unique<pool::ReplayRecord>();
+  }
+
+  // Made per unit, not kept: a parked client keeps as little as it can.
+  pool::UnitOptions unit_options(TransactionSession& ts) {
+    return pool::UnitOptions{
         .registry = options_.extended_query_sync ? &statements_ : nullptr,
         .dynamic_parameters = options_.parameter_status_sync == ParameterStatusSync::dynamic,
         .idle_transaction_timeout = options_.idle_transaction_timeout,
         .track_writes = hybrid_.has_value(),
         .meter = &*ts.meter};
-    if (hybrid_) ts.record = std::make_unique<pool::ReplayRecord>();
   }
 
   // The client's mode with replicas and the parameters that follow it.
@@ -442,7 +444,7 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     if (ec || !read_idle_now(session)) return ClientSession::unpark(std::move(owner), Verdict::done());
     if (session.conn.in.empty()) return ClientSession::wait_parked(std::move(owner));  // a spurious wakeup
     const auto executor = session.conn.stream.get_executor();
-    asio::co_spawn(executor, serve_units(parked.client, parked.ts, Idle::wait_until_parked),
+    asio::co_spawn(executor, serve_units(session.client, parked.ts, Idle::wait_until_parked),
                    [this, owner = std::move(owner)](std::exception_ptr e, std::optional<Verdict> ended) mutable {
                      if (e) {
                        // The data path reports errors as values: this is a bug.
@@ -508,7 +510,7 @@ class BasicPool final : public Pool, public pool::ParkingPool {
   // idle (the reply is in the client's out buffer, to flush). Only a batch
   // that starts with Parse can be one: the pool's lock is taken for nothing else.
   bool answer_prepare_only(detail::ClientSession& session, TransactionSession& ts) {
-    if (ts.options.registry == nullptr || static_cast<char>(session.conn.in.data()[0]) != 'P' ||
+    if (!options_.extended_query_sync || static_cast<char>(session.conn.in.data()[0]) != 'P' ||
         servers_->idle_count() != 0)
       return false;
     const std::size_t answered = pool::prepare_only_batch(session.conn.in.data(), session.facts.max_message_size,
@@ -579,7 +581,6 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     pool::HybridClient& route = ts.route;
     const std::shared_ptr<pool::ClientShare>& share = ts.share;
     pool::TransactionClient& state = ts.state;
-    const pool::UnitOptions& unit_options = ts.options;
     const std::vector<std::unique_ptr<Middleware>>& middlewares = ts.middlewares;
     pool::ReplayRecord* record = ts.record.get();
     const auto executor = co_await asio::this_coro::executor;
@@ -603,7 +604,7 @@ class BasicPool final : public Pool, public pool::ParkingPool {
       bool settings_dirty = false;
     };
     std::optional<RestorePoint> restore_point;
-    pool::UnitOptions first_options = unit_options;
+    pool::UnitOptions first_options = unit_options(ts);
     if (on_replica) {
       record->reset(hybrid_->max_replay_buffer, route.mode == pool::HybridMode::rw);
       first_options.record = record;
@@ -632,7 +633,7 @@ class BasicPool final : public Pool, public pool::ParkingPool {
       handle = std::move(*primary);
       if (!synced_already(*handle, state))
         if (auto fatal = co_await sync_for_unit(client, holder, handle, state)) co_return std::move(*fatal);
-      pool::UnitOptions replay_options = unit_options;
+      pool::UnitOptions replay_options = unit_options(ts);
       replay_options.replay_of = &record->sent;
       outcome = co_await run_unit(session, *handle, state, replay_options, middlewares);
       wrote = wrote || outcome.wrote;

@@ -82,22 +82,26 @@ std::size_t StatementRegistry::size() {
 }
 
 std::shared_ptr<const ClientStatement> ClientStatements::find(std::string_view name) const {
-  auto it = by_name_.find(name);
-  return it == by_name_.end() ? nullptr : it->second;
+  if (!by_name_) return nullptr;
+  auto it = by_name_->find(name);
+  return it == by_name_->end() ? nullptr : it->second;
 }
 
 void ClientStatements::add(std::shared_ptr<const ClientStatement> statement) {
+  if (!by_name_) by_name_ = std::make_unique<Map>();
   std::string name = statement->name;
-  by_name_.insert_or_assign(std::move(name), std::move(statement));
+  by_name_->insert_or_assign(std::move(name), std::move(statement));
 }
 
 void ClientStatements::erase(std::string_view name) {
-  if (auto it = by_name_.find(name); it != by_name_.end()) by_name_.erase(it);
+  if (!by_name_) return;
+  if (auto it = by_name_->find(name); it != by_name_->end()) by_name_->erase(it);
 }
 
 void ClientStatements::erase_if_same(const std::shared_ptr<const ClientStatement>& statement) {
-  auto it = by_name_.find(std::string_view(statement->name));
-  if (it != by_name_.end() && it->second == statement) by_name_.erase(it);
+  if (!by_name_) return;
+  auto it = by_name_->find(std::string_view(statement->name));
+  if (it != by_name_->end() && it->second == statement) by_name_->erase(it);
 }
 
 bool ServerStatements::touch(const StatementDef* def) {

@@ -88,6 +88,28 @@ TEST_CASE("ClientStatements: a failed Parse does not undo a later one", "[pool][
   CHECK(client.find("s") == nullptr);
 }
 
+TEST_CASE("ClientStatements: empty until the first statement, copies independent", "[pool][statements]") {
+  ClientStatements client;
+  CHECK(client.size() == 0);
+  CHECK(client.find("s") == nullptr);
+  client.erase("s");  // nothing to erase: no map is made for it
+  auto s = std::make_shared<const ClientStatement>(ClientStatement{"s", nullptr});
+  client.erase_if_same(s);
+  CHECK(client.size() == 0);
+  client.add(s);
+  // The hybrid pool's restore point is a copy: changes to one leave the other.
+  ClientStatements copy = client;
+  client.erase("s");
+  CHECK(client.find("s") == nullptr);
+  CHECK(copy.find("s") == s);
+  client = copy;
+  copy.clear();
+  CHECK(client.find("s") == s);
+  CHECK(copy.size() == 0);
+  ClientStatements empty_copy = ClientStatements{};
+  CHECK(empty_copy.find("s") == nullptr);
+}
+
 TEST_CASE("renamed messages keep every other field", "[pool][statements]") {
   const auto parse = parse_message("client_name", "select $1::int + $2::int", {23, 23});
   proto::Buffer renamed;
