@@ -139,7 +139,7 @@ asio::awaitable<void> Stream::close_gracefully(std::chrono::milliseconds limit) 
       auto [ec] = co_await tls_->stream.async_shutdown(use_nothrow);
       co_return !ec;
     };
-    (void)co_await with_timeout(shutdown(), limit);
+    (void)co_await with_deadline(*this, shutdown(), limit);
     close();
     co_return;
   }
@@ -155,7 +155,7 @@ asio::awaitable<void> Stream::close_gracefully(std::chrono::milliseconds limit) 
     }
     co_return false;
   };
-  (void)co_await with_timeout(drain(), limit);
+  (void)co_await with_deadline(*this, drain(), limit);
   close();
 }
 

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <array>
+#include <chrono>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -239,4 +240,31 @@ TEST_CASE("Stream::read_now reads what arrived, and tells nothing yet, end of fi
   CHECK(closed_ec);
   CHECK(closed_ec != asio::error::would_block);
   CHECK(closed_n == 0);
+}
+
+TEST_CASE("Stream::close_gracefully drains until the peer closes, or until its limit", "[net][stream]") {
+  asio::io_context io;
+  int outside = -1;
+  Stream stream(socket_pair(io, outside));
+  bool finished = false;
+  auto close = [&](std::chrono::milliseconds limit) -> asio::awaitable<void> {
+    co_await stream.close_gracefully(limit);
+    finished = true;
+  };
+  char byte = 0;
+  SECTION("the peer sends a little more, then closes") {
+    REQUIRE(::write(outside, "late", 4) == 4);
+    ::shutdown(outside, SHUT_WR);
+    asio::co_spawn(io, close(std::chrono::seconds(30)), asio::detached);
+    io.run();
+  }
+  SECTION("the peer never closes: the limit ends the drain") {
+    REQUIRE(::write(outside, "more", 4) == 4);
+    asio::co_spawn(io, close(std::chrono::milliseconds(20)), asio::detached);
+    io.run();
+  }
+  CHECK(finished);
+  CHECK_FALSE(stream.socket().is_open());
+  CHECK(::read(outside, &byte, 1) == 0);  // our side shut down its sending half, then closed
+  ::close(outside);
 }
