@@ -223,16 +223,23 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   // Under `mu`. On the client's thread the wait is still pending when
   // waiting_since is set: cancelling it ends only that wait.
   void park_on_its_thread(const SessionEntry& entry, BackendKey key) {
-    asio::post(entry.executor, [self = shared_from_this(), key] {
+    on_its_thread(entry, key, [](ClientSession& session) {
+      if (session.waiting_since.load(std::memory_order_relaxed) == 0) return;
+      session.park_requested = true;
+      session.conn.stream.cancel();
+    });
+  }
+
+  // Under `mu`: `act` runs on the session's thread, if it is still there then.
+  template <class Act>
+  void on_its_thread(const SessionEntry& entry, BackendKey key, Act act) {
+    asio::post(entry.executor, [self = shared_from_this(), key, act] {
       ClientSession* session = nullptr;
       {
         std::lock_guard lock(self->mu);
         if (auto it = self->sessions.find(key); it != self->sessions.end()) session = it->second.session;
       }
-      if (session == nullptr || session->waiting_since.load(std::memory_order_relaxed) == 0) return;
-      session->park_requested = true;
-      std::error_code ignored;
-      session->conn.stream.socket().cancel(ignored);
+      if (session) act(*session);
     });
   }
 
@@ -603,10 +610,8 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
       log_disconnect(session, c->connected_at);
       if (session.left) co_return;  // ~Connected closes it
       co_await session.conn.stream.close_gracefully(std::chrono::seconds(1));
-    } catch (const std::exception& e) {
-      log->error("internal error in client connection #{}: {}", session.facts.id, e.what());
     } catch (...) {
-      log->error("internal error in client connection #{}: unknown exception", session.facts.id);
+      log_escaped(session, std::current_exception());
     }
   }
 
@@ -631,9 +636,13 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
       log_disconnect(session, c->connected_at);
       if (session.left) co_return;
       co_await session.conn.stream.close_gracefully(std::chrono::seconds(1));
-    } catch (const std::exception& e) {
-      log->error("internal error in client connection #{}: {}", session.facts.id, e.what());
+    } catch (...) {
+      log_escaped(session, std::current_exception());
     }
+  }
+
+  void log_escaped(const ClientSession& session, const std::exception_ptr& e) const {
+    net::log_escaped(*log, e, fmt::format("client connection #{}", session.facts.id));
   }
 
   void log_disconnect(const ClientSession& session, std::chrono::steady_clock::time_point connected_at) {
@@ -913,14 +922,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
 
   // Under `mu`.
   void close_session_on_its_thread(const SessionEntry& entry, BackendKey key) {
-    asio::post(entry.executor, [self = shared_from_this(), key] {
-      ClientSession* session = nullptr;
-      {
-        std::lock_guard lock(self->mu);
-        if (auto it = self->sessions.find(key); it != self->sessions.end()) session = it->second.session;
-      }
-      if (session) session->conn.stream.close();
-    });
+    on_its_thread(entry, key, [](ClientSession& session) { session.conn.stream.close(); });
   }
 
   void finish() {

@@ -19,20 +19,25 @@ namespace pggat::net {
 // The data path reports errors as values; an exception reaching here is a bug,
 // and it is logged with `what` so it can be found, never silently dropped and
 // never allowed to take the process down.
+// Logs an exception that escaped `what` (a bug); nothing when `e` is null.
+inline void log_escaped(spdlog::logger& log, const std::exception_ptr& e, std::string_view what) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    log.error("internal error in {}: {}", what, ex.what());
+  } catch (...) {
+    log.error("internal error in {}: unknown exception", what);
+  }
+}
+
 template <class Executor, class Awaitable>
 void spawn(const Executor& executor, Awaitable&& task, std::shared_ptr<spdlog::logger> log,
            std::string_view what) {
   asio::post(executor, [executor, task = std::forward<Awaitable>(task), log = std::move(log),
                         what]() mutable {
     asio::co_spawn(executor, std::move(task), [log, what](std::exception_ptr e) {
-      if (!e || !log) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        log->error("internal error in {}: {}", what, ex.what());
-      } catch (...) {
-        log->error("internal error in {}: unknown exception", what);
-      }
+      if (log) log_escaped(*log, e, what);
     });
   });
 }

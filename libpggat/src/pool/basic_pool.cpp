@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "frontend/client_session.hpp"
+#include "net/spawn.hpp"
 #include "pggat/proto/backend.hpp"
 #include "pool/health_monitor.hpp"
 #include "pool/hybrid_route.hpp"
@@ -112,7 +113,6 @@ bool read_idle_now(detail::ClientSession& session) {
 // in a small buffer of this frame's (there while it waits) and move to a
 // receive buffer once they came. False when the client left.
 asio::awaitable<bool> read_idle_tls(detail::ClientSession& session) {
-  release_idle_buffers(session);
   std::array<std::byte, 512> first;
   const auto [ec, n] = co_await session.conn.stream.read_some(asio::buffer(first));
   if (ec || n == 0) co_return false;
@@ -457,14 +457,7 @@ class BasicPool final : public Pool, public pool::ParkingPool {
   }
 
   void log_internal_error(const detail::ClientSession& session, const std::exception_ptr& e) const {
-    if (!log_) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-      log_->error("internal error in client connection #{}: {}", session.facts.id, x.what());
-    } catch (...) {
-      log_->error("internal error in client connection #{}: unknown exception", session.facts.id);
-    }
+    if (log_) net::log_escaped(*log_, e, fmt::format("client connection #{}", session.facts.id));
   }
 
   // What serve_units does when the client has nothing more for it.
