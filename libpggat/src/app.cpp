@@ -72,12 +72,42 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     std::uint64_t rejected = 0;
   };
 
-  struct SessionEntry {
-    ClientSession* session;
-    asio::any_io_executor executor;  // the thread it runs on
-    // What SHOW CLIENTS lists: set once the startup packet is read (the
-    // session's own fields belong to its thread).
-    admin::ClientRow row{};
+  struct Connected;  // a client from accept until it is gone, below
+
+  // What SHOW CLIENTS lists of a client beyond its session's facts: who it
+  // said it was once the startup packet was read (handlers may rewrite the
+  // session's own fields later, on its thread). One string for the three
+  // names, short enough for the string's own buffer with typical names: an
+  // idle client keeps it.
+  class Listing {
+   public:
+    Listing() = default;
+    Listing(std::string_view user, std::string_view database, std::string_view application_name, bool admin)
+        : connected_at_(std::chrono::system_clock::now()), admin_(admin) {
+      names_.reserve(user.size() + database.size() + application_name.size() + 2);
+      names_.append(user).append(1, '\0').append(database).append(1, '\0').append(application_name);
+    }
+    explicit operator bool() const { return !names_.empty(); }  // listed once the startup is read
+    // Connected is complete here: a member function's body is compiled after its class.
+    [[nodiscard]] admin::ClientRow row(const Connected& c) const {
+      const std::string_view names = names_;
+      const std::size_t a = names.find('\0');
+      const std::size_t b = names.find('\0', a + 1);
+      return {.id = c.session.facts.id,
+              .user = std::string(names.substr(0, a)),
+              .database = std::string(names.substr(a + 1, b - a - 1)),
+              .remote_address = c.session.facts.remote_address,
+              .local_address = *c.session.facts.local_address,
+              .application_name = std::string(names.substr(b + 1)),
+              .tls = c.session.ssl,
+              .admin = admin_,
+              .connected_at = connected_at_};
+    }
+
+   private:
+    std::string names_;  // user NUL database NUL application_name
+    std::chrono::system_clock::time_point connected_at_{};
+    bool admin_ = false;
   };
 
   // Listeners, timers, shutdown and on_stopped live on `executor` (the
@@ -113,7 +143,9 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   // Touched by every thread's connections; the phase moves to stopping under
   // it too, so the last client to leave and shutdown() agree on who finishes.
   mutable std::mutex mu;
-  absl::flat_hash_map<BackendKey, SessionEntry> sessions;  // by pggat's key
+  // By pggat's key. A pointer per slot: the table has room for up to twice
+  // as many clients as there are, so what a slot holds is paid for twice.
+  absl::flat_hash_map<BackendKey, Connected*> sessions;
   std::uint64_t next_client_id = 1;
   std::array<std::uint32_t, 128> key_words{};  // random words for new_key_locked, used from the end
   std::size_t key_words_left = 0;
@@ -214,16 +246,16 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   void park_idle_clients() {
     const std::uint32_t now = ClientSession::idle_clock_seconds();
     std::lock_guard lock(mu);
-    for (const auto& [key, entry] : sessions) {
-      const std::uint32_t since = entry.session->waiting_since.load(std::memory_order_relaxed);
-      if (since != 0 && now - since >= 1) park_on_its_thread(entry, key);
+    for (const auto& [key, c] : sessions) {
+      const std::uint32_t since = c->session.waiting_since.load(std::memory_order_relaxed);
+      if (since != 0 && now - since >= 1) park_on_its_thread(*c, key);
     }
   }
 
   // Under `mu`. On the client's thread the wait is still pending when
   // waiting_since is set: cancelling it ends only that wait.
-  void park_on_its_thread(const SessionEntry& entry, BackendKey key) {
-    on_its_thread(entry, key, [](ClientSession& session) {
+  void park_on_its_thread(Connected& c, BackendKey key) {
+    on_its_thread(c, key, [](ClientSession& session) {
       if (session.waiting_since.load(std::memory_order_relaxed) == 0) return;
       session.park_requested = true;
       session.conn.stream.cancel();
@@ -232,12 +264,14 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
 
   // Under `mu`: `act` runs on the session's thread, if it is still there then.
   template <class Act>
-  void on_its_thread(const SessionEntry& entry, BackendKey key, Act act) {
-    asio::post(entry.executor, [self = shared_from_this(), key, act] {
+  void on_its_thread(Connected& c, BackendKey key, Act act) {
+    // The socket's executor is set at accept and never changes: any thread
+    // may copy it while the session is in `sessions`.
+    asio::post(c.session.conn.stream.get_executor(), [self = shared_from_this(), key, act] {
       ClientSession* session = nullptr;
       {
         std::lock_guard lock(self->mu);
-        if (auto it = self->sessions.find(key); it != self->sessions.end()) session = it->second.session;
+        if (auto it = self->sessions.find(key); it != self->sessions.end()) session = &it->second->session;
       }
       if (session) act(*session);
     });
@@ -319,8 +353,8 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   std::vector<admin::ClientRow> clients() const override {
     std::lock_guard lock(mu);
     std::vector<admin::ClientRow> out;
-    for (const auto& [key, entry] : sessions)
-      if (!entry.row.user.empty()) out.push_back(entry.row);
+    for (const auto& [key, c] : sessions)
+      if (c->listing) out.push_back(c->listing.row(*c));
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return out;
   }
@@ -378,8 +412,8 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
       return "pool \"" + pool + "\": " + e.what();
     }
     std::lock_guard lock(mu);
-    for (auto& [key, entry] : sessions)
-      if (entry.session->pool == target.get()) close_session_on_its_thread(entry, key);
+    for (auto& [key, c] : sessions)
+      if (c->session.pool == target.get()) close_session_on_its_thread(*c, key);
     return std::nullopt;
   }
   void shutdown() override {
@@ -412,8 +446,8 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   AppStats snapshot() const {
     std::lock_guard lock(mu);
     AppStats s = stats;
-    for (const auto& [key, entry] : sessions)
-      if (entry.session->waiting_parked.load(std::memory_order_relaxed)) ++s.clients_parked;
+    for (const auto& [key, c] : sessions)
+      if (c->session.waiting_parked.load(std::memory_order_relaxed)) ++s.clients_parked;
     return s;
   }
 
@@ -441,8 +475,8 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     {
       std::lock_guard lock(mu);
       if (auto it = sessions.find(key); it != sessions.end()) {
-        target = it->second.session->cancel_target();
-        id = it->second.session->facts.id;
+        target = it->second->session.cancel_target();
+        id = it->second->session.facts.id;
       }
     }
     if (!target) {
@@ -506,17 +540,11 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     client.database = std::move(startup->database);
     client.parameters = std::move(startup->parameters);
     {
-      admin::ClientRow row{.id = session.facts.id,
-                           .user = client.user,
-                           .database = client.database,
-                           .remote_address = session.facts.remote_address,
-                           .local_address = *session.facts.local_address,
-                           .tls = session.ssl,
-                           .admin = serving.admin && client.database == serving.admin->database,
-                           .connected_at = std::chrono::system_clock::now()};
-      if (const std::string* name = client.parameters.find("application_name")) row.application_name = *name;
+      const std::string* application_name = client.parameters.find("application_name");
+      Listing listing(client.user, client.database, application_name ? *application_name : std::string(),
+                      serving.admin && client.database == serving.admin->database);
       std::lock_guard lock(mu);
-      if (auto it = sessions.find(session.key); it != sessions.end()) it->second.row = std::move(row);
+      if (auto it = sessions.find(session.key); it != sessions.end()) it->second->listing = std::move(listing);
     }
     if (log_connections)
       log->info("client #{} connected from {}: user \"{}\" database \"{}\"{}", session.facts.id,
@@ -562,6 +590,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     ClientSession session;
     bool over_limit = false;
     std::chrono::steady_clock::time_point connected_at{};  // once admitted
+    Listing listing;  // under app->mu
   };
 
   std::unique_ptr<Connected> connect(std::shared_ptr<AppState> self, ListenerRuntime* lr, net::Socket socket,
@@ -570,8 +599,6 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     facts.unix_socket = lr->listener->is_unix();
     facts.local_address = &lr->listener->bound_address();
     facts.remote_address = net::endpoint_to_string(peer);
-    const auto ex = socket.get_executor();
-
     std::lock_guard lock(mu);
     auto serving = lr->serving;
     facts.max_message_size = serving->options.max_message_size;
@@ -580,7 +607,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     ++lr->incoming;
     auto c = std::make_unique<Connected>(std::move(self), lr, std::move(serving), std::move(socket),
                                          std::move(facts), new_key_locked());
-    sessions.emplace(c->session.key, SessionEntry{&c->session, ex});
+    sessions.emplace(c->session.key, c.get());
     ++lr->active;
     ++stats.clients;
     const auto max_connections = c->serving->options.max_connections;
@@ -917,12 +944,12 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   void close_sessions() {
     std::lock_guard lock(mu);
     sessions_closing = true;
-    for (auto& [key, entry] : sessions) close_session_on_its_thread(entry, key);
+    for (auto& [key, c] : sessions) close_session_on_its_thread(*c, key);
   }
 
   // Under `mu`.
-  void close_session_on_its_thread(const SessionEntry& entry, BackendKey key) {
-    on_its_thread(entry, key, [](ClientSession& session) { session.conn.stream.close(); });
+  void close_session_on_its_thread(Connected& c, BackendKey key) {
+    on_its_thread(c, key, [](ClientSession& session) { session.conn.stream.close(); });
   }
 
   void finish() {
@@ -991,7 +1018,7 @@ App::~App() {
   if (st.threads) st.threads->stop();  // from here on no other thread runs
   if (running) {
     std::lock_guard lock(st.mu);
-    for (auto& [key, entry] : st.sessions) entry.session->conn.stream.close();
+    for (auto& [key, c] : st.sessions) c->session.conn.stream.close();
   }
   if (running && st.threads && st.threads->size() > 1) {
     // Servers lent to the extra threads' clients come back as their
