@@ -470,3 +470,27 @@ TEST_CASE("transaction mode: parked clients that leave, vanish or send garbage a
   REQUIRE(eventually([&] { return pooler.stats().clients == 1; }));
   CHECK(worker.exec("select 2").value() == "2");
 }
+
+TEST_CASE("transaction mode: a parked client's traffic is counted in full", "[transaction][parking]") {
+  InProcessPooler pooler(transaction_config());
+  RawClient client("127.0.0.1", pooler.port());
+  client.send_startup("app", "app");
+  REQUIRE(client.read_until_ready());
+  REQUIRE(eventually([&] { return pooler.stats().clients_parked == 1; }));
+  auto received = [&] {
+    std::uint64_t sum = 0;
+    for (const pggat::PoolSnapshot& p : pooler.pools()) sum += p.stats.bytes_received;
+    return sum;
+  };
+  const std::uint64_t before = received();
+  pggat::proto::Buffer query;
+  pggat::proto::fe::Query{"select 1"}.encode(query);
+  // Each query wakes a parked client: what it sent is read before the unit
+  // starts, and counted all the same.
+  client.send(query);
+  REQUIRE(client.read_until_ready());
+  REQUIRE(eventually([&] { return pooler.stats().clients_parked == 1; }));
+  client.send(query);
+  REQUIRE(client.read_until_ready());
+  CHECK(eventually([&] { return received() - before == 2 * query.size(); }));
+}

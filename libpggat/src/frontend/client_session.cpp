@@ -4,6 +4,8 @@
 #include <time.h>
 
 #include <asio/bind_allocator.hpp>
+#include <asio/bind_executor.hpp>
+#include <asio/io_context.hpp>
 
 #include "pggat/proto/backend.hpp"
 
@@ -70,8 +72,16 @@ void ClientSession::wait_parked(std::unique_ptr<Owner> owner) {
     s.waiting_parked.store(false, std::memory_order_relaxed);
     s.parked_->readable(std::move(owner), ec);
   };
-  session.conn.stream.socket().async_wait(net::Socket::wait_read,
-                                          asio::bind_allocator(ExactAllocator<void>{}, std::move(woken)));
+  net::Socket& socket = session.conn.stream.socket();
+  // Bound to the io_context's own executor type, the operation keeps no
+  // second type-erased executor (48 bytes) beside the socket's: the
+  // io_context counts its pending operations itself.
+  if (const auto* io = socket.get_executor().target<asio::io_context::executor_type>()) {
+    socket.async_wait(net::Socket::wait_read,
+                      asio::bind_executor(*io, asio::bind_allocator(ExactAllocator<void>{}, std::move(woken))));
+    return;
+  }
+  socket.async_wait(net::Socket::wait_read, asio::bind_allocator(ExactAllocator<void>{}, std::move(woken)));
 }
 
 void ClientSession::unpark(std::unique_ptr<Owner> owner, Verdict verdict) {

@@ -2,8 +2,11 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 #include <asio/buffer.hpp>
@@ -19,7 +22,7 @@ class RecvBuffer {
  public:
   static constexpr std::size_t default_capacity = 16 * 1024;
 
-  explicit RecvBuffer(std::size_t capacity = default_capacity) : base_capacity_(capacity) {}
+  explicit RecvBuffer(std::size_t capacity = default_capacity) : base_capacity_(narrow(capacity)) {}
 
   [[nodiscard]] proto::Bytes data() const { return {buf_.get() + begin_, end_ - begin_}; }
   [[nodiscard]] std::size_t size() const { return end_ - begin_; }
@@ -27,7 +30,7 @@ class RecvBuffer {
   [[nodiscard]] std::size_t capacity() const { return capacity_; }
 
   void consume(std::size_t n) {
-    begin_ += n;
+    begin_ += narrow(n);
     if (begin_ == end_) begin_ = end_ = 0;
   }
 
@@ -39,7 +42,7 @@ class RecvBuffer {
     return asio::buffer(buf_.get() + end_, capacity_ - end_);
   }
   void commit(std::size_t n) {
-    end_ += n;
+    end_ += narrow(n);
     total_received_ += n;
   }
   // Bytes committed since the buffer was made (what was put back by prepend
@@ -57,13 +60,13 @@ class RecvBuffer {
     if (begin_ + total <= capacity_) return;
     compact();
     if (total <= capacity_ || end_ < capacity_) return;
-    const std::size_t cap = std::min(total, capacity_ * 2);
+    const std::size_t cap = std::min<std::size_t>(total, std::size_t{capacity_} * 2);
     auto bigger = std::make_unique_for_overwrite<std::byte[]>(cap);
     if (!empty()) std::memcpy(bigger.get(), buf_.get() + begin_, size());
     end_ -= begin_;
     begin_ = 0;
     buf_ = std::move(bigger);
-    capacity_ = cap;
+    capacity_ = narrow(cap);
   }
 
   // Puts bytes back in front of what is buffered, as if they had just arrived
@@ -71,20 +74,21 @@ class RecvBuffer {
   void prepend(proto::Bytes bytes) {
     if (bytes.empty()) return;
     if (buf_ && begin_ >= bytes.size()) {
-      begin_ -= bytes.size();
+      begin_ -= narrow(bytes.size());
       std::memcpy(buf_.get() + begin_, bytes.data(), bytes.size());
       return;
     }
     const std::size_t total = bytes.size() + size();
     std::size_t cap = std::max(capacity_, base_capacity_);
+    narrow(total);  // before the doubling, which could pass it
     while (cap < total) cap *= 2;
     auto bigger = std::make_unique_for_overwrite<std::byte[]>(cap);
     std::memcpy(bigger.get(), bytes.data(), bytes.size());
     if (!empty()) std::memcpy(bigger.get() + bytes.size(), buf_.get() + begin_, size());
     buf_ = std::move(bigger);
-    capacity_ = cap;
+    capacity_ = narrow(cap);
     begin_ = 0;
-    end_ = total;
+    end_ = narrow(total);
   }
 
   // Gives the storage up when nothing is buffered (and shrinks a grown
@@ -107,6 +111,14 @@ class RecvBuffer {
     return list;
   }
 
+  // Offsets are 32-bit (every connection, idle ones too, keeps four): a
+  // message is at most 1 GB (FrameRules) and the buffer twice that.
+  using Offset = std::uint32_t;
+  static Offset narrow(std::size_t n) {
+    if (n > std::numeric_limits<Offset>::max()) throw std::length_error("RecvBuffer: over 4 GiB");
+    return static_cast<Offset>(n);
+  }
+
   void allocate(std::size_t cap) {
     if (cap == default_capacity && !spares().empty()) {
       buf_ = std::move(spares().back());
@@ -114,7 +126,7 @@ class RecvBuffer {
     } else {
       buf_ = std::make_unique_for_overwrite<std::byte[]>(cap);
     }
-    capacity_ = cap;
+    capacity_ = narrow(cap);
     begin_ = end_ = 0;
   }
   void compact() {
@@ -125,10 +137,10 @@ class RecvBuffer {
   }
 
   std::unique_ptr<std::byte[]> buf_;
-  std::size_t base_capacity_;
-  std::size_t capacity_ = 0;
-  std::size_t begin_ = 0;
-  std::size_t end_ = 0;
+  Offset base_capacity_;
+  Offset capacity_ = 0;
+  Offset begin_ = 0;
+  Offset end_ = 0;
   std::uint64_t total_received_ = 0;
 };
 

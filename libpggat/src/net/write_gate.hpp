@@ -28,32 +28,37 @@ class WriteGate {
     if (try_enter()) co_return true;
     auto ticket = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor,
                                                        asio::steady_timer::time_point::max());
-    waiting_.push_back(ticket);
+    if (!queue_) queue_ = std::make_unique<Queue>();
+    queue_->waiting.push_back(ticket);
     (void)co_await ticket->async_wait(use_nothrow);
-    if (handed_ == ticket) {
-      handed_.reset();
+    if (queue_->handed == ticket) {
+      queue_->handed.reset();
       co_return true;
     }
-    std::erase(waiting_, ticket);  // cancelled while waiting
+    std::erase(queue_->waiting, ticket);  // cancelled while waiting
     co_return false;
   }
 
   void leave() {
-    if (waiting_.empty()) {
+    if (!queue_ || queue_->waiting.empty()) {
       busy_ = false;
       return;
     }
-    handed_ = waiting_.front();  // stays busy: ownership passes on
-    waiting_.erase(waiting_.begin());
-    handed_->cancel();
+    auto& handed = queue_->handed;
+    handed = queue_->waiting.front();  // stays busy: ownership passes on
+    queue_->waiting.erase(queue_->waiting.begin());
+    handed->cancel();
   }
 
  private:
+  // Behind a pointer, made at the first wait: every connection has a gate
+  // (an idle client keeps it), almost none ever has a waiter.
+  struct Queue {
+    std::vector<std::shared_ptr<asio::steady_timer>> waiting;
+    std::shared_ptr<asio::steady_timer> handed;
+  };
   bool busy_ = false;
-  // A vector, not a deque: every connection has a gate, almost none ever
-  // has a waiter, and an empty std::deque already holds 576 bytes of heap.
-  std::vector<std::shared_ptr<asio::steady_timer>> waiting_;
-  std::shared_ptr<asio::steady_timer> handed_;
+  std::unique_ptr<Queue> queue_;
 };
 
 // Holds a gate for a scope.

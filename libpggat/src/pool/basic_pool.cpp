@@ -270,14 +270,15 @@ class BasicPool final : public Pool, public pool::ParkingPool {
   // next, in serve_transactions' frame (a unit's own state lives in
   // serve_unit's, made per unit). The rest is made once the client is
   // greeted (begin_units).
+  using Middlewares = std::vector<std::unique_ptr<Middleware>>;
   struct TransactionSession {
     explicit TransactionSession(const Client& client)
         : share(std::make_shared<pool::ClientShare>(pool::ClientShare{.client_id = client.id()})) {}
     std::shared_ptr<pool::ClientShare> share;  // the client's account for the rob pooler
     pool::HybridClient route;
     pool::TransactionClient state;
-    std::vector<std::unique_ptr<Middleware>> middlewares;
-    std::optional<pool::ClientMeter> meter;
+    // Null when the pool has none (most): an empty vector is 24 bytes a parked client keeps.
+    std::unique_ptr<const Middlewares> middlewares;
     std::unique_ptr<pool::ReplayRecord> record;  // hybrid only: what a unit on a replica sent, for its replay
   };
 
@@ -300,19 +301,19 @@ class BasicPool final : public Pool, public pool::ParkingPool {
   }
 
   void begin_units(Client& client, TransactionSession& ts) {
-    ts.middlewares = make_middlewares(client);
-    ts.meter.emplace(counters_, client.session().conn);
+    if (auto made = make_middlewares(client); !made.empty())
+      ts.middlewares = std::make_unique<const Middlewares>(std::move(made));
     if (hybrid_) ts.record = std::make_unique<pool::ReplayRecord>();
   }
 
   // Made per unit, not kept: a parked client keeps as little as it can.
-  pool::UnitOptions unit_options(TransactionSession& ts) {
+  pool::UnitOptions unit_options(pool::ClientMeter& meter) {
     return pool::UnitOptions{
         .registry = options_.extended_query_sync ? &statements_ : nullptr,
         .dynamic_parameters = options_.parameter_status_sync == ParameterStatusSync::dynamic,
         .idle_transaction_timeout = options_.idle_transaction_timeout,
         .track_writes = hybrid_.has_value(),
-        .meter = &*ts.meter};
+        .meter = &meter};
   }
 
   // The client's mode with replicas and the parameters that follow it.
@@ -471,6 +472,10 @@ class BasicPool final : public Pool, public pool::ParkingPool {
   // be parked (see Idle), else how it ended.
   asio::awaitable<std::optional<Verdict>> serve_units(Client& client, TransactionSession& ts, Idle idle) {
     detail::ClientSession& session = client.session();
+    // Here, not in the client's state: between the units' ReadyForQuery a
+    // meter has only its byte marks, and a parked client keeps no meter.
+    // What is buffered already came after the last meter's marks.
+    pool::ClientMeter meter(counters_, session.conn, session.conn.in.size());
     for (;;) {
       while (!session.conn.in.empty()) {
         if (static_cast<char>(session.conn.in.data()[0]) == 'X') {
@@ -482,7 +487,7 @@ class BasicPool final : public Pool, public pool::ParkingPool {
           if (ec) co_return Verdict::done();
           continue;
         }
-        if (auto ended = co_await serve_unit(client, ts)) co_return std::move(*ended);
+        if (auto ended = co_await serve_unit(client, ts, meter)) co_return std::move(*ended);
       }
       release_idle_buffers(session);
       if (idle == Idle::park) co_return std::nullopt;
@@ -569,12 +574,14 @@ class BasicPool final : public Pool, public pool::ParkingPool {
 
   // One unit of work: a server for it, the relay, and what its end means for
   // the client. nullopt when the client goes on with its next unit.
-  asio::awaitable<std::optional<Verdict>> serve_unit(Client& client, TransactionSession& ts) {
+  asio::awaitable<std::optional<Verdict>> serve_unit(Client& client, TransactionSession& ts,
+                                                     pool::ClientMeter& meter) {
     detail::ClientSession& session = client.session();
     pool::HybridClient& route = ts.route;
     const std::shared_ptr<pool::ClientShare>& share = ts.share;
     pool::TransactionClient& state = ts.state;
-    const std::vector<std::unique_ptr<Middleware>>& middlewares = ts.middlewares;
+    static const Middlewares none;
+    const Middlewares& middlewares = ts.middlewares ? *ts.middlewares : none;
     pool::ReplayRecord* record = ts.record.get();
     const auto executor = co_await asio::this_coro::executor;
     // An idle server of the primary when one is there: no coroutine frames.
@@ -597,7 +604,7 @@ class BasicPool final : public Pool, public pool::ParkingPool {
       bool settings_dirty = false;
     };
     std::optional<RestorePoint> restore_point;
-    pool::UnitOptions first_options = unit_options(ts);
+    pool::UnitOptions first_options = unit_options(meter);
     if (on_replica) {
       record->reset(hybrid_->max_replay_buffer, route.mode == pool::HybridMode::rw);
       first_options.record = record;
@@ -626,7 +633,7 @@ class BasicPool final : public Pool, public pool::ParkingPool {
       handle = std::move(*primary);
       if (!synced_already(*handle, state))
         if (auto fatal = co_await sync_for_unit(client, holder, handle, state)) co_return std::move(*fatal);
-      pool::UnitOptions replay_options = unit_options(ts);
+      pool::UnitOptions replay_options = unit_options(meter);
       replay_options.replay_of = &record->sent;
       outcome = co_await run_unit(session, *handle, state, replay_options, middlewares);
       wrote = wrote || outcome.wrote;

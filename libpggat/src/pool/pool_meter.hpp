@@ -61,10 +61,11 @@ class ClientMeter {
  public:
   using Clock = std::chrono::steady_clock;
 
-  ClientMeter(PoolCounters& counters, net::Connection& client)
+  // `unread`: bytes already received and buffered that this meter counts.
+  ClientMeter(PoolCounters& counters, net::Connection& client, std::size_t unread = 0)
       : counters_(counters),
         client_(client),
-        received_(client.in.total_received()),
+        received_(client.in.total_received() - unread),
         sent_(client.stream.bytes_written()) {}
   ClientMeter(const ClientMeter&) = delete;
   ClientMeter& operator=(const ClientMeter&) = delete;
