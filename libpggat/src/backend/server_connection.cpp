@@ -182,7 +182,7 @@ asio::awaitable<std::optional<std::string>> negotiate_tls(net::Connection& conn,
 
 asio::awaitable<Expected<std::unique_ptr<ServerConnection>, DialError>> dial_unbounded(
     const DialOptions& options, std::uint64_t id, bool try_tls) {
-  net::Socket socket(co_await asio::this_coro::executor);
+  net::Socket socket(net::io_executor(co_await asio::this_coro::executor));
   if (auto ec = co_await connect_socket(socket, options.address))
     co_return Unexpected(failure(options.address, ec.message()));
 
@@ -283,7 +283,7 @@ asio::awaitable<Expected<std::unique_ptr<ServerConnection>, DialError>> dial(
 asio::awaitable<void> send_cancel(net::Address address, BackendKey key,
                                   std::chrono::nanoseconds timeout) {
   auto attempt = [&]() -> asio::awaitable<bool> {
-    net::Socket socket(co_await asio::this_coro::executor);
+    net::Socket socket(net::io_executor(co_await asio::this_coro::executor));
     const auto connect_ec = co_await connect_socket(socket, address);
     if (connect_ec) co_return false;
     proto::Buffer out;

@@ -73,14 +73,8 @@ void ClientSession::wait_parked(std::unique_ptr<Owner> owner) {
     s.parked_->readable(std::move(owner), ec);
   };
   net::Socket& socket = session.conn.stream.socket();
-  // Bound to the io_context's own executor type, the operation keeps no
-  // second type-erased executor (48 bytes) beside the socket's: the
-  // io_context counts its pending operations itself.
-  if (const auto* io = socket.get_executor().target<asio::io_context::executor_type>()) {
-    socket.async_wait(net::Socket::wait_read,
-                      asio::bind_executor(*io, asio::bind_allocator(ExactAllocator<void>{}, std::move(woken))));
-    return;
-  }
+  // The socket's executor is the io_context's own type, so the operation
+  // keeps no type-erased executor of its own.
   socket.async_wait(net::Socket::wait_read, asio::bind_allocator(ExactAllocator<void>{}, std::move(woken)));
 }
 

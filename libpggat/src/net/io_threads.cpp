@@ -5,7 +5,7 @@
 
 namespace pggat::net {
 
-IoThreads::IoThreads(asio::any_io_executor host, std::size_t extra) : host_(std::move(host)) {
+IoThreads::IoThreads(const asio::any_io_executor& host, std::size_t extra) : host_(io_executor(host)) {
   contexts_.reserve(extra);
   for (std::size_t i = 0; i < extra; ++i) {
     // Hint 1: one thread runs each context (Asio then keeps that thread's
@@ -19,7 +19,7 @@ IoThreads::IoThreads(asio::any_io_executor host, std::size_t extra) : host_(std:
 
 IoThreads::~IoThreads() { stop(); }
 
-asio::any_io_executor IoThreads::next() {
+IoExecutor IoThreads::next() {
   if (contexts_.empty() || stopped_) return host_;
   const std::size_t i = turn_.fetch_add(1, std::memory_order_relaxed) % size();
   if (i == 0) return host_;

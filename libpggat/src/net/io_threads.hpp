@@ -11,6 +11,8 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 
+#include "net/io_executor.hpp"
+
 namespace pggat::net {
 
 // The host's executor is thread 0; `extra` more threads each run an
@@ -19,13 +21,14 @@ namespace pggat::net {
 // (pools, the session table) has its own.
 class IoThreads {
  public:
-  IoThreads(asio::any_io_executor host, std::size_t extra);
+  // Throws std::invalid_argument when `host` is not an io_context's.
+  IoThreads(const asio::any_io_executor& host, std::size_t extra);
   ~IoThreads();  // stop()s
   IoThreads(const IoThreads&) = delete;
   IoThreads& operator=(const IoThreads&) = delete;
 
   // Round robin over the host and the extra threads.
-  [[nodiscard]] asio::any_io_executor next();
+  [[nodiscard]] IoExecutor next();
   [[nodiscard]] std::size_t size() const { return 1 + contexts_.size(); }
 
   // Stops the extra io_contexts and joins their threads; handlers still queued
@@ -35,7 +38,7 @@ class IoThreads {
 
  private:
   using Guard = asio::executor_work_guard<asio::io_context::executor_type>;
-  asio::any_io_executor host_;
+  IoExecutor host_;
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<Guard> guards_;
   std::vector<std::thread> threads_;

@@ -101,7 +101,7 @@ Expected<std::unique_ptr<Listener>, std::string> Listener::bind(
       new Listener(std::move(acceptor), options, address, endpoint_to_string(local)));
 }
 
-asio::awaitable<void> Listener::run(std::function<asio::any_io_executor()> next_executor,
+asio::awaitable<void> Listener::run(std::function<IoExecutor()> next_executor,
                                     std::function<void(Socket, const Peer&)> on_accept) {
   asio::steady_timer backoff(co_await asio::this_coro::executor);
   Peer peer;

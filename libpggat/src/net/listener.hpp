@@ -30,7 +30,7 @@ class Listener {
   // Accepts until close(); each socket goes to on_accept with its peer's
   // address (from accept itself: no getpeername per client), registered
   // with the executor next_executor() gave for it.
-  asio::awaitable<void> run(std::function<asio::any_io_executor()> next_executor,
+  asio::awaitable<void> run(std::function<IoExecutor()> next_executor,
                             std::function<void(Socket, const Peer&)> on_accept);
   // Stops accepting and removes a unix socket file.
   void close();

@@ -86,7 +86,7 @@ bool Stream::input_pending() const {
   }
 }
 
-void Stream::move_to(const asio::any_io_executor& executor) {
+void Stream::move_to(const IoExecutor& executor) {
   if (!socket_.is_open() || socket_.get_executor() == executor) return;
   std::error_code ec;
   if (family_ < 0) {
@@ -101,8 +101,7 @@ void Stream::move_to(const asio::any_io_executor& executor) {
   Socket moved(executor);
   moved.assign(asio::generic::stream_protocol(family_, 0), fd, ec);
   if (ec) {
-    ::close(fd);  // the stream is closed now; its next read or write fails
-    socket_ = Socket(executor);
+    ::close(fd);  // socket_ is closed (released): its next read or write fails
     return;
   }
   // Move assignment takes the other io_context's service along: the TLS

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <asio/awaitable.hpp>
+#include <asio/basic_stream_socket.hpp>
 #include <asio/generic/stream_protocol.hpp>
 #include <asio/read.hpp>
 #include <asio/use_awaitable.hpp>
@@ -15,9 +16,11 @@
 #include <asio/write.hpp>
 #include <asio/experimental/as_tuple.hpp>
 
+#include "net/io_executor.hpp"
+
 namespace pggat::net {
 
-using Socket = asio::generic::stream_protocol::socket;
+using Socket = asio::basic_stream_socket<asio::generic::stream_protocol, IoExecutor>;
 
 // Completion token for the data path: errors come back as values.
 inline constexpr auto use_nothrow = asio::experimental::as_tuple(asio::use_awaitable);
@@ -116,7 +119,9 @@ class Stream {
   // calls when the executor differs, nothing when it is the same. On TLS
   // streams the engine's internal timers stay with the old context: they are
   // only used when a read and a write overlap, and work across threads.
-  void move_to(const asio::any_io_executor& executor);
+  void move_to(const IoExecutor& executor);
+  // A coroutine's executor (type-erased); it must wrap an io_context's.
+  void move_to(const asio::any_io_executor& executor) { move_to(io_executor(executor)); }
 
   // Bytes handed to the socket or TLS so far (a write that fails counts):
   // traffic figures.
