@@ -11,9 +11,9 @@ namespace pggat::net {
 // client's wait included), and no type-erased call per operation.
 using IoExecutor = asio::io_context::executor_type;
 
-// The io_context behind `executor` (a strand's too). Throws
-// std::invalid_argument when there is none: pggat's connections run on
-// io_contexts only.
+// The io_context behind `executor` (as is or work-tracked). Throws
+// std::invalid_argument for anything else, a strand included: pggat's
+// connections run on io_contexts only.
 [[nodiscard]] IoExecutor io_executor(const asio::any_io_executor& executor);
 
 }  // namespace pggat::net

@@ -12,11 +12,15 @@ using pggat::net::io_executor;
 TEST_CASE("io_executor finds the io_context behind a type-erased executor", "[net]") {
   asio::io_context io(1);
   CHECK(io_executor(asio::any_io_executor(io.get_executor())) == io.get_executor());
-  CHECK(io_executor(asio::any_io_executor(asio::make_strand(io))) == io.get_executor());
   auto work = asio::make_work_guard(io);
   CHECK(io_executor(asio::any_io_executor(asio::prefer(io.get_executor(),
                                                          asio::execution::outstanding_work.tracked))) ==
         io.get_executor());
+}
+
+TEST_CASE("io_executor refuses a strand rather than drop it", "[net]") {
+  asio::io_context io(1);
+  CHECK_THROWS_AS(io_executor(asio::any_io_executor(asio::make_strand(io))), std::invalid_argument);
 }
 
 TEST_CASE("io_executor refuses an executor with no io_context", "[net]") {
