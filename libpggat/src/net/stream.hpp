@@ -120,8 +120,6 @@ class Stream {
   // streams the engine's internal timers stay with the old context: they are
   // only used when a read and a write overlap, and work across threads.
   void move_to(const IoExecutor& executor);
-  // A coroutine's executor (type-erased); it must wrap an io_context's.
-  void move_to(const asio::any_io_executor& executor) { move_to(io_executor(executor)); }
 
   // Bytes handed to the socket or TLS so far (a write that fails counts):
   // traffic figures.

@@ -583,9 +583,9 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     static const Middlewares none;
     const Middlewares& middlewares = ts.middlewares ? *ts.middlewares : none;
     pool::ReplayRecord* record = ts.record.get();
-    const auto executor = co_await asio::this_coro::executor;
     // An idle server of the primary when one is there: no coroutine frames.
-    Chosen chosen{servers_.get(), replicas_ ? nullptr : servers_->try_acquire(executor, share)};
+    Chosen chosen{servers_.get(),
+                  replicas_ ? nullptr : servers_->try_acquire(session.conn.stream.get_executor(), share)};
     if (chosen.handle) {
       first_use(*chosen.handle);
     } else {

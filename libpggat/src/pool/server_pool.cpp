@@ -6,6 +6,7 @@
 #include <asio/post.hpp>
 #include <asio/this_coro.hpp>
 
+#include "net/io_executor.hpp"
 #include "net/spawn.hpp"
 #include "net/tls.hpp"
 #include "pggat/duration.hpp"
@@ -118,6 +119,7 @@ void ServerPool::start(const Context& context) {
   std::lock_guard lock(mu_);
   if (started_) return;
   context_ = context;
+  home_.emplace(net::io_executor(context_.executor));
   started_ = true;
   janitor_.emplace(context_.executor);
   schedule_janitor();
@@ -185,7 +187,8 @@ std::string ServerPool::display_name_locked() const {
 
 asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
     std::chrono::nanoseconds timeout, std::shared_ptr<ClientShare> share) {
-  const auto executor = co_await asio::this_coro::executor;
+  // Found once per wait, off the path try_acquire serves.
+  const net::IoExecutor executor = net::io_executor(co_await asio::this_coro::executor);
   std::shared_ptr<Waiter> w;  // made only when the client has to wait
   for (;;) {
     ServerHandle server;
@@ -276,7 +279,7 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
                               stats_.servers_active + stats_.servers_resetting, waiting)));
 }
 
-ServerHandle ServerPool::try_acquire(const asio::any_io_executor& executor,
+ServerHandle ServerPool::try_acquire(const net::IoExecutor& executor,
                                      const std::shared_ptr<ClientShare>& share) {
   ServerHandle server;
   {
@@ -297,7 +300,7 @@ ServerHandle ServerPool::try_acquire(const asio::any_io_executor& executor,
   return server;
 }
 
-ServerHandle ServerPool::take_idle_locked(const asio::any_io_executor& prefer) {
+ServerHandle ServerPool::take_idle_locked(const net::IoExecutor& prefer) {
   if (idle_.empty()) return nullptr;
   std::size_t at = idle_.size() - 1;
   // One recipe (the common case) needs no scan: its idle servers are all in
@@ -398,7 +401,7 @@ void ServerPool::release_locked(ServerHandle server) {
 }
 
 void ServerPool::bring_home(PooledServer& server) const {
-  server.connection->conn.stream.move_to(context_.executor);
+  server.connection->conn.stream.move_to(home_.value());
 }
 
 void ServerPool::discard(ServerHandle server) {

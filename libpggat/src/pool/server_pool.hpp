@@ -91,7 +91,7 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   // acquire() without waiting, without a coroutine frame: an idle server that
   // needs no check, lent to `share` and moved to `executor`, or nullptr, and
   // then acquire() does the rest (waiting, dialing, checking, failing).
-  [[nodiscard]] ServerHandle try_acquire(const asio::any_io_executor& executor,
+  [[nodiscard]] ServerHandle try_acquire(const net::IoExecutor& executor,
                                          const std::shared_ptr<ClientShare>& share);
 
   // Gives a server back: it is cleaned (see reset_server) in the background and
@@ -145,7 +145,7 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   // Off the idle stack and counted active: the top-most of the cheapest
   // recipe in rotation, skipping (and closing) any the server closed.
   // nullptr when none may be lent.
-  ServerHandle take_idle_locked(const asio::any_io_executor& prefer);
+  ServerHandle take_idle_locked(const net::IoExecutor& prefer);
   [[nodiscard]] bool closed_while_idle_locked(const PooledServer& server) const;
   // Why no client can be served: every recipe is out of rotation (nullopt
   // when one is in, or there are none).
@@ -184,6 +184,7 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   ServerPoolOptions options_;
   mutable std::mutex mu_;
   Context context_;
+  std::optional<net::IoExecutor> home_;  // context_.executor's io_context, found at start()
   bool started_ = false;
   bool stopped_ = false;
   bool paused_ = false;
