@@ -76,23 +76,27 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
 
   // What SHOW CLIENTS lists of a client beyond its session's facts: who it
   // said it was once the startup packet was read (handlers may rewrite the
-  // session's own fields later, on its thread). One string for the three
-  // names, short enough for the string's own buffer with typical names: an
-  // idle client keeps it.
+  // session's own fields later, on its thread), and since when. One string
+  // for the three names, short enough for the string's own buffer with
+  // typical names: an idle client keeps it.
   class Listing {
    public:
     Listing() = default;
-    Listing(std::string_view user, std::string_view database, std::string_view application_name, bool admin)
-        : connected_at_(std::chrono::system_clock::now()), admin_(admin) {
+    Listing(std::string_view user, std::string_view database, std::string_view application_name)
+        : connected_at_(std::chrono::steady_clock::now()) {
       names_.reserve(user.size() + database.size() + application_name.size() + 2);
       names_.append(user).append(1, '\0').append(database).append(1, '\0').append(application_name);
     }
     explicit operator bool() const { return !names_.empty(); }  // listed once the startup is read
+    [[nodiscard]] std::chrono::steady_clock::time_point connected_at() const { return connected_at_; }
     // Connected is complete here: a member function's body is compiled after its class.
     [[nodiscard]] admin::ClientRow row(const Connected& c) const {
       const std::string_view names = names_;
       const std::size_t a = names.find('\0');
       const std::size_t b = names.find('\0', a + 1);
+      // The wall clock's time of it, from the steady one: 8 bytes less per client.
+      const auto since = std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::steady_clock::now() - connected_at_);
       return {.id = c.session.facts.id,
               .user = std::string(names.substr(0, a)),
               .database = std::string(names.substr(a + 1, b - a - 1)),
@@ -100,14 +104,13 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
               .local_address = *c.session.facts.local_address,
               .application_name = std::string(names.substr(b + 1)),
               .tls = c.session.ssl,
-              .admin = admin_,
-              .connected_at = connected_at_};
+              .admin = c.admin,
+              .connected_at = std::chrono::system_clock::now() - since};
     }
 
    private:
     std::string names_;  // user NUL database NUL application_name
-    std::chrono::system_clock::time_point connected_at_{};
-    bool admin_ = false;
+    std::chrono::steady_clock::time_point connected_at_{};
   };
 
   // Listeners, timers, shutdown and on_stopped live on `executor` (the
@@ -541,10 +544,13 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     client.parameters = std::move(startup->parameters);
     {
       const std::string* application_name = client.parameters.find("application_name");
-      Listing listing(client.user, client.database, application_name ? *application_name : std::string(),
-                      serving.admin && client.database == serving.admin->database);
+      Listing listing(client.user, client.database, application_name ? *application_name : std::string());
+      const bool admin = serving.admin && client.database == serving.admin->database;
       std::lock_guard lock(mu);
-      if (auto it = sessions.find(session.key); it != sessions.end()) it->second->listing = std::move(listing);
+      if (auto it = sessions.find(session.key); it != sessions.end()) {
+        it->second->listing = std::move(listing);
+        it->second->admin = admin;
+      }
     }
     if (log_connections)
       log->info("client #{} connected from {}: user \"{}\" database \"{}\"{}", session.facts.id,
@@ -588,9 +594,11 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     // changes them for later clients only.
     std::shared_ptr<const Serving> serving;
     ClientSession session;
-    bool over_limit = false;
-    std::chrono::steady_clock::time_point connected_at{};  // once admitted
+    // Listed once admitted; the client's thread reads it without the lock,
+    // as no one else writes it.
     Listing listing;  // under app->mu
+    bool admin = false;  // a console client; under app->mu
+    bool over_limit = false;
   };
 
   std::unique_ptr<Connected> connect(std::shared_ptr<AppState> self, ListenerRuntime* lr, net::Socket socket,
@@ -624,7 +632,6 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     try {
       const bool admitted = co_await admit(session, c->lr, *c->serving, c->over_limit);
       if (!admitted) co_return;
-      c->connected_at = std::chrono::steady_clock::now();
       if (c->serving->admin && session.client.database == c->serving->admin->database) {
         co_await admin::serve_console(session, *c->serving->admin, *this, log);
       } else {
@@ -634,7 +641,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
           co_return;
         }
       }
-      log_disconnect(session, c->connected_at);
+      log_disconnect(session, c->listing.connected_at());
       if (session.left) co_return;  // ~Connected closes it
       co_await session.conn.stream.close_gracefully(std::chrono::seconds(1));
     } catch (...) {
@@ -649,7 +656,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     ClientSession& session = c->session;
     session.pool = nullptr;
     if (verdict.kind() != Verdict::Kind::fail && session.left) {
-      log_disconnect(session, c->connected_at);
+      log_disconnect(session, c->listing.connected_at());
       return;
     }
     const auto ex = session.conn.stream.get_executor();
@@ -660,7 +667,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     ClientSession& session = c->session;
     try {
       if (verdict.kind() == Verdict::Kind::fail) (void)co_await session.client.send_error(verdict.error());
-      log_disconnect(session, c->connected_at);
+      log_disconnect(session, c->listing.connected_at());
       if (session.left) co_return;
       co_await session.conn.stream.close_gracefully(std::chrono::seconds(1));
     } catch (...) {
