@@ -254,16 +254,17 @@ class BasicPool final : public Pool, public pool::ParkingPool {
   // Counts the pool's clients while it serves one.
   class Attending {
    public:
-    explicit Attending(BasicPool& pool) : clients_(pool.clients_) {
-      clients_.fetch_add(1, std::memory_order_relaxed);
-      pool.clients_served_.fetch_add(1, std::memory_order_relaxed);
+    explicit Attending(BasicPool& pool) : pool_(pool) {
+      pool_.clients_.fetch_add(1, std::memory_order_relaxed);
+      pool_.clients_served_.fetch_add(1, std::memory_order_relaxed);
     }
     Attending(const Attending&) = delete;
     Attending& operator=(const Attending&) = delete;
-    ~Attending() { clients_.fetch_sub(1, std::memory_order_relaxed); }
+    ~Attending() { pool_.clients_.fetch_sub(1, std::memory_order_relaxed); }
+    [[nodiscard]] BasicPool& pool() const { return pool_; }
 
    private:
-    std::atomic<std::uint64_t>& clients_;
+    BasicPool& pool_;
   };
 
   // What transaction pooling keeps for a client from one unit of work to the
@@ -275,21 +276,29 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     explicit TransactionSession(const Client& client)
         : share(std::make_shared<pool::ClientShare>(pool::ClientShare{.client_id = client.id()})) {}
     std::shared_ptr<pool::ClientShare> share;  // the client's account for the rob pooler
-    pool::HybridClient route;
     pool::TransactionClient state;
     // Null when the pool has none (most): an empty vector is 24 bytes a parked client keeps.
     std::unique_ptr<const Middlewares> middlewares;
-    std::unique_ptr<pool::ReplayRecord> record;  // hybrid only: what a unit on a replica sent, for its replay
+    // Pools with replicas only, made by start_tracking: 24 bytes fewer in
+    // every parked client of the others.
+    struct Hybrid {
+      pool::HybridClient route;
+      pool::ReplayRecord record;  // what a unit on a replica sent, for its replay
+    };
+    std::unique_ptr<Hybrid> hybrid;
+    [[nodiscard]] const pool::HybridClient& route() const {
+      static const pool::HybridClient primary_only;
+      return hybrid ? hybrid->route : primary_only;
+    }
   };
 
   // What a parked client keeps of its transaction pooling; its session owns it.
   struct ParkedClient final : detail::ClientSession::Parked {
-    ParkedClient(BasicPool& pool, const Client& client) : pool(pool), attending(pool), ts(client) {}
+    ParkedClient(BasicPool& pool, const Client& client) : attending(pool), ts(client) {}
     void readable(std::unique_ptr<detail::ClientSession::Owner> owner, std::error_code ec) override {
-      pool.resume_parked(std::move(owner), *this, ec);
+      attending.pool().resume_parked(std::move(owner), *this, ec);
     }
-    BasicPool& pool;  // alive while its clients are: they hold its route
-    const Attending attending;
+    const Attending attending;  // its pool: alive while its clients are, as they hold its route
     TransactionSession ts;
   };
 
@@ -303,7 +312,6 @@ class BasicPool final : public Pool, public pool::ParkingPool {
   void begin_units(Client& client, TransactionSession& ts) {
     if (auto made = make_middlewares(client); !made.empty())
       ts.middlewares = std::make_unique<const Middlewares>(std::move(made));
-    if (hybrid_) ts.record = std::make_unique<pool::ReplayRecord>();
   }
 
   // Made per unit, not kept: a parked client keeps as little as it can.
@@ -322,7 +330,8 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     if (hybrid_) {
       auto mode = pool::take_hybrid_mode(client.parameters);
       if (!mode) return std::move(mode.error());
-      ts.route.mode = *mode;
+      ts.hybrid = std::make_unique<TransactionSession::Hybrid>();
+      ts.hybrid->route.mode = *mode;
     }
     // The configured list, and the client's other parameters after it; most
     // clients have none, and take the configured list without a copy.
@@ -525,7 +534,7 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     if (auto error = start_tracking(client, ts)) co_return Verdict::fail(std::move(*error));
     pool::TransactionClient& state = ts.state;
     detail::ClientSession& session = client.session();
-    auto result = co_await choose_server(ts.route, ts.share);
+    auto result = co_await choose_server(ts.route(), ts.share);
     if (!result) co_return std::move(result.error());
     auto [holder, handle] = std::move(*result);
     DiscardUnlessReturned guard{holder, handle};
@@ -559,7 +568,7 @@ class BasicPool final : public Pool, public pool::ParkingPool {
       // The client's server is the pool, not the replica that happened to
       // greet it: libpq's target_session_attrs=read-write reads this.
       Parameters view = server.parameters;
-      view.set("in_hot_standby", ts.route.mode == pool::HybridMode::ro ? "on" : "off");
+      view.set("in_hot_standby", ts.route().mode == pool::HybridMode::ro ? "on" : "off");
       state.view.adopt(parameter_sets_.intern(view));
     } else {
       state.view.adopt(parameter_sets_.intern(server.parameters));
@@ -577,19 +586,20 @@ class BasicPool final : public Pool, public pool::ParkingPool {
   asio::awaitable<std::optional<Verdict>> serve_unit(Client& client, TransactionSession& ts,
                                                      pool::ClientMeter& meter) {
     detail::ClientSession& session = client.session();
-    pool::HybridClient& route = ts.route;
+    // Null without replicas: nothing below changes it then.
+    pool::HybridClient* hybrid_route = ts.hybrid ? &ts.hybrid->route : nullptr;
     const std::shared_ptr<pool::ClientShare>& share = ts.share;
     pool::TransactionClient& state = ts.state;
     static const Middlewares none;
     const Middlewares& middlewares = ts.middlewares ? *ts.middlewares : none;
-    pool::ReplayRecord* record = ts.record.get();
+    pool::ReplayRecord* record = ts.hybrid ? &ts.hybrid->record : nullptr;
     // An idle server of the primary when one is there: no coroutine frames.
     Chosen chosen{servers_.get(),
                   replicas_ ? nullptr : servers_->try_acquire(session.conn.stream.get_executor(), share)};
     if (chosen.handle) {
       first_use(*chosen.handle);
     } else {
-      auto result = co_await choose_server(route, share);
+      auto result = co_await choose_server(ts.route(), share);
       if (!result) co_return std::move(result.error());
       chosen = std::move(*result);
     }
@@ -606,7 +616,7 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     std::optional<RestorePoint> restore_point;
     pool::UnitOptions first_options = unit_options(meter);
     if (on_replica) {
-      record->reset(hybrid_->max_replay_buffer, route.mode == pool::HybridMode::rw);
+      record->reset(hybrid_->max_replay_buffer, hybrid_route->mode == pool::HybridMode::rw);
       first_options.record = record;
       restore_point = RestorePoint{state.statements, state.wanted, state.settings_dirty};
     }
@@ -638,7 +648,7 @@ class BasicPool final : public Pool, public pool::ParkingPool {
       outcome = co_await run_unit(session, *handle, state, replay_options, middlewares);
       wrote = wrote || outcome.wrote;
     }
-    if (outcome.write_refused) route.primary_first = true;
+    if (outcome.write_refused && hybrid_route) hybrid_route->primary_first = true;
     backend::ServerConnection& server = *handle->connection;
 
     using End = pool::UnitOutcome::End;
@@ -652,7 +662,7 @@ class BasicPool final : public Pool, public pool::ParkingPool {
         if (wrote && hybrid_ && hybrid_->consistency == Consistency::read_your_writes &&
             holder == servers_.get()) {
           const auto lsn = co_await pool::wal_insert_position(server);
-          if (lsn) route.min_lsn = std::max(route.min_lsn, *lsn);
+          if (lsn && hybrid_route) hybrid_route->min_lsn = std::max(hybrid_route->min_lsn, *lsn);
         }
         holder->release(std::move(handle));
         co_return std::nullopt;
