@@ -597,6 +597,11 @@ class BasicPool final : public Pool, public pool::ParkingPool {
                   replicas_ ? nullptr : servers_->try_acquire(session.conn.stream.get_executor(), share)};
     if (chosen.handle) {
       first_use(*chosen.handle);
+    } else if (!replicas_) {
+      // The primary's wait, without choose_server's frame around it.
+      auto result = co_await acquire_for(*servers_, share);
+      if (!result) co_return std::move(result.error());
+      chosen.handle = std::move(*result);
     } else {
       auto result = co_await choose_server(ts.route(), share);
       if (!result) co_return std::move(result.error());

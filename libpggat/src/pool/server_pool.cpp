@@ -42,9 +42,11 @@ struct RecipeState {
 };
 
 struct ServerPool::Waiter {
-  Waiter(const asio::any_io_executor& ex, std::shared_ptr<ClientShare> s)
-      : timer(ex), share(std::move(s)) {}
-  asio::steady_timer timer;
+  Waiter(const net::IoExecutor& ex, std::shared_ptr<ClientShare> s) : timer(ex), share(std::move(s)) {}
+  // Bound to the client's io_context itself: telling whether a server is on
+  // the waiter's thread, and waking it there, compare and call no
+  // type-erased executor.
+  asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, net::IoExecutor> timer;
   Clock::time_point since = Clock::now();
   std::shared_ptr<ClientShare> share;
   // Set under the pool's lock; read without it once, to skip a wait that
@@ -268,7 +270,7 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
     co_return Unexpected(std::move(*w->error));
   }
   const std::uint64_t waiting = waiters_.size();  // this client included
-  std::erase(waiters_, w);
+  remove_waiter_locked(*w);
   --stats_.clients_waiting;
   if (cancelled || wait_ec == asio::error::operation_aborted)
     co_return Unexpected(PgError::fatal(sqlstate::connection_failure, "client went away"));
@@ -571,11 +573,19 @@ void ServerPool::discard_locked(ServerHandle server) {
   fill_waiters_locked();
 }
 
+// Waiters leave mostly from the front (FIFO, or the first on a server's
+// thread): found from there and erased alone, not by a pass over them all.
+void ServerPool::remove_waiter_locked(const Waiter& w) {
+  const auto it = std::find_if(waiters_.begin(), waiters_.end(),
+                               [&](const std::shared_ptr<Waiter>& x) { return x.get() == &w; });
+  if (it != waiters_.end()) waiters_.erase(it);
+}
+
 // `w` is taken by value: callers pass waiters_.front(), and a reference to it
 // would name the next waiter once the erase below has shifted the deque.
 void ServerPool::finish_waiter_locked(std::shared_ptr<Waiter> w, ServerHandle server,
                                       std::optional<PgError> error) {
-  std::erase(waiters_, w);
+  remove_waiter_locked(*w);
   --stats_.clients_waiting;
   w->done = true;
   if (server) {
@@ -584,7 +594,14 @@ void ServerPool::finish_waiter_locked(std::shared_ptr<Waiter> w, ServerHandle se
   }
   w->server = std::move(server);
   w->error = std::move(error);
-  // The waiter may live on another thread's executor one day: wake it there.
+  // A timer is touched only on its io_context's thread. On this one (one
+  // thread, or a server handed to a waiter of its own thread) the cancel is
+  // made here: the waiter resumes through the one completion it queues, with
+  // no function posted (an allocation and a second pass of the scheduler).
+  if (w->timer.get_executor().running_in_this_thread()) {
+    w->timer.cancel();
+    return;
+  }
   asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
 }
 

@@ -161,6 +161,7 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   void hand_over_locked(ServerHandle server);
   void make_idle_locked(ServerHandle server);
   void discard_locked(ServerHandle server);
+  void remove_waiter_locked(const Waiter& w);
   // By value: callers pass waiters_.front(), which this erases.
   void finish_waiter_locked(std::shared_ptr<Waiter> w, ServerHandle server,
                             std::optional<PgError> error);
