@@ -71,10 +71,20 @@ struct Injections {
 //   void on_consumed();           // the messages inspected so far left the source's buffer
 //   bool yield_before_read();     // true: end (PumpEnd::yielded) instead of reading
 //                                 // the source, between messages only
-template <class Inspector>
-asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
-                                 const proto::FrameRules& rules, Inspector& inspector,
-                                 PumpState& state) {
+//
+// pump_turns runs such pumps one after the other in one coroutine frame: a
+// unit's request and then its replies without a frame for each. Turns says
+// which, and keeps what they give:
+//   using Result;                       // what pump_turns yields
+//   bool begin_turn();                  // false: no more turns
+//   net::Connection& source(), sink();  // the current turn's ends
+//   const proto::FrameRules& rules();
+//   Inspector& inspector();             // one type for every turn
+//   PumpState& state();
+//   void end_turn(const PumpResult&);   // how the current turn ended
+//   Result result();
+template <class Turns>
+asio::awaitable<typename Turns::Result> pump_turns(Turns turns) {
   constexpr std::size_t max_segments = 16;
   // A segment is a range of the receive buffer, or (base null) of the
   // injected bytes, which may move as they grow until the write.
@@ -85,207 +95,295 @@ asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
   };
   std::array<Segment, max_segments> segments;
   std::array<asio::const_buffer, max_segments> buffers;
-  std::size_t segment_count = 0;
-  net::RecvBuffer& in = src.in;
-  Injections* const injections = inspector.injections();
-  std::size_t injected_added = 0;  // bytes of injections->forward already in segments
-  auto needs_whole = [&](char type, std::size_t total) {
-    if constexpr (requires { inspector.needs_whole(type, total); })
-      return inspector.needs_whole(type, total);
-    else
-      return inspector.needs_whole(type);
-  };
-
-  // Writes are gated: with middlewares, the other direction may write to the
-  // same connection (a reply on behalf of the server, say).
-  auto write_to = [&](net::Connection& to, auto buffers) -> asio::awaitable<std::error_code> {
-    bool held = to.gate.try_enter();
-    if (!held) held = co_await to.gate.enter();
-    net::GateHold hold(to.gate, held);
-    if (!held) co_return make_error_code(errc::canceled);
-    auto [ec, n] = co_await net::write_soon(to.stream, buffers);
-    co_return ec;
-  };
-  // The segments as buffers, for one gathered write.
-  auto gather = [&]() {
-    for (std::size_t i = 0; i < segment_count; ++i) {
-      const Segment& g = segments[i];
-      buffers[i] = asio::buffer((g.base != nullptr ? g.base : injections->forward.data()) + g.offset, g.size);
-    }
-    state.writing = true;
-    return std::span<const asio::const_buffer>(buffers.data(), segment_count);
-  };
-  auto written = [&]() {
-    state.writing = false;
-    segment_count = 0;
-    if (injected_added > 0) {
-      // Bytes injected since the last segment was added stay for the next.
-      injections->forward.erase(injections->forward.begin(),
-                                injections->forward.begin() + static_cast<std::ptrdiff_t>(injected_added));
-      injected_added = 0;
-    }
-  };
-  // For the rarer writes (a full segment list, a streamed message); the
-  // common one, once per pass, is written out below without a frame of its own.
-  auto write_segments = [&]() -> asio::awaitable<std::error_code> {
-    if (segment_count == 0) co_return std::error_code{};
-    const auto ec = co_await write_to(dst, gather());
-    written();
-    co_return ec;
-  };
-  // What a read brought: an error, EOF, or bytes now in the buffer.
-  auto received = [&](std::error_code ec, std::size_t n) {
-    if (ec) return ec;
-    ++state.reads;
-    if (n == 0) return make_error_code(errc::connection_closed);
-    in.commit(n);
-    return std::error_code{};
-  };
-  // A cancel that came while this pump was busy writing would not reach the
-  // read about to start: it is honoured before each read.
-  auto cancelled = [](const asio::cancellation_state& cs) {
-    return cs.cancelled() != asio::cancellation_type::none;
-  };
-  auto read_more = [&]() -> asio::awaitable<std::error_code> {
-    if (cancelled(co_await asio::this_coro::cancellation_state)) co_return make_error_code(errc::canceled);
-    auto [ec, n] = co_await src.stream.read_some(in.prepare());
-    co_return received(ec, n);
-  };
-
-  // Whether the last pass consumed something; bytes already buffered (read
-  // with the startup packet, say) are handled before the first read.
-  bool progressed = !in.empty();
-  for (;;) {
-    // Read when nothing is buffered or the buffered bytes are not yet a
-    // message; otherwise handle what is there first (after a streamed message,
-    // the next ones may already be waiting).
-    if (in.empty() || !progressed) {
-      if constexpr (requires { inspector.yield_before_read(); })
-        if (inspector.yield_before_read()) co_return PumpResult{PumpEnd::yielded, {}};
-      // read_more(), without the frame of a call.
-      if (cancelled(co_await asio::this_coro::cancellation_state))
-        co_return PumpResult{PumpEnd::source_closed, make_error_code(errc::canceled)};
-      auto [read_ec, n] = co_await src.stream.read_some(in.prepare());
-      if (const auto ec = received(read_ec, n)) co_return PumpResult{PumpEnd::source_closed, ec};
-    }
-
-    const proto::Bytes data = in.data();
-    std::size_t pos = 0;  // parsed up to here
-    std::size_t run = 0;  // start of the current forward run
-    std::size_t reserve = 0;
-    std::size_t stream_left = 0;
-    bool stop = false;
-    bool failed = false;
-    PumpResult error;
-
-    // Not a coroutine (no frame per call): room for two segments is made
-    // before each message, the most one message adds.
-    auto add = [&](Segment g) {
-      if (g.size > 0) segments[segment_count++] = g;
+  while (turns.begin_turn()) {
+    PumpResult turn_result;  // set before each `goto turn_end`
+    net::Connection& src = turns.source();
+    net::Connection& dst = turns.sink();
+    const proto::FrameRules& rules = turns.rules();
+    auto& inspector = turns.inspector();
+    PumpState& state = turns.state();
+    std::size_t segment_count = 0;
+    net::RecvBuffer& in = src.in;
+    Injections* const injections = inspector.injections();
+    std::size_t injected_added = 0;  // bytes of injections->forward already in segments
+    auto needs_whole = [&](char type, std::size_t total) {
+      if constexpr (requires { inspector.needs_whole(type, total); })
+        return inspector.needs_whole(type, total);
+      else
+        return inspector.needs_whole(type);
     };
-    auto add_run = [&](std::size_t end) { add(Segment{data.data(), run, end - run}); };
 
-    while (pos < data.size()) {
-      if (segment_count + 2 > max_segments) {
-        const auto ec = co_await write_segments();
-        if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};
+    // Writes are gated: with middlewares, the other direction may write to the
+    // same connection (a reply on behalf of the server, say).
+    auto write_to = [&](net::Connection& to, auto buffers) -> asio::awaitable<std::error_code> {
+      bool held = to.gate.try_enter();
+      if (!held) held = co_await to.gate.enter();
+      net::GateHold hold(to.gate, held);
+      if (!held) co_return make_error_code(errc::canceled);
+      auto [ec, n] = co_await net::write_soon(to.stream, buffers);
+      co_return ec;
+    };
+    // The segments as buffers, for one gathered write.
+    auto gather = [&]() {
+      for (std::size_t i = 0; i < segment_count; ++i) {
+        const Segment& g = segments[i];
+        buffers[i] = asio::buffer(
+            (g.base != nullptr ? g.base : injections->forward.data()) + g.offset, g.size);
       }
-      const proto::HeaderResult h = proto::decode_header(data.subspan(pos), rules);
-      if (h.status == proto::DecodeStatus::need_more) break;
-      if (h.status == proto::DecodeStatus::invalid) {
-        error = PumpResult{PumpEnd::protocol_error, make_error_code(errc::protocol_violation),
-                           h.header, h.error};
-        failed = true;
-        break;
+      state.writing = true;
+      return std::span<const asio::const_buffer>(buffers.data(), segment_count);
+    };
+    auto written = [&]() {
+      state.writing = false;
+      segment_count = 0;
+      if (injected_added > 0) {
+        // Bytes injected since the last segment was added stay for the next.
+        injections->forward.erase(
+            injections->forward.begin(),
+            injections->forward.begin() + static_cast<std::ptrdiff_t>(injected_added));
+        injected_added = 0;
       }
-      const std::size_t total = h.header.total_size();
-      if (data.size() - pos >= total) {
-        const FrameAction action = inspector.on_frame(
-            h.header.type, data.subspan(pos + proto::FrameHeader::size, h.header.body_size()));
-        if (injections != nullptr && injections->forward.size() > injected_added) {
-          // Goes ahead of this message: the run before it, then the new bytes.
-          add_run(pos);
-          const std::size_t from = injected_added;
-          injected_added = injections->forward.size();
-          add(Segment{nullptr, from, injected_added - from});
-          run = pos;
+    };
+    // For the rarer writes (a full segment list, a streamed message); the
+    // common one, once per pass, is written out below without a frame of its own.
+    auto write_segments = [&]() -> asio::awaitable<std::error_code> {
+      if (segment_count == 0) co_return std::error_code{};
+      const auto ec = co_await write_to(dst, gather());
+      written();
+      co_return ec;
+    };
+    // What a read brought: an error, EOF, or bytes now in the buffer.
+    auto received = [&](std::error_code ec, std::size_t n) {
+      if (ec) return ec;
+      ++state.reads;
+      if (n == 0) return make_error_code(errc::connection_closed);
+      in.commit(n);
+      return std::error_code{};
+    };
+    // A cancel that came while this pump was busy writing would not reach the
+    // read about to start: it is honoured before each read.
+    auto cancelled = [](const asio::cancellation_state& cs) {
+      return cs.cancelled() != asio::cancellation_type::none;
+    };
+    auto read_more = [&]() -> asio::awaitable<std::error_code> {
+      if (cancelled(co_await asio::this_coro::cancellation_state))
+        co_return make_error_code(errc::canceled);
+      auto [ec, n] = co_await src.stream.read_some(in.prepare());
+      co_return received(ec, n);
+    };
+
+    // Whether the last pass consumed something; bytes already buffered (read
+    // with the startup packet, say) are handled before the first read.
+    bool progressed = !in.empty();
+    for (;;) {
+      // Read when nothing is buffered or the buffered bytes are not yet a
+      // message; otherwise handle what is there first (after a streamed message,
+      // the next ones may already be waiting).
+      if (in.empty() || !progressed) {
+        if constexpr (requires { inspector.yield_before_read(); })
+          if (inspector.yield_before_read()) {
+            turn_result = PumpResult{PumpEnd::yielded, {}};
+            goto turn_end;
+          }
+        // read_more(), without the frame of a call.
+        if (cancelled(co_await asio::this_coro::cancellation_state)) {
+          turn_result = PumpResult{PumpEnd::source_closed, make_error_code(errc::canceled)};
+          goto turn_end;
         }
-        if (action == FrameAction::drop || action == FrameAction::stop) {
-          add_run(pos);
-          run = pos + total;
+        auto [read_ec, n] = co_await src.stream.read_some(in.prepare());
+        if (const auto ec = received(read_ec, n)) {
+          turn_result = PumpResult{PumpEnd::source_closed, ec};
+          goto turn_end;
         }
-        pos += total;
-        if (action == FrameAction::stop || action == FrameAction::last) {
-          stop = true;
+      }
+
+      const proto::Bytes data = in.data();
+      std::size_t pos = 0;  // parsed up to here
+      std::size_t run = 0;  // start of the current forward run
+      std::size_t reserve = 0;
+      std::size_t stream_left = 0;
+      bool stop = false;
+      bool failed = false;
+      PumpResult error;
+
+      // Not a coroutine (no frame per call): room for two segments is made
+      // before each message, the most one message adds.
+      auto add = [&](Segment g) {
+        if (g.size > 0) segments[segment_count++] = g;
+      };
+      auto add_run = [&](std::size_t end) { add(Segment{data.data(), run, end - run}); };
+
+      while (pos < data.size()) {
+        if (segment_count + 2 > max_segments) {
+          const auto ec = co_await write_segments();
+          if (ec) {
+            turn_result = PumpResult{PumpEnd::sink_failed, ec};
+            goto turn_end;
+          }
+        }
+        const proto::HeaderResult h = proto::decode_header(data.subspan(pos), rules);
+        if (h.status == proto::DecodeStatus::need_more) break;
+        if (h.status == proto::DecodeStatus::invalid) {
+          error = PumpResult{PumpEnd::protocol_error, make_error_code(errc::protocol_violation),
+                             h.header, h.error};
+          failed = true;
           break;
         }
-        continue;
-      }
-      if (needs_whole(h.header.type, total) ||
-          total <= std::max(in.capacity(), net::RecvBuffer::default_capacity)) {
-        reserve = total;  // after the write below: it may move the buffer
+        const std::size_t total = h.header.total_size();
+        if (data.size() - pos >= total) {
+          const FrameAction action = inspector.on_frame(
+              h.header.type, data.subspan(pos + proto::FrameHeader::size, h.header.body_size()));
+          if (injections != nullptr && injections->forward.size() > injected_added) {
+            // Goes ahead of this message: the run before it, then the new bytes.
+            add_run(pos);
+            const std::size_t from = injected_added;
+            injected_added = injections->forward.size();
+            add(Segment{nullptr, from, injected_added - from});
+            run = pos;
+          }
+          if (action == FrameAction::drop || action == FrameAction::stop) {
+            add_run(pos);
+            run = pos + total;
+          }
+          pos += total;
+          if (action == FrameAction::stop || action == FrameAction::last) {
+            stop = true;
+            break;
+          }
+          continue;
+        }
+        if (needs_whole(h.header.type, total) ||
+            total <= std::max(in.capacity(), net::RecvBuffer::default_capacity)) {
+          reserve = total;  // after the write below: it may move the buffer
+          break;
+        }
+        // Larger than the buffer and not needed whole: stream it through.
+        if constexpr (requires { inspector.on_streamed(h.header.type); })
+          inspector.on_streamed(h.header.type);
+        (void)inspector.on_frame(h.header.type, {});
+        stream_left = total - (data.size() - pos);
+        pos = data.size();
         break;
       }
-      // Larger than the buffer and not needed whole: stream it through.
-      if constexpr (requires { inspector.on_streamed(h.header.type); })
-        inspector.on_streamed(h.header.type);
-      (void)inspector.on_frame(h.header.type, {});
-      stream_left = total - (data.size() - pos);
-      pos = data.size();
-      break;
-    }
 
-    {
-      if (segment_count == max_segments) {
-        const auto ec = co_await write_segments();
-        if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};
-      }
-      add_run(pos);
-      if (stream_left > 0) state.streaming = true;
-      if (segment_count > 0) {
-        // write_segments(), without the frame of a call.
-        bool held = dst.gate.try_enter();
-        if (!held) held = co_await dst.gate.enter();
-        net::GateHold hold(dst.gate, held);
-        std::error_code ec = make_error_code(errc::canceled);
-        if (held) {
-          // net::write_soon(), without the frame of a call: most replies go
-          // out in the one sendmsg, and only the rest waits.
-          const std::span<asio::const_buffer> all(buffers.data(), segment_count);
-          (void)gather();
-          const auto rest = dst.stream.send_at_once(all, ec);
-          if (!rest.empty()) std::tie(ec, std::ignore) = co_await dst.stream.write(rest);
+      {
+        if (segment_count == max_segments) {
+          const auto ec = co_await write_segments();
+          if (ec) {
+            turn_result = PumpResult{PumpEnd::sink_failed, ec};
+            goto turn_end;
+          }
         }
-        written();
-        if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};
+        add_run(pos);
+        if (stream_left > 0) state.streaming = true;
+        if (segment_count > 0) {
+          // write_segments(), without the frame of a call.
+          bool held = dst.gate.try_enter();
+          if (!held) held = co_await dst.gate.enter();
+          net::GateHold hold(dst.gate, held);
+          std::error_code ec = make_error_code(errc::canceled);
+          if (held) {
+            // net::write_soon(), without the frame of a call: most replies go
+            // out in the one sendmsg, and only the rest waits.
+            const std::span<asio::const_buffer> all(buffers.data(), segment_count);
+            (void)gather();
+            const auto rest = dst.stream.send_at_once(all, ec);
+            if (!rest.empty()) std::tie(ec, std::ignore) = co_await dst.stream.write(rest);
+          }
+          written();
+          if (ec) {
+            turn_result = PumpResult{PumpEnd::sink_failed, ec};
+            goto turn_end;
+          }
+        }
       }
-    }
-    in.consume(pos);
-    if constexpr (requires { inspector.on_consumed(); }) inspector.on_consumed();
-    if (injections != nullptr && !injections->reply.empty()) {
-      const auto ec = co_await write_to(src, asio::buffer(injections->reply));
-      injections->reply.clear();
-      if (ec) co_return PumpResult{PumpEnd::source_closed, ec};
-    }
-    if (failed) co_return error;
-    if (stop) co_return PumpResult{PumpEnd::stopped, {}};
-    progressed = pos > 0;
-    if (reserve > 0) in.reserve_message(reserve);
+      in.consume(pos);
+      if constexpr (requires { inspector.on_consumed(); }) inspector.on_consumed();
+      if (injections != nullptr && !injections->reply.empty()) {
+        const auto ec = co_await write_to(src, asio::buffer(injections->reply));
+        injections->reply.clear();
+        if (ec) {
+          turn_result = PumpResult{PumpEnd::source_closed, ec};
+          goto turn_end;
+        }
+      }
+      if (failed) {
+        turn_result = error;
+        goto turn_end;
+      }
+      if (stop) {
+        turn_result = PumpResult{PumpEnd::stopped, {}};
+        goto turn_end;
+      }
+      progressed = pos > 0;
+      if (reserve > 0) in.reserve_message(reserve);
 
-    while (stream_left > 0) {
-      if (in.empty()) {
-        const auto ec = co_await read_more();
-        if (ec) co_return PumpResult{PumpEnd::source_closed, ec};
+      while (stream_left > 0) {
+        if (in.empty()) {
+          const auto ec = co_await read_more();
+          if (ec) {
+            turn_result = PumpResult{PumpEnd::source_closed, ec};
+            goto turn_end;
+          }
+        }
+        const std::size_t n = std::min(stream_left, in.size());
+        segments[segment_count++] = Segment{in.data().data(), 0, n};
+        const auto ec = co_await write_segments();
+        if (ec) {
+          turn_result = PumpResult{PumpEnd::sink_failed, ec};
+          goto turn_end;
+        }
+        in.consume(n);
+        stream_left -= n;
       }
-      const std::size_t n = std::min(stream_left, in.size());
-      segments[segment_count++] = Segment{in.data().data(), 0, n};
-      const auto ec = co_await write_segments();
-      if (ec) co_return PumpResult{PumpEnd::sink_failed, ec};
-      in.consume(n);
-      stream_left -= n;
+      state.streaming = false;
     }
-    state.streaming = false;
+  // The turn's ends; a label, as the body's many ends were its co_returns
+  // when it was a pump of its own.
+  turn_end:
+    turns.end_turn(turn_result);
   }
+  co_return turns.result();
+}
+
+// A single pump: one turn.
+template <class Inspector>
+class OneTurn {
+ public:
+  using Result = PumpResult;
+  OneTurn(net::Connection& src, net::Connection& dst, const proto::FrameRules& rules,
+          Inspector& inspector, PumpState& state)
+      : src_(src), dst_(dst), rules_(rules), inspector_(inspector), state_(state) {}
+
+  bool begin_turn() const { return !ended_; }
+  net::Connection& source() { return src_; }
+  net::Connection& sink() { return dst_; }
+  const proto::FrameRules& rules() const { return rules_; }
+  Inspector& inspector() { return inspector_; }
+  PumpState& state() { return state_; }
+  void end_turn(const PumpResult& result) {
+    result_ = result;
+    ended_ = true;
+  }
+  PumpResult result() const { return result_; }
+
+ private:
+  net::Connection& src_;
+  net::Connection& dst_;
+  const proto::FrameRules& rules_;
+  Inspector& inspector_;
+  PumpState& state_;
+  PumpResult result_;
+  bool ended_ = false;
+};
+
+// Forwards from `src` to `dst` until the inspector stops or yields, or one
+// end fails (see above).
+template <class Inspector>
+asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
+                                 const proto::FrameRules& rules, Inspector& inspector,
+                                 PumpState& state) {
+  return pump_turns(OneTurn<Inspector>(src, dst, rules, inspector, state));
 }
 
 }  // namespace pggat::pool

@@ -152,78 +152,153 @@ asio::awaitable<PairResult> relay_pair(net::Connection& client, net::Connection&
   co_return out;
 }
 
+// What relay_in_turns got done: `finished` when the unit is over (or one
+// side ended it); otherwise relay_pair takes over and `pair` is dropped.
+struct InTurnsResult {
+  PairResult pair;
+  bool finished = false;
+};
+
 namespace detail_relay {
 
-// The inner inspector, plus an end (PumpEnd::yielded) before a read when
-// `yield` says so.
-template <class Inner, class Yield>
-class YieldingInspector {
+// relay_in_turns' turns: the client's request to the server, then the
+// server's replies to the client while it owes any. It is the inspector of
+// every turn too (pump_turns takes one type), answering as the turn's own.
+template <class Up, class Down>
+class InTurns {
  public:
-  YieldingInspector(Inner& inner, Yield yield) : inner_(inner), yield_(std::move(yield)) {}
+  using Result = InTurnsResult;
+  InTurns(net::Connection& client, net::Connection& server, const proto::FrameRules& client_rules,
+          const proto::FrameRules& server_rules, Up& up, Down& down,
+          const proto::Conversation& conversation)
+      : client_(client),
+        server_(server),
+        client_rules_(client_rules),
+        server_rules_(server_rules),
+        up_(up),
+        down_(down),
+        conversation_(conversation) {}
 
-  bool needs_whole(char type, std::size_t total) {
-    if constexpr (requires { inner_.needs_whole(type, total); })
-      return inner_.needs_whole(type, total);
-    else
-      return inner_.needs_whole(type);
+  // Turns.
+  bool begin_turn() const { return phase_ != Phase::over; }
+  net::Connection& source() { return on_up() ? client_ : server_; }
+  net::Connection& sink() { return on_up() ? server_ : client_; }
+  const proto::FrameRules& rules() const { return on_up() ? client_rules_ : server_rules_; }
+  InTurns& inspector() { return *this; }
+  PumpState& state() { return on_up() ? out_.pair.up_state : out_.pair.down_state; }
+  void end_turn(const PumpResult& result) {
+    switch (phase_) {
+      case Phase::up:
+        out_.pair.up = result;
+        if (result.end != PumpEnd::yielded) {
+          out_.pair.up_ended_first = true;
+          out_.finished = true;
+          phase_ = result.end == PumpEnd::sink_failed ? Phase::down_to_end : Phase::over;
+          return;
+        }
+        phase_ = conversation_.awaiting_server() ? Phase::down : Phase::over;
+        return;
+      case Phase::down:
+        out_.pair.down = result;
+        out_.finished = result.end != PumpEnd::yielded;
+        phase_ = Phase::over;
+        return;
+      case Phase::down_to_end:
+        out_.pair.down = result;
+        phase_ = Phase::over;
+        return;
+      case Phase::over:
+        return;
+    }
   }
-  FrameAction on_frame(char type, proto::Bytes body) { return inner_.on_frame(type, body); }
-  Injections* injections() { return inner_.injections(); }
+  InTurnsResult result() const { return out_; }
+
+  // The pump's inspector.
+  bool needs_whole(char type, std::size_t total) {
+    return on_up() ? needs_whole_of(up_, type, total) : needs_whole_of(down_, type, total);
+  }
+  FrameAction on_frame(char type, proto::Bytes body) {
+    return on_up() ? up_.on_frame(type, body) : down_.on_frame(type, body);
+  }
+  Injections* injections() { return on_up() ? up_.injections() : down_.injections(); }
   void on_streamed(char type) {
-    if constexpr (requires { inner_.on_streamed(type); }) inner_.on_streamed(type);
+    if (on_up()) {
+      if constexpr (requires { up_.on_streamed(type); }) up_.on_streamed(type);
+    } else {
+      if constexpr (requires { down_.on_streamed(type); }) down_.on_streamed(type);
+    }
   }
   void on_consumed() {
-    if constexpr (requires { inner_.on_consumed(); }) inner_.on_consumed();
+    if (on_up()) {
+      if constexpr (requires { up_.on_consumed(); }) up_.on_consumed();
+    } else {
+      if constexpr (requires { down_.on_consumed(); }) down_.on_consumed();
+    }
   }
-  bool yield_before_read() { return yield_(); }
+  // The client is read only while the server is idle and owes nothing; the
+  // server only while it owes something.
+  bool yield_before_read() const {
+    switch (phase_) {
+      case Phase::up:
+        return conversation_.awaiting_server() || conversation_.transaction_status() != 'I' ||
+               conversation_.copy_in();
+      case Phase::down:
+        return !conversation_.awaiting_server();
+      case Phase::down_to_end:
+      case Phase::over:
+        break;
+    }
+    return false;
+  }
 
  private:
-  Inner& inner_;
-  Yield yield_;
+  // up: the client's request; down: the replies, until nothing is owed;
+  // down_to_end: what the server said after a write to it failed (often a
+  // FATAL saying why) still goes out.
+  enum class Phase { up, down, down_to_end, over };
+
+  template <class Inner>
+  static bool needs_whole_of(Inner& inner, char type, std::size_t total) {
+    if constexpr (requires { inner.needs_whole(type, total); })
+      return inner.needs_whole(type, total);
+    else
+      return inner.needs_whole(type);
+  }
+  bool on_up() const { return phase_ == Phase::up; }
+
+  net::Connection& client_;
+  net::Connection& server_;
+  const proto::FrameRules& client_rules_;
+  const proto::FrameRules& server_rules_;
+  Up& up_;
+  Down& down_;
+  const proto::Conversation& conversation_;
+  Phase phase_ = Phase::up;
+  InTurnsResult out_;
 };
 
 }  // namespace detail_relay
 
 // relay_pair's results, for less: while `conversation` (the server's) allows,
-// the two pumps take turns on this coroutine. The client's request goes to
-// the server, then the server's replies to the client until it owes nothing,
-// and neither side is read while it is not due. No second coroutine is
-// started and no read is left pending to be cancelled, which is most of a
-// short transaction's cost. Once the client is due while the unit goes on (in
-// a transaction, in COPY FROM STDIN, after a Flush) or a watchdog on it is
-// wanted, relay_pair takes over. The price: a client that leaves while its
-// server works is noticed when the reply is written to it, not at once; the
-// server finishes the statement and is released as after any unit.
+// the two directions take turns in one coroutine (pump_turns). The client's
+// request goes to the server, then the server's replies to the client until
+// it owes nothing, and neither side is read while it is not due. No second
+// coroutine is started and no read is left pending to be cancelled, which is
+// most of a short transaction's cost. Once the client is due while the unit
+// goes on (in a transaction, in COPY FROM STDIN, after a Flush), the result
+// is not `finished` and the caller goes on with relay_pair; so it does at
+// once when it wants a watchdog on an idle client. The price: a client that
+// leaves while its server works is noticed when the reply is written to it,
+// not at once; the server finishes the statement and is released as after
+// any unit.
 template <class UpInspector, class DownInspector>
-asio::awaitable<PairResult> relay_in_turns(net::Connection& client, net::Connection& server,
-                                           const proto::FrameRules& client_rules,
-                                           const proto::FrameRules& server_rules, UpInspector& up,
-                                           DownInspector& down, const proto::Conversation& conversation,
-                                           std::chrono::nanoseconds client_idle_limit = {}) {
-  using detail_relay::YieldingInspector;
-  if (client_idle_limit.count() == 0) {
-    PairResult out;
-    // The client is read only while the server is idle and owes nothing.
-    auto server_due = [&conversation] {
-      return conversation.awaiting_server() || conversation.transaction_status() != 'I' ||
-             conversation.copy_in();
-    };
-    YieldingInspector up_turn(up, server_due);
-    out.up = co_await pump(client, server, client_rules, up_turn, out.up_state);
-    if (out.up.end != PumpEnd::yielded) {
-      out.up_ended_first = true;
-      // What the server said last (often a FATAL saying why) still goes out.
-      if (out.up.end == PumpEnd::sink_failed)
-        out.down = co_await pump(server, client, server_rules, down, out.down_state);
-      co_return out;
-    }
-    if (conversation.awaiting_server()) {
-      YieldingInspector down_turn(down, [&conversation] { return !conversation.awaiting_server(); });
-      out.down = co_await pump(server, client, server_rules, down_turn, out.down_state);
-      if (out.down.end != PumpEnd::yielded) co_return out;
-    }
-  }
-  co_return co_await relay_pair(client, server, client_rules, server_rules, up, down, client_idle_limit);
+asio::awaitable<InTurnsResult> relay_in_turns(net::Connection& client, net::Connection& server,
+                                              const proto::FrameRules& client_rules,
+                                              const proto::FrameRules& server_rules,
+                                              UpInspector& up, DownInspector& down,
+                                              const proto::Conversation& conversation) {
+  return pump_turns(detail_relay::InTurns<UpInspector, DownInspector>(
+      client, server, client_rules, server_rules, up, down, conversation));
 }
 
 // `server_name()` gives the server's name for the detail; called only when

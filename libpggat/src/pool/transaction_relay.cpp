@@ -642,9 +642,18 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
                  retry_ptr);
   DownInspector down(server, server_state, client_state, options, queue, server_side,
                      down_injections, retry_ptr);
-  const PairResult pair =
-      co_await relay_in_turns(client.conn, server.conn, client_rules, server_rules, up, down,
-                              server.state, options.idle_transaction_timeout);
+  PairResult pair;
+  bool relayed = false;
+  // A watchdog on an idle client needs relay_pair from the start.
+  if (options.idle_transaction_timeout.count() == 0) {
+    InTurnsResult turns =
+        co_await relay_in_turns(client.conn, server.conn, client_rules, server_rules, up, down, server.state);
+    pair = turns.pair;
+    relayed = turns.finished;
+  }
+  if (!relayed)
+    pair = co_await relay_pair(client.conn, server.conn, client_rules, server_rules, up, down,
+                               options.idle_transaction_timeout);
   if (pair.server_torn()) server.torn = true;
 
   UnitOutcome out;

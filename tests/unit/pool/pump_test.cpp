@@ -4,7 +4,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <catch2/catch.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,19 +42,11 @@ class Fixture {
   net::Connection& client() { return *client_; }
   net::Connection& server() { return *server_; }
 
-  void client_sends(const std::string& bytes) {
-    REQUIRE(::send(client_fd_, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size()));
-  }
+  void client_sends(const std::string& bytes) { send_from(client_fd_, bytes); }
+  void server_sends(const std::string& bytes) { send_from(server_fd_, bytes); }
   // The records the server end received, one per write of the pump.
-  std::vector<std::string> server_records() {
-    std::vector<std::string> out;
-    char buf[65536];
-    for (;;) {
-      const ssize_t n = ::recv(server_fd_, buf, sizeof buf, MSG_DONTWAIT);
-      if (n <= 0) return out;
-      out.emplace_back(buf, static_cast<std::size_t>(n));
-    }
-  }
+  std::vector<std::string> server_records() { return records_at(server_fd_); }
+  std::vector<std::string> client_records() { return records_at(client_fd_); }
 
   PumpOutcome run_pump(auto& inspector) {
     PumpOutcome h;
@@ -70,7 +64,31 @@ class Fixture {
     return h;
   }
 
+  // Turns run by pool::pump_turns, to the end.
+  template <class Turns>
+  std::optional<typename Turns::Result> run_turns(Turns turns) {
+    std::optional<typename Turns::Result> out;
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> { out = co_await pool::pump_turns(turns); }, asio::detached);
+    io.run_for(std::chrono::seconds(5));
+    io.restart();
+    return out;
+  }
+
  private:
+  static void send_from(int fd, const std::string& bytes) {
+    REQUIRE(::send(fd, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size()));
+  }
+  static std::vector<std::string> records_at(int fd) {
+    std::vector<std::string> out;
+    char buf[65536];
+    for (;;) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n <= 0) return out;
+      out.emplace_back(buf, static_cast<std::size_t>(n));
+    }
+  }
+
   std::unique_ptr<net::Connection> make(int& outside) {
     int fds[2];
     REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds) == 0);
@@ -189,4 +207,70 @@ TEST_CASE("pump: yield_before_read ends the pump instead of reading", "[pool][pu
     REQUIRE(records.size() == 1);
     CHECK(records[0] == message('Q', std::string("select 1\0", 9)));
   }
+}
+
+namespace {
+
+// A request and its reply, as a unit's turns: client to server, then server
+// to client, each turn ending (yielded) once it forwarded something.
+struct RequestThenReply {
+  struct Result {
+    std::vector<pool::PumpResult> ends;
+    std::vector<std::pair<std::size_t, char>> seen;  // (turn, message type)
+    std::array<std::uint64_t, 2> reads{};
+  };
+  net::Connection& client;
+  net::Connection& server;
+  const proto::FrameRules& client_rules;
+  const proto::FrameRules& server_rules;
+  std::size_t turn = 0;
+  std::array<pool::PumpState, 2> states{};
+  Result out{};
+
+  bool begin_turn() const { return turn < 2; }
+  net::Connection& source() { return turn == 0 ? client : server; }
+  net::Connection& sink() { return turn == 0 ? server : client; }
+  const proto::FrameRules& rules() const { return turn == 0 ? client_rules : server_rules; }
+  RequestThenReply& inspector() { return *this; }
+  pool::PumpState& state() { return states[turn]; }
+  void end_turn(const pool::PumpResult& r) {
+    out.ends.push_back(r);
+    out.reads[turn] = states[turn].reads;
+    ++turn;
+  }
+  Result result() const { return out; }
+
+  bool needs_whole(char) const { return false; }
+  pool::FrameAction on_frame(char type, proto::Bytes) {
+    out.seen.emplace_back(turn, type);
+    return pool::FrameAction::forward;
+  }
+  pool::Injections* injections() { return nullptr; }
+  bool yield_before_read() const { return !out.seen.empty() && out.seen.back().first == turn; }
+};
+
+}  // namespace
+
+TEST_CASE("pump_turns: turns run one after the other, each with its own ends and state",
+          "[pool][pump]") {
+  Fixture f;
+  const proto::FrameRules client_rules{proto::Direction::frontend, proto::states::frontend_ready,
+                                       proto::default_max_message_length};
+  const proto::FrameRules server_rules{proto::Direction::backend, proto::states::backend_ready,
+                                       proto::default_max_message_length};
+  const std::string query = message('Q', std::string("select 1\0", 9));
+  const std::string ready = message('Z', "I");
+  f.client_sends(query);
+  f.server_sends(ready);
+  RequestThenReply turns{f.client(), f.server(), client_rules, server_rules, 0, {}, {}};
+  const auto out = f.run_turns(turns);
+  REQUIRE(out.has_value());
+  REQUIRE(out->ends.size() == 2);
+  CHECK(out->ends[0].end == pool::PumpEnd::yielded);
+  CHECK(out->ends[1].end == pool::PumpEnd::yielded);
+  using Seen = std::vector<std::pair<std::size_t, char>>;
+  CHECK(out->seen == Seen{{0, 'Q'}, {1, 'Z'}});
+  CHECK(out->reads == std::array<std::uint64_t, 2>{1, 1});  // each turn read its own source once
+  CHECK(f.server_records() == std::vector<std::string>{query});
+  CHECK(f.client_records() == std::vector<std::string>{ready});
 }
