@@ -626,7 +626,8 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     }
     if (!synced_already(*handle, state))
       if (auto fatal = co_await sync_for_unit(client, holder, handle, state)) co_return std::move(*fatal);
-    pool::UnitOutcome outcome = co_await run_unit(session, *handle, state, first_options, middlewares);
+    pool::UnitOutcome outcome = co_await pool::relay_unit(session, *handle->connection, handle->transaction,
+                                                          state, first_options, middlewares);
     bool wrote = outcome.wrote;
 
     if (outcome.end == pool::UnitOutcome::End::replay) {
@@ -649,7 +650,8 @@ class BasicPool final : public Pool, public pool::ParkingPool {
         if (auto fatal = co_await sync_for_unit(client, holder, handle, state)) co_return std::move(*fatal);
       pool::UnitOptions replay_options = unit_options(meter);
       replay_options.replay_of = &hybrid->record.sent;
-      outcome = co_await run_unit(session, *handle, state, replay_options, middlewares);
+      outcome = co_await pool::relay_unit(session, *handle->connection, handle->transaction, state,
+                                          replay_options, middlewares);
       wrote = wrote || outcome.wrote;
     }
     if (outcome.write_refused && hybrid) hybrid->route.primary_first = true;
@@ -657,7 +659,6 @@ class BasicPool final : public Pool, public pool::ParkingPool {
 
     using End = pool::UnitOutcome::End;
     switch (outcome.end) {
-      case End::retry:  // not after a run without retries
       case End::released:
         if (state.settings_dirty) {
           state.settings_dirty = false;
@@ -757,32 +758,6 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     holder->discard(std::move(handle));
     error->severity = "FATAL";
     co_return Verdict::fail(std::move(*error));
-  }
-
-  // One relay of a unit, with the one invisible retry of a statement whose
-  // result type changed.
-  asio::awaitable<pool::UnitOutcome> run_unit(
-      detail::ClientSession& session, pool::PooledServer& pooled, pool::TransactionClient& state,
-      const pool::UnitOptions& options, const std::vector<std::unique_ptr<Middleware>>& middlewares) {
-    backend::ServerConnection& server = *pooled.connection;
-    const detail::ClientSession::CancelTo cancel_to(session, server.address, server.key);
-    pool::UnitOutcome outcome =
-        co_await pool::relay_unit(session, server, pooled.transaction, state, options, middlewares);
-    if (outcome.end == pool::UnitOutcome::End::retry)
-      outcome = co_await retry_unit(session, pooled, state, options, middlewares);
-    if (options.meter != nullptr) options.meter->settle_bytes();
-    co_return outcome;
-  }
-  // The retry's copy of the options in a frame of its own: in run_unit's, it
-  // pushed that frame, made for every unit, past glibc's per-thread cache
-  // of small blocks (1,032 bytes).
-  static asio::awaitable<pool::UnitOutcome> retry_unit(
-      detail::ClientSession& session, pool::PooledServer& pooled, pool::TransactionClient& state,
-      const pool::UnitOptions& options, const std::vector<std::unique_ptr<Middleware>>& middlewares) {
-    // Once: a statement that changes again under the retry fails visibly.
-    pool::UnitOptions once = options;
-    once.retry_changed_statements = false;
-    co_return co_await pool::relay_unit(session, *pooled.connection, pooled.transaction, state, once, middlewares);
   }
 
   struct Chosen {

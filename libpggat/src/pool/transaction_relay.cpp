@@ -618,6 +618,17 @@ class DownInspector {
   bool wrote_ = false;
 };
 
+// Counts what a unit moved when it ends, on every way out of relay_unit.
+struct SettleBytes {
+  explicit SettleBytes(ClientMeter* m) : meter(m) {}
+  SettleBytes(const SettleBytes&) = delete;
+  SettleBytes& operator=(const SettleBytes&) = delete;
+  ~SettleBytes() {
+    if (meter != nullptr) meter->settle_bytes();
+  }
+  ClientMeter* meter;
+};
+
 }  // namespace
 
 asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
@@ -625,101 +636,110 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
                                         TransactionServer& server_state,
                                         TransactionClient& client_state, const UnitOptions& options,
                                         std::span<const std::unique_ptr<Middleware>> middlewares) {
+  // While the unit runs, a CancelRequest for this client goes to this server.
+  const detail::ClientSession::CancelTo cancel_to(client, server.address, server.key);
+  // The bytes the unit moved are counted once it is over, however it ends.
+  const SettleBytes settle{options.meter};
   const proto::FrameRules client_rules{proto::Direction::frontend, proto::states::frontend_ready,
                                        client.facts.max_message_size};
   const proto::FrameRules server_rules{proto::Direction::backend, proto::states::backend_ready,
                                        proto::default_max_message_length};
   ResponseQueue& queue = server_state.replies;
-  while (!queue.empty()) forget(queue.pop(), client_state, server_state);  // not expected: a unit ends owing nothing
-  Injections up_injections, down_injections;
-  MiddlewareRun client_side(middlewares, client.client, server.state, true, up_injections);
-  MiddlewareRun server_side(middlewares, client.client, server.state, false, down_injections);
-  RetrySegment retry;
   const bool replaying = options.record != nullptr || options.replay_of != nullptr;
-  RetrySegment* const retry_ptr =
-      options.registry != nullptr && options.retry_changed_statements && !replaying ? &retry : nullptr;
-  UpInspector up(server, server_state, client_state, options, queue, client_side, up_injections,
-                 retry_ptr);
-  DownInspector down(server, server_state, client_state, options, queue, server_side,
-                     down_injections, retry_ptr);
-  PairResult pair;
-  bool relayed = false;
-  // A watchdog on an idle client needs relay_pair from the start.
-  if (options.idle_transaction_timeout.count() == 0) {
-    InTurnsResult turns =
-        co_await relay_in_turns(client.conn, server.conn, client_rules, server_rules, up, down, server.state);
-    pair = turns.pair;
-    relayed = turns.finished;
-  }
-  if (!relayed)
-    pair = co_await relay_pair(client.conn, server.conn, client_rules, server_rules, up, down,
-                               options.idle_transaction_timeout);
-  if (pair.server_torn()) server.torn = true;
-
-  UnitOutcome out;
-  out.server_sent_fatal = down.sent_fatal();
-  out.write_refused = down.write_refused();
-  out.wrote = down.wrote();
-  PairEnd end = classify(pair, [&] { return server.address.to_string(); });
-  // Whatever the server still owed may or may not have happened: forget the
-  // statements it would have created.
-  auto forget_owed = [&] {
+  // The second pass is the retry of a Sync segment whose statement changed
+  // under it; a statement that changes again under the retry fails visibly.
+  for (bool may_retry = options.registry != nullptr && options.retry_changed_statements && !replaying;;
+       may_retry = false) {
+    // Not expected: a unit ends owing nothing.
     while (!queue.empty()) forget(queue.pop(), client_state, server_state);
-  };
-  // A replica that stopped for a replay, or went away, while the unit can
-  // still move: whatever it owes is left to the cleanup.
-  if (options.record != nullptr &&
-      ((end.kind == PairEnd::Kind::server_stopped && options.record->cause != ReplayCause::none) ||
-       (end.kind == PairEnd::Kind::server_gone && options.record->replayable() &&
-        !pair.client_torn()))) {
-    if (options.record->cause == ReplayCause::none) {
-      options.record->cause = ReplayCause::server_failed;
-      options.record->reason = end.detail;
-      server.torn = true;
+    Injections up_injections, down_injections;
+    MiddlewareRun client_side(middlewares, client.client, server.state, true, up_injections);
+    MiddlewareRun server_side(middlewares, client.client, server.state, false, down_injections);
+    RetrySegment retry;
+    RetrySegment* const retry_ptr = may_retry ? &retry : nullptr;
+    UpInspector up(server, server_state, client_state, options, queue, client_side, up_injections,
+                   retry_ptr);
+    DownInspector down(server, server_state, client_state, options, queue, server_side,
+                       down_injections, retry_ptr);
+    PairResult pair;
+    bool relayed = false;
+    // A watchdog on an idle client needs relay_pair from the start.
+    if (options.idle_transaction_timeout.count() == 0) {
+      InTurnsResult turns =
+          co_await relay_in_turns(client.conn, server.conn, client_rules, server_rules, up, down,
+                                  server.state);
+      pair = turns.pair;
+      relayed = turns.finished;
     }
-    out.end = UnitOutcome::End::replay;
-    forget_owed();
-    co_return out;
-  }
-  if (down.diverged()) {
-    out.end = UnitOutcome::End::replay_diverged;
-    out.detail = "the primary's replies differ from the replica's the client already got";
-    forget_owed();
-    co_return out;
-  }
-  switch (end.kind) {
-    case PairEnd::Kind::server_stopped:
-      if (retry.ready) {
-        out.end = UnitOutcome::End::retry;
-        // Sent again as if the client had just sent it, ahead of anything newer.
-        client.conn.in.prepend(retry.bytes);
-        co_return out;
+    if (!relayed)
+      pair = co_await relay_pair(client.conn, server.conn, client_rules, server_rules, up, down,
+                                 options.idle_transaction_timeout);
+    if (pair.server_torn()) server.torn = true;
+
+    UnitOutcome out;
+    out.server_sent_fatal = down.sent_fatal();
+    out.write_refused = down.write_refused();
+    out.wrote = down.wrote();
+    PairEnd end = classify(pair, [&] { return server.address.to_string(); });
+    // Whatever the server still owed may or may not have happened: forget the
+    // statements it would have created.
+    auto forget_owed = [&] {
+      while (!queue.empty()) forget(queue.pop(), client_state, server_state);
+    };
+    // A replica that stopped for a replay, or went away, while the unit can
+    // still move: whatever it owes is left to the cleanup.
+    if (options.record != nullptr &&
+        ((end.kind == PairEnd::Kind::server_stopped && options.record->cause != ReplayCause::none) ||
+         (end.kind == PairEnd::Kind::server_gone && options.record->replayable() &&
+          !pair.client_torn()))) {
+      if (options.record->cause == ReplayCause::none) {
+        options.record->cause = ReplayCause::server_failed;
+        options.record->reason = end.detail;
+        server.torn = true;
       }
-      out.end = UnitOutcome::End::released;
+      out.end = UnitOutcome::End::replay;
+      forget_owed();
       co_return out;
-    case PairEnd::Kind::client_terminated:
-      out.end = UnitOutcome::End::client_terminated;
-      break;
-    case PairEnd::Kind::client_gone:
-      out.end = UnitOutcome::End::client_gone;
-      break;
-    case PairEnd::Kind::client_protocol_error:
-    case PairEnd::Kind::client_idle:
-      out.end = UnitOutcome::End::client_protocol_error;
-      break;
-    case PairEnd::Kind::server_gone:
-      out.end = UnitOutcome::End::server_gone;
-      break;
+    }
+    if (down.diverged()) {
+      out.end = UnitOutcome::End::replay_diverged;
+      out.detail = "the primary's replies differ from the replica's the client already got";
+      forget_owed();
+      co_return out;
+    }
+    switch (end.kind) {
+      case PairEnd::Kind::server_stopped:
+        if (retry.ready) {
+          // Sent again as if the client had just sent it, ahead of anything newer.
+          client.conn.in.prepend(retry.bytes);
+          continue;
+        }
+        out.end = UnitOutcome::End::released;
+        co_return out;
+      case PairEnd::Kind::client_terminated:
+        out.end = UnitOutcome::End::client_terminated;
+        break;
+      case PairEnd::Kind::client_gone:
+        out.end = UnitOutcome::End::client_gone;
+        break;
+      case PairEnd::Kind::client_protocol_error:
+      case PairEnd::Kind::client_idle:
+        out.end = UnitOutcome::End::client_protocol_error;
+        break;
+      case PairEnd::Kind::server_gone:
+        out.end = UnitOutcome::End::server_gone;
+        break;
+    }
+    out.detail = std::move(end.detail);
+    out.client_error = std::move(end.client_error);
+    out.owed_ready = queue.owed_ready();
+    forget_owed();
+    if (out.end == UnitOutcome::End::server_gone) {
+      server.torn = true;
+      out.client_torn = pair.client_torn();
+    }
+    co_return out;
   }
-  out.detail = std::move(end.detail);
-  out.client_error = std::move(end.client_error);
-  out.owed_ready = queue.owed_ready();
-  forget_owed();
-  if (out.end == UnitOutcome::End::server_gone) {
-    server.torn = true;
-    out.client_torn = pair.client_torn();
-  }
-  co_return out;
 }
 
 std::size_t prepare_only_batch(proto::Bytes buffered, std::uint32_t max_message_size,

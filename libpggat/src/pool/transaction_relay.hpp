@@ -50,7 +50,6 @@ struct UnitOptions {
 struct UnitOutcome {
   enum class End {
     released,  // the server is idle: the unit of work is over
-    retry,     // the client's messages were put back to be sent again, same server
     client_terminated,
     client_gone,
     client_protocol_error,
@@ -78,7 +77,9 @@ struct UnitOutcome {
 
 // Relays between the client and `server` until the server is idle outside a
 // transaction with nothing owed, or one side ends. Named statements are
-// renamed to pggat's per-server names and prepared where missing.
+// renamed to pggat's per-server names and prepared where missing. While it
+// runs, the client's CancelRequests go to `server`; when it ends, the bytes
+// it moved are added to options.meter.
 [[nodiscard]] asio::awaitable<UnitOutcome> relay_unit(
     detail::ClientSession& client, backend::ServerConnection& server, TransactionServer& server_state,
     TransactionClient& client_state, const UnitOptions& options,
