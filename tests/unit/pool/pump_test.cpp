@@ -52,24 +52,18 @@ class Fixture {
     PumpOutcome h;
     const proto::FrameRules rules{proto::Direction::frontend, proto::states::frontend_ready,
                                   proto::default_max_message_length};
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-          h.result = co_await pool::pump(*client_, *server_, rules, inspector, h.state);
-          h.done = true;
-        },
-        asio::detached);
-    io.run_for(std::chrono::seconds(5));
-    io.restart();
+    const auto result = run_to_end(pool::pump(*client_, *server_, rules, inspector, h.state));
+    h.done = result.has_value();
+    if (result) h.result = *result;
     return h;
   }
 
-  // Turns run by pool::pump_turns, to the end.
-  template <class Turns>
-  std::optional<typename Turns::Result> run_turns(Turns turns) {
-    std::optional<typename Turns::Result> out;
+  // What the awaitable yields, once the io_context ran it to its end.
+  template <class T>
+  std::optional<T> run_to_end(asio::awaitable<T> awaitable) {
+    std::optional<T> out;
     asio::co_spawn(
-        io, [&]() -> asio::awaitable<void> { out = co_await pool::pump_turns(turns); }, asio::detached);
+        io, [&]() -> asio::awaitable<void> { out = co_await std::move(awaitable); }, asio::detached);
     io.run_for(std::chrono::seconds(5));
     io.restart();
     return out;
@@ -263,7 +257,7 @@ TEST_CASE("pump_turns: turns run one after the other, each with its own ends and
   f.client_sends(query);
   f.server_sends(ready);
   RequestThenReply turns{f.client(), f.server(), client_rules, server_rules, 0, {}, {}};
-  const auto out = f.run_turns(turns);
+  const auto out = f.run_to_end(pool::pump_turns(turns));
   REQUIRE(out.has_value());
   REQUIRE(out->ends.size() == 2);
   CHECK(out->ends[0].end == pool::PumpEnd::yielded);
