@@ -8,6 +8,7 @@
 #   select   pgbench -S -M simple -c 10 -j 1 -t 400: 4,000 select-only
 #            transactions on 10 clients (the default). CLIENTS=50: 50
 #            clients sharing the 20 servers, so most of them wait for one.
+#            PROTOCOL=extended or prepared: pgbench -M extended or prepared.
 #   connect  pgbench -S -C -c 4 -j 1 -t 250: 1,000 connections, each a
 #            startup, one select and a Terminate
 #
@@ -26,6 +27,7 @@ set -euo pipefail
 
 WORKLOAD=${1:-select}
 CLIENTS=${CLIENTS:-10}
+PROTOCOL=${PROTOCOL:-simple}
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PGBENCH=/usr/lib/postgresql/15/bin/pgbench
 [[ -x $PGBENCH ]] || PGBENCH=pgbench
@@ -34,9 +36,9 @@ mkdir -p "$OUT"
 
 case $WORKLOAD in
   select)
-    RUN=(-S -M simple -c "$CLIENTS" -j 1 -t $((4000 / CLIENTS)))
+    RUN=(-S -M "$PROTOCOL" -c "$CLIENTS" -j 1 -t $((4000 / CLIENTS)))
     COUNT=$((4000 / CLIENTS * CLIENTS))
-    WARM=(-S -M simple -c "$CLIENTS" -j 1 -t 20)
+    WARM=(-S -M "$PROTOCOL" -c "$CLIENTS" -j 1 -t 20)
     ;;
   connect)
     RUN=(-S -C -c 4 -j 1 -t 250)

@@ -258,7 +258,8 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   // Under `mu`. On the client's thread the wait is still pending when
   // waiting_since is set: cancelling it ends only that wait.
   void park_on_its_thread(Connected& c, BackendKey key) {
-    on_its_thread(c, key, [](ClientSession& session) {
+    on_its_thread(c, key, [](Connected& c) {
+      ClientSession& session = c.session;
       if (session.waiting_since.load(std::memory_order_relaxed) == 0) return;
       session.park_requested = true;
       session.conn.stream.cancel();
@@ -271,12 +272,12 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     // The socket's executor is set at accept and never changes: any thread
     // may copy it while the session is in `sessions`.
     asio::post(c.session.conn.stream.get_executor(), [self = shared_from_this(), key, act] {
-      ClientSession* session = nullptr;
+      Connected* found = nullptr;
       {
         std::lock_guard lock(self->mu);
-        if (auto it = self->sessions.find(key); it != self->sessions.end()) session = &it->second->session;
+        if (auto it = self->sessions.find(key); it != self->sessions.end()) found = it->second;
       }
-      if (session) act(*session);
+      if (found) act(*found);
     });
   }
 
@@ -615,6 +616,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     ++lr->incoming;
     auto c = std::make_unique<Connected>(std::move(self), lr, std::move(serving), std::move(socket),
                                          std::move(facts), new_key_locked());
+    c->session.conn.stream.set_family(peer.protocol().family());
     sessions.emplace(c->session.key, c.get());
     ++lr->active;
     ++stats.clients;
@@ -956,7 +958,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
 
   // Under `mu`.
   void close_session_on_its_thread(Connected& c, BackendKey key) {
-    on_its_thread(c, key, [](ClientSession& session) { session.conn.stream.close(); });
+    on_its_thread(c, key, [](Connected& c) { ClientSession::close(c); });
   }
 
   void finish() {
@@ -1025,7 +1027,7 @@ App::~App() {
   if (st.threads) st.threads->stop();  // from here on no other thread runs
   if (running) {
     std::lock_guard lock(st.mu);
-    for (auto& [key, c] : st.sessions) c->session.conn.stream.close();
+    for (auto& [key, c] : st.sessions) detail::ClientSession::close(*c);
   }
   if (running && st.threads && st.threads->size() > 1) {
     // Servers lent to the extra threads' clients come back as their

@@ -10,6 +10,7 @@
 #include <utility>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "support/pooler.hpp"
 #include "support/postgres_server.hpp"
@@ -469,6 +470,34 @@ TEST_CASE("transaction mode: parked clients that leave, vanish or send garbage a
   CHECK(garbage->closed());
   REQUIRE(eventually([&] { return pooler.stats().clients == 1; }));
   CHECK(worker.exec("select 2").value() == "2");
+}
+
+TEST_CASE("transaction mode: parked clients on every thread, light and deep, are closed when pggat stops",
+          "[transaction][parking]") {
+  nlohmann::json config = transaction_config();
+  config["threads"] = 2;
+  InProcessPooler pooler(config);
+  std::vector<std::unique_ptr<RawClient>> clients;
+  auto greet = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      clients.push_back(std::make_unique<RawClient>("127.0.0.1", pooler.port()));
+      clients.back()->send_startup("app", "app");
+      REQUIRE(clients.back()->read_until_ready());
+    }
+  };
+  greet(6);
+  PqConnection busy(pooler.conninfo());
+  REQUIRE(busy.exec("select 1").ok());
+  // The App's sweep parks `busy` again after a second or more of waiting:
+  // by then the lots' sweeps (every 50 ms) have moved the six out of the
+  // reactor. Two more are greeted last, parked light still at the stop.
+  REQUIRE(eventually([&] { return pooler.stats().clients_parked == 7; }));
+  greet(2);
+  REQUIRE(eventually([&] { return pooler.stats().clients_parked == 9; }));
+  // No grace: every session is closed on its own thread, parked ones
+  // included, and the App stops (stop waits for that).
+  pooler.stop(std::chrono::nanoseconds(0));
+  for (auto& c : clients) CHECK(c->closed());
 }
 
 TEST_CASE("transaction mode: a parked client's traffic is counted in full", "[transaction][parking]") {

@@ -3,9 +3,6 @@
 
 #include <time.h>
 
-#include <asio/bind_allocator.hpp>
-#include <asio/bind_executor.hpp>
-#include <asio/io_context.hpp>
 
 #include "pggat/proto/backend.hpp"
 
@@ -36,26 +33,6 @@ asio::awaitable<std::error_code> Client::send_error(const PgError& error) {
 }
 
 namespace detail {
-namespace {
-
-// Plain new and delete. Asio's default hands an operation any cached block
-// big enough: a parked client's wait, small and long-lived, sat in a
-// 224-byte block left by a receive.
-template <class T>
-struct ExactAllocator {
-  using value_type = T;
-  ExactAllocator() = default;
-  template <class U>
-  ExactAllocator(const ExactAllocator<U>& /*other*/) noexcept {}
-  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
-  void deallocate(T* p, std::size_t /*n*/) noexcept { ::operator delete(p); }
-  template <class U>
-  bool operator==(const ExactAllocator<U>& /*other*/) const noexcept {
-    return true;
-  }
-};
-
-}  // namespace
 
 std::uint32_t ClientSession::idle_clock_seconds() {
   // The coarse clock: read per unit, and a second is all the sweep needs.
@@ -67,16 +44,19 @@ std::uint32_t ClientSession::idle_clock_seconds() {
 void ClientSession::wait_parked(std::unique_ptr<Owner> owner) {
   ClientSession& session = owner->owned();
   session.waiting_parked.store(true, std::memory_order_relaxed);
-  auto woken = [owner = std::move(owner)](std::error_code ec) mutable {
-    ClientSession& s = owner->owned();
-    s.waiting_parked.store(false, std::memory_order_relaxed);
-    s.parked_->readable(std::move(owner), ec);
-  };
-  net::Socket& socket = session.conn.stream.socket();
-  // The socket's executor is the io_context's own type, so the operation
-  // keeps no type-erased executor of its own.
-  socket.async_wait(net::Socket::wait_read, asio::bind_allocator(ExactAllocator<void>{}, std::move(woken)));
+  net::ParkingLot::of(session.conn.stream).park(std::move(owner));
 }
+
+net::Stream& ClientSession::Owner::parked_stream() { return owned().conn.stream; }
+
+void ClientSession::Owner::woken(std::unique_ptr<net::ParkingLot::Spot> self, std::error_code ec) {
+  std::unique_ptr<Owner> owner(static_cast<Owner*>(self.release()));
+  ClientSession& s = owner->owned();
+  s.waiting_parked.store(false, std::memory_order_relaxed);
+  s.parked_->readable(std::move(owner), ec);
+}
+
+void ClientSession::close(Owner& owner) { net::ParkingLot::close(owner); }
 
 void ClientSession::unpark(std::unique_ptr<Owner> owner, Verdict verdict) {
   owner->owned().parked_.reset();

@@ -15,6 +15,7 @@
 #include "auth/scram_secret.hpp"
 #include "net/address.hpp"
 #include "net/connection.hpp"
+#include "net/parking_lot.hpp"
 #include "pggat/backend_key.hpp"
 #include "pggat/client.hpp"
 #include "pggat/handler.hpp"
@@ -110,20 +111,25 @@ class ClientSession {
   }
 
   // Parking: a pool may keep an idle client with no coroutine frame at all
-  // (transaction pooling: an idle client then costs its session and one
-  // pending wait). The pool parks the session and returns; its callers
-  // return too, and the session's owner (the App) waits for the client in
-  // a plain completion handler that holds the owner and nothing else.
+  // (transaction pooling: an idle client then costs its session and what
+  // the pool keeps). The pool parks the session and returns; its callers
+  // return too, and the session's owner (the App) is put in its thread's
+  // net::ParkingLot, which owns it until the client sends something.
   //
-  // What owns the session; while it is parked, the pending wait owns it.
-  class Owner {
+  // What owns the session; while it is parked, the parking lot owns it.
+  class Owner : public net::ParkingLot::Spot {
    public:
-    virtual ~Owner() = default;
     [[nodiscard]] virtual ClientSession& owned() = 0;
     // The pool is done with the client: `verdict` is what its serve would
     // have returned, and the owner does what it does after a serve.
     virtual void finish(std::unique_ptr<Owner> self, Verdict verdict) = 0;
+
+    net::Stream& parked_stream() final;
+    void woken(std::unique_ptr<net::ParkingLot::Spot> self, std::error_code ec) final;
   };
+  // Closes the client's connection, parked or not (a parked one is woken
+  // with operation_aborted). On the client's thread, or with none running.
+  static void close(Owner& owner);
   // What the pool keeps for a parked client, owned by the session.
   class Parked {
    public:
@@ -150,7 +156,7 @@ class ClientSession {
   }
   // Never 0.
   static std::uint32_t idle_clock_seconds();
-  // In wait_parked's wait now; read by the App for its figures.
+  // In the parking lot now; read by the App for its figures.
   std::atomic<bool> waiting_parked{false};
 
   // Waits for a parked client to send something; the owner's to call when

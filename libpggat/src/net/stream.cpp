@@ -86,16 +86,20 @@ bool Stream::input_pending() const {
   }
 }
 
+bool Stream::learn_family() {
+  if (family_ >= 0) return true;
+  std::error_code ec;
+  const int family = socket_.local_endpoint(ec).protocol().family();
+  if (ec) return false;
+  family_ = static_cast<std::int16_t>(family);
+  return true;
+}
+
 void Stream::move_to(const IoExecutor& executor) {
   if (!socket_.is_open() || socket_.get_executor() == executor) return;
+  // Not connected any more without a family: the next read or write says so.
+  if (!learn_family()) return;
   std::error_code ec;
-  if (family_ < 0) {
-    family_ = socket_.local_endpoint(ec).protocol().family();
-    if (ec) {
-      family_ = -1;
-      return;  // not connected any more: the next read or write says so
-    }
-  }
   const auto fd = socket_.release(ec);
   if (ec) return;
   Socket moved(executor);
@@ -107,6 +111,42 @@ void Stream::move_to(const IoExecutor& executor) {
   // Move assignment takes the other io_context's service along: the TLS
   // engine's reference to socket_ stays valid.
   socket_ = std::move(moved);
+}
+
+int Stream::leave_reactor(std::error_code& ec) {
+  if (tls_) {
+    ec = make_error_code(asio::error::operation_not_supported);
+    return -1;
+  }
+  if (!socket_.is_open()) {
+    ec = make_error_code(asio::error::bad_descriptor);
+    return -1;
+  }
+  if (!learn_family()) {
+    ec = make_error_code(asio::error::not_connected);
+    return -1;
+  }
+  parked_fd_ = socket_.release(ec);
+  if (ec) parked_fd_ = -1;
+  return parked_fd_;
+}
+
+std::error_code Stream::rejoin_reactor() {
+  if (parked_fd_ < 0) return make_error_code(asio::error::bad_descriptor);
+  std::error_code ec;
+  socket_.assign(asio::generic::stream_protocol(family_, 0), parked_fd_, ec);
+  if (ec) {
+    ::close(parked_fd_);
+    in_parking_set_ = false;
+  }
+  parked_fd_ = -1;
+  return ec;
+}
+
+void Stream::close_parked() noexcept {
+  ::close(parked_fd_);  // takes it out of the parking set too
+  parked_fd_ = -1;
+  in_parking_set_ = false;
 }
 
 asio::awaitable<std::error_code> Stream::start_tls_server(std::shared_ptr<TlsServerContext> context,

@@ -104,7 +104,9 @@ class Stream {
   // complete with operation_aborted.
   void close() noexcept {
     std::error_code ignored;
+    if (parked_fd_ >= 0) close_parked();
     if (!socket_.is_open()) return;
+    in_parking_set_ = false;
     socket_.close(ignored);
   }
   // Sends FIN (after TLS close_notify), then reads and drops what the peer
@@ -121,11 +123,26 @@ class Stream {
   // only used when a read and a write overlap, and work across threads.
   void move_to(const IoExecutor& executor);
 
+  // For ParkingLot: the descriptor leaves the reactor (one epoll_ctl) and
+  // is returned; the stream keeps it, counts as open and closes it, but
+  // nothing may read or write until rejoin_reactor. Plain streams only.
+  [[nodiscard]] int leave_reactor(std::error_code& ec);
+  // Back in the reactor (one epoll_ctl) after leave_reactor; an error
+  // leaves the stream closed.
+  [[nodiscard]] std::error_code rejoin_reactor();
+  // The socket's address family, when the caller knows it (an accepted
+  // socket's is its peer's): spares leave_reactor and move_to asking the kernel.
+  void set_family(int family) { family_ = static_cast<std::int16_t>(family); }
+  // Whether the descriptor is in its io_context's parking set already
+  // (disarmed while the stream is in the reactor).
+  [[nodiscard]] bool in_parking_set() const { return in_parking_set_; }
+  void set_in_parking_set() { in_parking_set_ = true; }
+
   // Bytes handed to the socket or TLS so far (a write that fails counts):
   // traffic figures.
   [[nodiscard]] std::uint64_t bytes_written() const { return bytes_written_; }
 
-  [[nodiscard]] bool is_open() const { return socket_.is_open(); }
+  [[nodiscard]] bool is_open() const { return socket_.is_open() || parked_fd_ >= 0; }
   [[nodiscard]] Socket& socket() { return socket_; }
   [[nodiscard]] auto get_executor() { return socket_.get_executor(); }
 
@@ -158,8 +175,14 @@ class Stream {
     std::vector<std::byte> scratch;
   };
   std::unique_ptr<Tls> tls_;
+  void close_parked() noexcept;
+  // The socket's address family, learnt at the first move_to or leave_reactor.
+  [[nodiscard]] bool learn_family();
+
   std::uint64_t bytes_written_ = 0;
-  int family_ = -1;  // the socket's address family, learnt at the first move_to
+  int parked_fd_ = -1;  // the descriptor while out of the reactor
+  std::int16_t family_ = -1;
+  bool in_parking_set_ = false;
 };
 
 // Writes every byte of `buffers`: what the socket takes at once goes in one

@@ -16,20 +16,12 @@
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 
-using pggat::net::Socket;
+#include "socket_pair.hpp"
+
+using pggat::test::socket_pair;
 using pggat::net::Stream;
 
 namespace {
-
-// `inside` becomes a socket on `io`; the other end stays a plain fd.
-Socket socket_pair(asio::io_context& io, int& outside) {
-  int fds[2];
-  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
-  outside = fds[0];
-  Socket s(io);
-  s.assign(asio::generic::stream_protocol(AF_UNIX, 0), fds[1]);
-  return s;
-}
 
 asio::awaitable<void> read_into(Stream& stream, std::string& out) {
   char buf[16];
