@@ -472,7 +472,7 @@ TEST_CASE("transaction mode: parked clients that leave, vanish or send garbage a
   CHECK(worker.exec("select 2").value() == "2");
 }
 
-TEST_CASE("transaction mode: parked clients on every thread, light and deep, are closed when pggat stops",
+TEST_CASE("transaction mode: parked clients on every thread, light and deep, are served and closed when pggat stops",
           "[transaction][parking]") {
   nlohmann::json config = transaction_config();
   config["threads"] = 2;
@@ -492,6 +492,11 @@ TEST_CASE("transaction mode: parked clients on every thread, light and deep, are
   // by then the lots' sweeps (every 50 ms) have moved the six out of the
   // reactor. Two more are greeted last, parked light still at the stop.
   REQUIRE(eventually([&] { return pooler.stats().clients_parked == 7; }));
+  // One of the six, woken out of its lot's epoll set, is served as ever.
+  pggat::proto::Buffer query;
+  pggat::proto::fe::Query{"select 1"}.encode(query);
+  clients[0]->send(query);
+  REQUIRE(clients[0]->read_until_ready());
   greet(2);
   REQUIRE(eventually([&] { return pooler.stats().clients_parked == 9; }));
   // No grace: every session is closed on its own thread, parked ones
