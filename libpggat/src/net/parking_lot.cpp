@@ -19,8 +19,6 @@ asio::execution_context::id ParkingLot::id;
 
 namespace {
 
-std::error_code last_error() { return {errno, asio::error::get_system_category()}; }
-
 // Plain new and delete for the light wait's operation. Asio's default hands
 // an operation any cached block big enough: a parked client's wait, small
 // and long-lived, sat in a 224-byte block left by a receive.
@@ -56,18 +54,22 @@ ParkingLot::ParkingLot(asio::execution_context& context)
       sweep_timer_(io_) {
   light_.prev = light_.next = &light_;
   deep_.prev = deep_.next = &deep_;
-  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0) {
-    open_error_ = last_error();
-    return;
-  }
+  (void)open_epoll();
+}
+
+bool ParkingLot::open_epoll() {
+  if (epoll_fd_ >= 0) return true;
+  if (shut_down_) return false;
+  const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) return false;  // out of descriptors, say: tried again at the next park
   std::error_code ec;
-  watcher_.assign(epoll_fd_, ec);
+  watcher_.assign(fd, ec);
   if (ec) {
-    ::close(epoll_fd_);
-    epoll_fd_ = -1;
-    open_error_ = ec;
+    ::close(fd);
+    return false;
   }
+  epoll_fd_ = fd;
+  return true;
 }
 
 ParkingLot::~ParkingLot() { shutdown(); }
@@ -100,6 +102,7 @@ void ParkingLot::unlink(Spot& spot) {
 }
 
 void ParkingLot::park(std::unique_ptr<Spot> spot) {
+  if (spot->parked_stream().is_tls() || !open_epoll()) return keep_light(std::move(spot));
   spot->phase_ = Spot::ParkPhase::light;
   spot->parked_at_ = now_ms();
   link(light_, *spot);
@@ -119,10 +122,17 @@ void ParkingLot::wait_light(std::unique_ptr<Spot> spot) {
                                          }));
 }
 
+void ParkingLot::keep_light(std::unique_ptr<Spot> spot) {
+  spot->phase_ = Spot::ParkPhase::kept;
+  wait_light(std::move(spot));
+}
+
 void ParkingLot::light_ended(std::unique_ptr<Spot> spot, std::error_code ec) {
   const bool to_deep = spot->phase_ == Spot::ParkPhase::moving && ec == asio::error::operation_aborted;
-  unlink(*spot);
-  --light_count_;
+  if (spot->phase_ != Spot::ParkPhase::kept) {
+    unlink(*spot);
+    --light_count_;
+  }
   if (to_deep) return park_deep(std::move(spot));
   spot->phase_ = Spot::ParkPhase::out;
   Spot& s = *spot;
@@ -130,23 +140,28 @@ void ParkingLot::light_ended(std::unique_ptr<Spot> spot, std::error_code ec) {
 }
 
 void ParkingLot::park_deep(std::unique_ptr<Spot> spot) {
-  auto fail = [&spot](std::error_code ec) {
-    spot->phase_ = Spot::ParkPhase::out;
-    Spot& s = *spot;
-    s.woken(std::move(spot), ec);
-  };
-  if (epoll_fd_ < 0) return fail(open_error_);
   Stream& stream = spot->parked_stream();
   std::error_code ec;
   const int fd = stream.leave_reactor(ec);
-  if (ec) return fail(ec);
+  if (ec) {
+    // Closed meanwhile, or not a socket that can leave: what a wait in the
+    // reactor would tell, it tells now.
+    spot->phase_ = Spot::ParkPhase::out;
+    Spot& s = *spot;
+    return s.woken(std::move(spot), ec);
+  }
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
   ev.data.ptr = static_cast<Links*>(spot.get());
   if (::epoll_ctl(epoll_fd_, stream.in_parking_set() ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0) {
-    ec = last_error();
-    if (const auto rejoin_ec = stream.rejoin_reactor()) ec = rejoin_ec;
-    return fail(ec);
+    // The kernel's epoll limits (max_user_watches), say: the client is no
+    // worse off in the reactor.
+    if (const auto rejoin_ec = stream.rejoin_reactor()) {
+      spot->phase_ = Spot::ParkPhase::out;
+      Spot& s = *spot;
+      return s.woken(std::move(spot), rejoin_ec);
+    }
+    return keep_light(std::move(spot));
   }
   stream.set_in_parking_set();
   spot->phase_ = Spot::ParkPhase::deep;
@@ -163,8 +178,9 @@ void ParkingLot::close(Spot& spot) {
       return;
     case Spot::ParkPhase::light:
     case Spot::ParkPhase::moving:
+    case Spot::ParkPhase::kept:
       // Its wait ends with operation_aborted, and wakes it so.
-      spot.phase_ = Spot::ParkPhase::light;
+      if (spot.phase_ == Spot::ParkPhase::moving) spot.phase_ = Spot::ParkPhase::light;
       stream.close();
       return;
     case Spot::ParkPhase::deep: {
@@ -273,6 +289,7 @@ void ParkingLot::shutdown() {
   sweep_timer_.cancel();
   watcher_.close(ignored);  // closes epoll_fd_
   epoll_fd_ = -1;
+  shut_down_ = true;
 }
 
 }  // namespace pggat::net

@@ -63,7 +63,10 @@ class ParkingLot : public asio::execution_context::service {
 
    private:
     friend class ParkingLot;
-    enum class ParkPhase : std::uint8_t { out, light, moving, deep };
+    // kept: light for good, when the lot could not take it deep (no epoll
+    // set, a TLS stream, the kernel's epoll limits): it waits in the reactor
+    // as before parking lots, outside the sweep's list.
+    enum class ParkPhase : std::uint8_t { out, light, moving, deep, kept };
     ParkPhase phase_ = ParkPhase::out;
     std::uint32_t parked_at_ = 0;  // coarse milliseconds, for the sweep
   };
@@ -78,8 +81,10 @@ class ParkingLot : public asio::execution_context::service {
   static ParkingLot& of(Stream& stream);
 
   // Watches the spot's stream until something arrives (see Spot::woken).
-  // Plain streams only: a TLS engine may hold decrypted bytes no descriptor
-  // shows. The spot is woken from the io_context, never inside this call.
+  // The spot is woken from the io_context, never inside this call. A TLS
+  // stream is never taken deep (its engine's buffered bytes show on no
+  // descriptor), and neither is anything when the lot has no epoll set (a
+  // process out of descriptors when the lot was made): they stay light.
   void park(std::unique_ptr<Spot> spot);
 
   // Closes a parked spot's stream (or one not parked); a parked spot is
@@ -87,7 +92,7 @@ class ParkingLot : public asio::execution_context::service {
   // it never runs again).
   static void close(Spot& spot);
 
-  // Spots parked light (moving ones included) and deep.
+  // Spots parked light (moving ones included, kept ones not) and deep.
   [[nodiscard]] std::size_t light_count() const { return light_count_; }
   [[nodiscard]] std::size_t deep_count() const { return deep_count_; }
 
@@ -101,10 +106,13 @@ class ParkingLot : public asio::execution_context::service {
   static void link(Links& head, Spot& spot);
   static void unlink(Spot& spot);
   static std::uint32_t now_ms();
+  // Makes the epoll set if there is none yet; false when it cannot be made.
+  bool open_epoll();
 
   void wait_light(std::unique_ptr<Spot> spot);
   void light_ended(std::unique_ptr<Spot> spot, std::error_code ec);
   void park_deep(std::unique_ptr<Spot> spot);
+  void keep_light(std::unique_ptr<Spot> spot);
   void arm_sweep();
   void sweep();
   void arm_watcher();
@@ -112,8 +120,7 @@ class ParkingLot : public asio::execution_context::service {
   void wake_later(std::unique_ptr<Spot> spot, std::error_code ec);
 
   asio::io_context& io_;
-  int epoll_fd_ = -1;
-  std::error_code open_error_;  // why epoll_fd_ is -1
+  int epoll_fd_ = -1;  // the lot's epoll set; -1 until one could be made
   asio::posix::stream_descriptor watcher_;
   asio::steady_timer sweep_timer_;
   Links light_;  // circular lists' sentinels; light_ in the order parked
@@ -122,6 +129,7 @@ class ParkingLot : public asio::execution_context::service {
   std::size_t deep_count_ = 0;
   bool watcher_armed_ = false;
   bool sweep_armed_ = false;
+  bool shut_down_ = false;
 };
 
 }  // namespace pggat::net

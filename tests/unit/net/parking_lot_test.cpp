@@ -1,6 +1,7 @@
 // ParkingLot: parked streams, light and then deep, wake on data, end of file and close, again after a wake, in batches, and go with their io_context.
 #include "net/parking_lot.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
 
 #include "net/stream.hpp"
 #include "socket_pair.hpp"
@@ -244,4 +246,48 @@ TEST_CASE("ParkingLot keeps its io_context's run going while something is parked
   CHECK(io.stopped());
   auto owned = std::move(spot.back);
   ::close(outside);
+}
+
+TEST_CASE("ParkingLot keeps spots light while it has no epoll set (out of descriptors), and goes deep once it can",
+          "[net][parking]") {
+  asio::io_context io;
+  int outside = -1;
+  auto first = std::make_unique<TestSpot>(io, outside);
+  // The next descriptor would be the lowest free one: with the limit there,
+  // the lot, made at the first park, cannot make its epoll set.
+  const int lowest_free = ::dup(0);
+  REQUIRE(lowest_free >= 0);
+  ::close(lowest_free);
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(lowest_free);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  TestSpot& spot = park(std::move(first));
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  ParkingLot& lot = ParkingLot::of(spot.stream);
+  CHECK(spot.is_parked());
+  CHECK(lot.light_count() == 0);  // kept: not the sweep's to move
+
+  // Several sweeps' worth of time: the client is neither moved nor dropped.
+  asio::steady_timer later(io, std::chrono::milliseconds(4 * ParkingLot::light_ms));
+  bool passed = false;
+  later.async_wait([&](std::error_code) { passed = true; });
+  run_until(io, [&] { return passed; });
+  CHECK(spot.wakes == 0);
+  CHECK(spot.is_parked());
+  CHECK_FALSE(spot.is_parked_deep());
+  REQUIRE(::write(outside, "x", 1) == 1);
+  run_until(io, [&] { return spot.wakes == 1; });
+  REQUIRE(spot.outcome.has_value());
+  CHECK(!*spot.outcome);
+
+  // Descriptors again: the next park makes the set, and goes deep.
+  char c = 0;
+  REQUIRE(spot.stream.read_now(asio::buffer(&c, 1)) == pggat::net::IoResult{std::error_code{}, 1});
+  park_deep(io, std::move(spot.back));
+  CHECK(lot.deep_count() == 1);
+  ::close(outside);
+  run_until(io, [&] { return spot.wakes == 2; });
+  auto owned = std::move(spot.back);
 }
