@@ -208,6 +208,12 @@ cmd_test() {
       log "benchmark smoke FAILED (status $status)"
       exit "$status"
     }
+    log "A/B smoke (bench/ab.py, one round of 1 s at scale 1)"
+    "$PYTHON" "$REPO_ROOT/bench/ab.py" --rounds 1 --seconds 1 --scale 1 -- -S -c 4 -j 1 || {
+      status=$?
+      log "A/B smoke FAILED (status $status)"
+      exit "$status"
+    }
   fi
   # The code must stay warning-free (-Werror) and correct under clang 14 too.
   if [[ "${PGGAT_SKIP_CLANG:-}" != 1 ]]; then
