@@ -3,7 +3,6 @@
 
 #include <time.h>
 
-
 #include "pggat/proto/backend.hpp"
 
 namespace pggat {
