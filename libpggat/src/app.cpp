@@ -1022,6 +1022,10 @@ App::~App() {
   auto& st = *state_;
   st.exporter.reset();  // its threads read the state
   const bool running = st.phase == detail::AppState::Phase::running;
+  // Nothing can shut it down any more: the App's own timers (the park sweep,
+  // the stat line) see the phase and stop re-arming, so that a host
+  // io_context still running is left with no work of ours for good.
+  if (running) st.phase = detail::AppState::Phase::stopped;
   if (running)
     for (auto& lr : st.listeners) lr->listener->close();
   if (st.threads) st.threads->stop();  // from here on no other thread runs
@@ -1034,6 +1038,10 @@ App::~App() {
     // coroutines are destroyed below; stopped pools close them instead of
     // keeping sockets of io_contexts that are about to go.
     st.stop_handlers();
+  } else if (running) {
+    // The pools' timers (the janitor) would re-arm for ever: they stop on
+    // the executor, if it runs again (or go with it).
+    asio::post(st.executor, [state = state_] { state->stop_handlers(); });
   }
   st.threads.reset();  // destroys what was left queued there
 }

@@ -5,13 +5,20 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <future>
 #include <memory>
 #include <optional>
 #include <utility>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+
+#include "pggat/registry.hpp"
 #include "support/pooler.hpp"
 #include "support/postgres_server.hpp"
 #include "support/pq.hpp"
@@ -503,6 +510,53 @@ TEST_CASE("transaction mode: parked clients on every thread, light and deep, are
   // included, and the App stops (stop waits for that).
   pooler.stop(std::chrono::nanoseconds(0));
   for (auto& c : clients) CHECK(c->closed());
+}
+
+TEST_CASE("transaction mode: an App destroyed with clients parked light and deep closes them all",
+          "[transaction][parking]") {
+  // ~App with clients still there is the embedder's mistake (docs/embedding.md:
+  // destroy it after on_stopped), but it must close them, not crash or hang.
+  pggat::Registry registry;
+  pggat::register_builtins(registry);
+  nlohmann::json config = transaction_config();
+  config["threads"] = 2;
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  auto app = std::make_unique<pggat::App>(io.get_executor(), pggat::load_config(config, registry));
+  app->start();
+  const std::string address = app->bound_addresses().front();
+  const int port = std::stoi(address.substr(address.rfind(':') + 1));
+  std::thread loop([&] { io.run(); });
+  auto parked = [&] {
+    std::promise<std::uint64_t> count;
+    asio::post(io, [&] { count.set_value(app->stats().clients_parked); });
+    return count.get_future().get();
+  };
+  std::vector<std::unique_ptr<RawClient>> clients;
+  auto greet = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      clients.push_back(std::make_unique<RawClient>("127.0.0.1", port));
+      clients.back()->send_startup("app", "app");
+      REQUIRE(clients.back()->read_until_ready());
+    }
+  };
+  greet(4);
+  {
+    PqConnection busy("host=127.0.0.1 port=" + std::to_string(port) + " user=app dbname=app");
+    REQUIRE(busy.exec("select 1").ok());
+    // Parked again by the App's sweep, a second or more on: the four are deep by then.
+    REQUIRE(eventually([&] { return parked() == 5; }));
+  }
+  greet(2);  // light
+  REQUIRE(eventually([&] { return parked() == 6; }));
+  work.reset();
+  io.stop();
+  loop.join();
+  app.reset();  // no thread runs: the clients are closed, the extra thread's with its io_context
+  for (auto& c : clients) CHECK(c->closed());
+  // What the host's io_context still holds for its clients runs or goes with it.
+  io.restart();
+  io.run();
 }
 
 TEST_CASE("transaction mode: a parked client's traffic is counted in full", "[transaction][parking]") {

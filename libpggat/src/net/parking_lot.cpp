@@ -186,7 +186,12 @@ void ParkingLot::close(Spot& spot) {
     case Spot::ParkPhase::deep: {
       ParkingLot& lot = of(stream);
       unlink(spot);
-      --lot.deep_count_;
+      // The last deep spot gone, the watcher's wait goes too: a pending wait
+      // would keep the io_context's run() from ever running out of work.
+      if (--lot.deep_count_ == 0 && lot.watcher_armed_) {
+        std::error_code ignored;
+        lot.watcher_.cancel(ignored);
+      }
       spot.phase_ = Spot::ParkPhase::out;
       stream.close();  // the descriptor leaves the epoll set with its last close
       lot.wake_later(std::unique_ptr<Spot>(&spot), make_error_code(asio::error::operation_aborted));
@@ -235,8 +240,8 @@ void ParkingLot::arm_watcher() {
   watcher_armed_ = true;
   watcher_.async_wait(asio::posix::stream_descriptor::wait_read, [this](std::error_code ec) {
     watcher_armed_ = false;
-    if (ec == asio::error::operation_aborted) return;
-    drain();
+    // Cancelled when the set emptied; spots parked deep since need a wait.
+    if (ec != asio::error::operation_aborted) drain();
     arm_watcher();
   });
 }
