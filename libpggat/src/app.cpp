@@ -1025,9 +1025,10 @@ App::~App() {
   // Nothing can shut it down any more: the App's own timers (the park sweep,
   // the stat line) see the phase and stop re-arming, so that a host
   // io_context still running is left with no work of ours for good.
-  if (running) st.phase = detail::AppState::Phase::stopped;
-  if (running)
+  if (running) {
+    st.phase = detail::AppState::Phase::stopped;
     for (auto& lr : st.listeners) lr->listener->close();
+  }
   if (st.threads) st.threads->stop();  // from here on no other thread runs
   if (running) {
     std::lock_guard lock(st.mu);

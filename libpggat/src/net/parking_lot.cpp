@@ -134,9 +134,7 @@ void ParkingLot::light_ended(std::unique_ptr<Spot> spot, std::error_code ec) {
     --light_count_;
   }
   if (to_deep) return park_deep(std::move(spot));
-  spot->phase_ = Spot::ParkPhase::out;
-  Spot& s = *spot;
-  s.woken(std::move(spot), ec);
+  wake(std::move(spot), ec);
 }
 
 void ParkingLot::park_deep(std::unique_ptr<Spot> spot) {
@@ -146,9 +144,7 @@ void ParkingLot::park_deep(std::unique_ptr<Spot> spot) {
   if (ec) {
     // Closed meanwhile, or not a socket that can leave: what a wait in the
     // reactor would tell, it tells now.
-    spot->phase_ = Spot::ParkPhase::out;
-    Spot& s = *spot;
-    return s.woken(std::move(spot), ec);
+    return wake(std::move(spot), ec);
   }
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
@@ -156,11 +152,7 @@ void ParkingLot::park_deep(std::unique_ptr<Spot> spot) {
   if (::epoll_ctl(epoll_fd_, stream.in_parking_set() ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0) {
     // The kernel's epoll limits (max_user_watches), say: the client is no
     // worse off in the reactor.
-    if (const auto rejoin_ec = stream.rejoin_reactor()) {
-      spot->phase_ = Spot::ParkPhase::out;
-      Spot& s = *spot;
-      return s.woken(std::move(spot), rejoin_ec);
-    }
+    if (const auto rejoin_ec = stream.rejoin_reactor()) return wake(std::move(spot), rejoin_ec);
     return keep_light(std::move(spot));
   }
   stream.set_in_parking_set();
@@ -200,12 +192,15 @@ void ParkingLot::close(Spot& spot) {
   }
 }
 
+void ParkingLot::wake(std::unique_ptr<Spot> spot, std::error_code ec) {
+  spot->phase_ = Spot::ParkPhase::out;
+  Spot& s = *spot;  // before the move: the call's arguments may be evaluated first
+  s.woken(std::move(spot), ec);
+}
+
 void ParkingLot::wake_later(std::unique_ptr<Spot> spot, std::error_code ec) {
   // A handler destroyed unrun deletes the spot.
-  asio::post(io_, [spot = std::move(spot), ec]() mutable {
-    Spot& s = *spot;
-    s.woken(std::move(spot), ec);
-  });
+  asio::post(io_, [spot = std::move(spot), ec]() mutable { wake(std::move(spot), ec); });
 }
 
 void ParkingLot::arm_sweep() {
@@ -266,8 +261,7 @@ void ParkingLot::drain() {
     for (int i = 0; i < n; ++i) {
       std::unique_ptr<Spot> spot(ready[i]);
       const std::error_code ec = spot->parked_stream().rejoin_reactor();
-      Spot& s = *spot;
-      s.woken(std::move(spot), ec);
+      wake(std::move(spot), ec);
     }
     if (n < batch) return;
   }

@@ -117,6 +117,8 @@ class ParkingLot : public asio::execution_context::service {
   void sweep();
   void arm_watcher();
   void drain();
+  // Hands the spot back to its owner, out of the lot, now or from the io_context.
+  static void wake(std::unique_ptr<Spot> spot, std::error_code ec);
   void wake_later(std::unique_ptr<Spot> spot, std::error_code ec);
 
   asio::io_context& io_;
