@@ -582,3 +582,55 @@ TEST_CASE("transaction mode: a parked client's traffic is counted in full", "[tr
   REQUIRE(client.read_until_ready());
   CHECK(eventually([&] { return received() - before == 2 * query.size(); }));
 }
+
+namespace {
+
+// The first column of the rows up to ReadyForQuery; "" for none (or the end of the connection).
+std::vector<std::string> first_columns(RawClient& client) {
+  std::vector<std::string> values;
+  while (auto m = client.read()) {
+    if (m->type == 'Z') return values;
+    if (m->type != 'D' || m->body.size() < 6) continue;
+    const auto* b = reinterpret_cast<const unsigned char*>(m->body.data());
+    const std::size_t length = (std::size_t{b[2]} << 24) | (std::size_t{b[3]} << 16) | (std::size_t{b[4]} << 8) | b[5];
+    values.emplace_back(reinterpret_cast<const char*>(b + 6), std::min(length, m->body.size() - 6));
+  }
+  values.emplace_back("connection ended");
+  return values;
+}
+
+}  // namespace
+
+TEST_CASE("transaction mode: a busy client's next messages are read whole, however long and however many at once",
+          "[transaction][parking]") {
+  InProcessPooler pooler(transaction_config());
+  RawClient client("127.0.0.1", pooler.port());
+  client.send_startup("app", "app");
+  REQUIRE(client.read_until_ready());
+  auto query = [](const std::string& sql) {
+    pggat::proto::Buffer b;
+    pggat::proto::fe::Query{sql}.encode(b);
+    return b;
+  };
+  // Woken out of the parking lot; it then waits between units with a read
+  // into a small buffer of its coroutine's (512 bytes).
+  client.send(query("select 1"));
+  REQUIRE(first_columns(client) == std::vector<std::string>{"1"});
+  // Longer than that buffer: the rest is read on in the pump.
+  const std::string long_text(5000, 'x');
+  client.send(query("select length('" + long_text + "')"));
+  CHECK(first_columns(client) == std::vector<std::string>{"5000"});
+  // Three queries in one write, the last one past the buffer's end: three answers.
+  pggat::proto::Buffer three;
+  for (const std::string& sql : std::vector<std::string>{"select 2", "select 3", "select length('" + long_text + "') + 1"}) {
+    const auto one = query(sql);
+    three.insert(three.end(), one.begin(), one.end());
+  }
+  client.send(three);
+  CHECK(first_columns(client) == std::vector<std::string>{"2"});
+  CHECK(first_columns(client) == std::vector<std::string>{"3"});
+  CHECK(first_columns(client) == std::vector<std::string>{"5001"});
+  // The client is still in its wait, not parked: pggat stays usable for it.
+  client.send(query("select 4"));
+  CHECK(first_columns(client) == std::vector<std::string>{"4"});
+}

@@ -11,6 +11,7 @@
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <span>
 #include <stdexcept>
 #include <type_traits>
 
@@ -83,12 +84,15 @@ asio::awaitable<std::error_code> greet(detail::ClientSession& session, const Par
 }
 
 // Waiting for a client's next message without a server. An idle client
-// holds no buffers (16 KiB to receive, most of what a connection costs): the
-// socket is waited on, in the caller's frame (a coroutine per wait costs an
-// allocation per transaction, and a frame that lives while the client
-// idles), and then read into a receive buffer taken for it (a spare one,
-// usually). A wait and a read are the two system calls an asynchronous read
-// that has to wait costs too. A longer request reads on in the pump.
+// holds no buffers (16 KiB to receive, most of what a connection costs).
+// Between transactions it waits with a read into a small buffer in the
+// caller's frame (a coroutine per wait costs an allocation per transaction),
+// and what came is copied into a receive buffer taken for it (a spare one,
+// usually); a longer request reads on in the pump. A read rather than a
+// wait for readiness: after a read that emptied the socket, Asio queues the
+// next one without a system call and performs it when epoll reports data,
+// so a message costs one recv; a wait re-arms the descriptor with epoll_ctl
+// every time, and the read after it is a second system call.
 void release_idle_buffers(detail::ClientSession& session) {
   session.conn.in.release_if_empty();
   if (session.conn.out.capacity() > 0) proto::Buffer().swap(session.conn.out);
@@ -109,17 +113,22 @@ bool read_idle_now(detail::ClientSession& session) {
   return false;
 }
 
-// The same for a TLS client, whose bytes come through the engine: they land
-// in a small buffer of this frame's (there while it waits) and move to a
-// receive buffer once they came. False when the client left.
-asio::awaitable<bool> read_idle_tls(detail::ClientSession& session) {
-  std::array<std::byte, 512> first;
-  const auto [ec, n] = co_await session.conn.stream.read_some(asio::buffer(first));
-  if (ec || n == 0) co_return false;
-  net::RecvBuffer& in = session.conn.in;
-  std::memcpy(in.prepare().data(), first.data(), n);
-  in.commit(n);
-  co_return true;
+// The small buffer an idle client's wait reads into: a simple query or an
+// extended-protocol batch of a few statements fits.
+constexpr std::size_t idle_read_size = 512;
+
+// What an idle wait's read brought: kept in the receive buffer, or the
+// client's end noted. False when the wait ended without a message.
+bool keep_idle_read(detail::ClientSession& session, std::span<const std::byte> arrived, std::error_code ec) {
+  if (!ec && !arrived.empty()) {
+    net::RecvBuffer& in = session.conn.in;
+    std::memcpy(in.prepare().data(), arrived.data(), arrived.size());
+    in.commit(arrived.size());
+    return true;
+  }
+  // End of file or a broken connection; not our own close or cancel.
+  if (ec != asio::error::operation_aborted && ec != asio::error::bad_descriptor) session.left = true;
+  return false;
 }
 
 // A server still held when the code holding it throws is closed, never lost.
@@ -500,16 +509,12 @@ class BasicPool final : public Pool, public pool::ParkingPool {
       }
       release_idle_buffers(session);
       if (idle == Idle::park) co_return std::nullopt;
-      if (session.conn.stream.is_tls()) {
-        const bool arrived = co_await read_idle_tls(session);
-        if (!arrived) co_return Verdict::done();
-        continue;
-      }
-      const bool parkable = idle == Idle::wait_until_parked;
+      const bool parkable = idle == Idle::wait_until_parked;  // never a TLS client
       if (parkable) session.begin_idle_wait();
-      auto [ec] = co_await session.conn.stream.socket().async_wait(net::Socket::wait_read, net::use_nothrow);
+      std::array<std::byte, idle_read_size> first;
+      const auto [ec, n] = co_await session.conn.stream.read_some(asio::buffer(first));
       if (parkable && session.end_idle_wait() && ec == asio::error::operation_aborted) co_return std::nullopt;
-      if (ec || !read_idle_now(session)) co_return Verdict::done();
+      if (!keep_idle_read(session, std::span(first).first(n), ec)) co_return Verdict::done();
     }
   }
 
