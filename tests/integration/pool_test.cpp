@@ -236,13 +236,22 @@ TEST_CASE("a server killed mid-session: that client gets an error, the next one 
   CHECK(next.exec("select pg_backend_pid()").value() != pid);
 }
 
-TEST_CASE("an idle server killed in the pool is noticed and replaced", "[pool]") {
-  InProcessPooler pooler(session_config({}, {{"max_connections", 1}}));
+TEST_CASE("an idle server killed in the pool is noticed when lent, replaced, and not counted as a loan", "[pool]") {
+  const std::string mode = GENERATE("session", "transaction");
+  INFO(mode);
+  InProcessPooler pooler(session_config({{"mode", mode}}, {{"max_connections", 1}}));
+  auto acquires = [&] { return pooler.pools().at(0).stats.acquires; };
+  auto discarded = [&] { return pooler.pools().at(0).stats.servers_discarded; };
+  // What a client's login and two queries count as loans, with the server alive.
   std::string pid;
+  const std::uint64_t first = acquires();
   {
     PqConnection a(pooler.conninfo());
     pid = a.exec("select pg_backend_pid()").value();
+    REQUIRE(a.exec("select 1").ok());
   }
+  REQUIRE(eventually([&] { return pooler.stats().clients == 0 && pooler.pools().at(0).stats.servers_idle == 1; }));
+  const std::uint64_t loans = acquires() - first;
   // The server now idles in the pool; kill it there.
   REQUIRE(eventually([&] {
     return PostgresServer::instance()
@@ -255,9 +264,18 @@ TEST_CASE("an idle server killed in the pool is noticed and replaced", "[pool]")
                .execute("select count(*) from pg_stat_activity where pid = " + pid)[0][0]
                .as<int>() == 0;
   }));
-  PqConnection b(pooler.conninfo());
-  CHECK(b.exec("select 5").value() == "5");
-  CHECK(b.exec("select pg_backend_pid()").value() != pid);
+  const std::uint64_t before = acquires();
+  const std::uint64_t discarded_before = discarded();
+  {
+    PqConnection b(pooler.conninfo());
+    CHECK(b.exec("select pg_backend_pid()").value() != pid);
+    CHECK(b.exec("select 5").value() == "5");
+  }
+  REQUIRE(eventually([&] { return pooler.stats().clients == 0; }));
+  // Closed when it was about to be lent (or by the pool's once-a-second
+  // check, if that came first): either way a discard, and no loan.
+  CHECK(discarded() == discarded_before + 1);
+  CHECK(acquires() - before == loans);
 }
 
 TEST_CASE("an unreachable server: FATAL 08006 naming it, quickly, and pggat keeps serving", "[pool]") {

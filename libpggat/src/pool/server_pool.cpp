@@ -224,6 +224,7 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
         check_limit = check_timeout(server->recipe->dial.connect_timeout);
       }
     }
+    if (!open_after_idle(server, lent)) continue;
     // Its I/O completes on the client's thread from now on (the check's too).
     server->connection->conn.stream.move_to(executor);
     if (lent) co_return server;
@@ -283,23 +284,26 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
 
 ServerHandle ServerPool::try_acquire(const net::IoExecutor& executor,
                                      const std::shared_ptr<ClientShare>& share) {
-  ServerHandle server;
-  {
-    std::lock_guard lock(mu_);
-    if (stopped_ || paused_ || idle_.empty() || no_rotation_locked()) return nullptr;
-    server = take_idle_locked(executor);
-    if (!server) return nullptr;
-    if (needs_check(server->idle_since, Clock::now(), options_.check_delay)) {
-      // Back on the stack: acquire() takes it again and checks it.
-      --stats_.servers_active;
-      ++stats_.servers_idle;
-      idle_.push_back(std::move(server));
-      return nullptr;
+  for (;;) {
+    ServerHandle server;
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_ || paused_ || idle_.empty() || no_rotation_locked()) return nullptr;
+      server = take_idle_locked(executor);
+      if (!server) return nullptr;
+      if (needs_check(server->idle_since, Clock::now(), options_.check_delay)) {
+        // Back on the stack: acquire() takes it again and checks it.
+        --stats_.servers_active;
+        ++stats_.servers_idle;
+        idle_.push_back(std::move(server));
+        return nullptr;
+      }
+      lend_locked(*server, share);
     }
-    lend_locked(*server, share);
+    if (!open_after_idle(server, true)) continue;
+    server->connection->conn.stream.move_to(executor);
+    return server;
   }
-  server->connection->conn.stream.move_to(executor);
-  return server;
 }
 
 ServerHandle ServerPool::take_idle_locked(const net::IoExecutor& prefer) {
@@ -328,10 +332,6 @@ ServerHandle ServerPool::take_idle_locked(const net::IoExecutor& prefer) {
   ServerHandle s = std::move(idle_[at]);
   idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(at));
   --stats_.servers_idle;
-  if (closed_while_idle_locked(*s)) {
-    discard_locked(std::move(s));
-    return take_idle_locked(prefer);
-  }
   ++stats_.servers_active;
   return s;
 }
@@ -342,10 +342,30 @@ ServerHandle ServerPool::take_idle_locked(const net::IoExecutor& prefer) {
 // cost more than a whole short transaction.
 bool ServerPool::closed_while_idle_locked(const PooledServer& server) const {
   if (!server.connection->conn.stream.input_pending()) return false;
+  log_closed_while_idle_locked(server);
+  return true;
+}
+
+void ServerPool::log_closed_while_idle_locked(const PooledServer& server) const {
   if (context_.log)
     context_.log->info("pool \"{}\": idle server #{} closed by the server", display_name_locked(),
                        server.connection->id);
-  return true;
+}
+
+bool ServerPool::open_after_idle(ServerHandle& server, bool lent) {
+  if (!server->connection->conn.stream.input_pending()) return true;
+  std::lock_guard lock(mu_);
+  log_closed_while_idle_locked(*server);
+  if (lent) {
+    // Not a loan after all: acquires and lends count the one that follows
+    // (the acquire-time histogram keeps its sample).
+    end_loan_locked(*server);
+    --stats_.acquires;
+    --server->recipe->lends;
+  }
+  --stats_.servers_active;
+  discard_locked(std::move(server));
+  return false;
 }
 
 void ServerPool::lend_locked(PooledServer& server, std::shared_ptr<ClientShare> share,

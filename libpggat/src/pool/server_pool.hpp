@@ -143,10 +143,15 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   void dial_locked(const std::shared_ptr<RecipeState>& recipe);
   void fill_waiters_locked();
   // Off the idle stack and counted active: the top-most of the cheapest
-  // recipe in rotation, skipping (and closing) any the server closed.
-  // nullptr when none may be lent.
+  // recipe in rotation. nullptr when none may be lent.
   ServerHandle take_idle_locked(const net::IoExecutor& prefer);
+  // Whether an idle server spoke or closed (logged when so): one recv(MSG_PEEK).
   [[nodiscard]] bool closed_while_idle_locked(const PooledServer& server) const;
+  void log_closed_while_idle_locked(const PooledServer& server) const;
+  // The same for a server take_idle_locked just gave (`lent` or not yet),
+  // without the lock: the system call is not made holding it, which every
+  // thread's clients take. A closed one is discarded, its loan undone; false then.
+  [[nodiscard]] bool open_after_idle(ServerHandle& server, bool lent);
   // Why no client can be served: every recipe is out of rotation (nullopt
   // when one is in, or there are none).
   [[nodiscard]] std::optional<std::string> no_rotation_locked() const;
