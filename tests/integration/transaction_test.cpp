@@ -634,3 +634,38 @@ TEST_CASE("transaction mode: a busy client's next messages are read whole, howev
   client.send(query("select 4"));
   CHECK(first_columns(client) == std::vector<std::string>{"4"});
 }
+
+TEST_CASE("transaction mode: a client like the last one is greeted without a server while the servers are unchanged",
+          "[transaction][startup]") {
+  InProcessPooler pooler(transaction_config());
+  auto acquires = [&] { return pooler.pools().at(0).stats.acquires; };
+  auto greeted_without_server = [&](const std::string& extra) {
+    const std::uint64_t before = acquires();
+    PqConnection c(pooler.conninfo("app", "app", extra));
+    return acquires() == before;
+  };
+  // The first clients are greeted through a server (dialled, then set to the
+  // client's application_name, which it reports: a change); one like them
+  // after that is told the same without one.
+  REQUIRE(eventually([&] { return greeted_without_server("application_name=greeter"); }));
+  {
+    const std::uint64_t before = acquires();
+    PqConnection c(pooler.conninfo("app", "app", "application_name=greeter"));
+    CHECK(acquires() == before);
+    CHECK(std::string(PQparameterStatus(c.get(), "application_name")) == "greeter");
+    CHECK(std::string(PQparameterStatus(c.get(), "server_encoding")) ==
+          PostgresServer::instance().execute("show server_encoding")[0][0].as<std::string>());
+    // Its servers get its parameters all the same.
+    CHECK(c.exec("show application_name").value() == "greeter");
+    // A parameter a server reports changed: the pool's servers are not as
+    // they were, so the next client like it is greeted through a server.
+    REQUIRE(c.exec("set application_name = 'renamed'").ok());
+  }
+  CHECK_FALSE(greeted_without_server("application_name=greeter"));
+  REQUIRE(eventually([&] { return greeted_without_server("application_name=greeter"); }));
+  // Another client is greeted through a server; a bad value still fails at
+  // startup, as PostgreSQL refuses it.
+  CHECK_FALSE(greeted_without_server("application_name=other"));
+  const std::string error = connection_error(pooler.conninfo("app", "app", "options='-c statement_timeout=lots'"));
+  CHECK(error.find("invalid value for parameter \"statement_timeout\"") != std::string::npos);
+}

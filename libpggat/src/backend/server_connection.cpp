@@ -255,7 +255,12 @@ ServerConnection::ServerConnection(net::Socket socket, net::Address a, std::uint
 
 void ServerConnection::observe_server_message(char type, proto::Bytes body) {
   if (type == 'S') {
-    if (const auto ps = proto::be::ParameterStatus::decode(body)) parameters.set(ps->name, ps->value);
+    if (const auto ps = proto::be::ParameterStatus::decode(body)) {
+      const std::string* before = parameters.find(ps->name);
+      if (parameter_changes && (before == nullptr || *before != ps->value))
+        parameter_changes->fetch_add(1, std::memory_order_release);
+      parameters.set(ps->name, ps->value);
+    }
   }
   state.on_server(type, body);
 }

@@ -1,6 +1,7 @@
 // ServerConnection: one logged-in connection to a PostgreSQL server, and how to dial it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -57,6 +58,9 @@ class ServerConnection {
   // Set when a relay stopped in the middle of a message: the byte stream can no
   // longer be parsed, the connection must be closed.
   bool torn = false;
+  // Counted up when a ParameterStatus changes a value in `parameters`: its
+  // pool's ServerPool::changes() (null outside a pool).
+  std::shared_ptr<std::atomic<std::uint64_t>> parameter_changes;
 
   // Records what passes by from the server: parameters and conversation state.
   void observe_server_message(char type, proto::Bytes body);

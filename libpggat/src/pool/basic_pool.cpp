@@ -533,52 +533,65 @@ class BasicPool final : public Pool, public pool::ParkingPool {
 
   // Startup: the client's mode and tracked parameters, then one server tells
   // the client what the parameters are, after being given the client's (a
-  // bad one fails the client as PostgreSQL would). nullopt when the client
-  // may go on.
+  // bad one fails the client as PostgreSQL would). A client like the last
+  // one greeted that way, while the pool's servers are as they were, is told
+  // the same without a server (an acquire, a check and a release fewer per
+  // connection); pools with replicas greet through a server always, as what
+  // a client is told depends on its route. nullopt when the client may go on.
   asio::awaitable<std::optional<Verdict>> greet_client(Client& client, TransactionSession& ts) {
     if (auto error = start_tracking(client, ts)) co_return Verdict::fail(std::move(*error));
     pool::TransactionClient& state = ts.state;
     detail::ClientSession& session = client.session();
-    auto result = co_await choose_server(ts.route(), ts.share);
-    if (!result) co_return std::move(result.error());
-    auto [holder, handle] = std::move(*result);
-    DiscardUnlessReturned guard{holder, handle};
-    backend::ServerConnection& server = *handle->connection;
-    const Parameters& defaults = handle->transaction.defaults;
-    auto wanted = wanted_memo_.find(state.tracked_id, defaults, client.parameters);
-    if (wanted) {
-      state.wanted.adopt(wanted);
+    const std::uint64_t changes = servers_->changes();  // before the server says anything
+    auto greeting = hybrid_ ? std::nullopt : greet_memo_.find(state.tracked_id, client.parameters, changes);
+    if (greeting) {
+      state.wanted.adopt(std::move(greeting->wanted));
+      state.view.adopt(std::move(greeting->view));
     } else {
-      for (const auto& name : *state.tracked) {
-        if (const std::string* v = defaults.find(name)) state.wanted.set(name, *v);
+      auto result = co_await choose_server(ts.route(), ts.share);
+      if (!result) co_return std::move(result.error());
+      auto [holder, handle] = std::move(*result);
+      DiscardUnlessReturned guard{holder, handle};
+      backend::ServerConnection& server = *handle->connection;
+      const Parameters& defaults = handle->transaction.defaults;
+      auto wanted = wanted_memo_.find(state.tracked_id, defaults, client.parameters);
+      if (wanted) {
+        state.wanted.adopt(wanted);
+      } else {
+        for (const auto& name : *state.tracked) {
+          if (const std::string* v = defaults.find(name)) state.wanted.set(name, *v);
+        }
+        for (const auto& [name, value] : client.parameters) state.wanted.set(name, value);
       }
-      for (const auto& [name, value] : client.parameters) state.wanted.set(name, value);
-    }
-    // A server synced to an equal list already (the last client's, often)
-    // needs no round trip, nor the list compared name by name.
-    if (!synced_already(*handle, state)) {
-      if (auto error = co_await sync_server(*handle, state)) {
-        holder->release(std::move(handle));
-        error->severity = "FATAL";
-        co_return Verdict::fail(std::move(*error));
+      // A server synced to an equal list already (the last client's, often)
+      // needs no round trip, nor the list compared name by name.
+      if (!synced_already(*handle, state)) {
+        if (auto error = co_await sync_server(*handle, state)) {
+          holder->release(std::move(handle));
+          error->severity = "FATAL";
+          co_return Verdict::fail(std::move(*error));
+        }
       }
+      // Most clients want and are told the same: they share one copy each.
+      if (!wanted) {
+        wanted = parameter_sets_.intern(state.wanted.get());
+        state.wanted.adopt(wanted);
+        wanted_memo_.remember(state.tracked_id, defaults, client.parameters, wanted);
+      }
+      if (hybrid_ && server.parameters.find("in_hot_standby") != nullptr) {
+        // The client's server is the pool, not the replica that happened to
+        // greet it: libpq's target_session_attrs=read-write reads this.
+        Parameters view = server.parameters;
+        view.set("in_hot_standby", ts.route().mode == pool::HybridMode::ro ? "on" : "off");
+        state.view.adopt(parameter_sets_.intern(view));
+      } else {
+        state.view.adopt(parameter_sets_.intern(server.parameters));
+      }
+      holder->release(std::move(handle));
+      if (!hybrid_)
+        greet_memo_.remember(state.tracked_id, client.parameters, changes,
+                             {.wanted = state.wanted.snapshot(), .view = state.view.snapshot()});
     }
-    // Most clients want and are told the same: they share one copy each.
-    if (!wanted) {
-      wanted = parameter_sets_.intern(state.wanted.get());
-      state.wanted.adopt(wanted);
-      wanted_memo_.remember(state.tracked_id, defaults, client.parameters, wanted);
-    }
-    if (hybrid_ && server.parameters.find("in_hot_standby") != nullptr) {
-      // The client's server is the pool, not the replica that happened to
-      // greet it: libpq's target_session_attrs=read-write reads this.
-      Parameters view = server.parameters;
-      view.set("in_hot_standby", ts.route().mode == pool::HybridMode::ro ? "on" : "off");
-      state.view.adopt(parameter_sets_.intern(view));
-    } else {
-      state.view.adopt(parameter_sets_.intern(server.parameters));
-    }
-    holder->release(std::move(handle));
     status_messages_.append(session.conn.out, state.view.snapshot(), key_and_ready_size);
     append_key_and_ready(session);
     const auto greet_ec = co_await net::flush(session.conn);
@@ -857,6 +870,7 @@ class BasicPool final : public Pool, public pool::ParkingPool {
   pool::ParameterSets parameter_sets_;
   pool::StatusMessages status_messages_;
   pool::WantedMemo wanted_memo_;
+  pool::GreetMemo greet_memo_;
   std::shared_ptr<pool::ServerPool> servers_;   // the primary's, or the only ones
   std::shared_ptr<pool::ServerPool> replicas_;  // hybrid only
   std::shared_ptr<pool::HealthMonitor> primary_monitor_;  // with critics

@@ -62,6 +62,7 @@ ServerPool::ServerPool(ServerPoolOptions options) : options_(std::move(options))
 ServerPool::~ServerPool() = default;
 
 void ServerPool::add_recipe(std::string name, Recipe recipe) {
+  changed();
   auto address = net::parse_address(recipe.address);
   if (!address) throw std::invalid_argument("recipe \"" + name + "\": " + address.error());
   auto state = std::make_shared<RecipeState>();
@@ -106,6 +107,7 @@ void ServerPool::offer_scram_keys(std::string_view secret, const auth::ScramKeys
 
 void ServerPool::remove_recipe(std::string_view name) {
   std::lock_guard lock(mu_);
+  changed();
   for (auto& r : recipes_)
     if (r->name == name) r->removed = true;
   std::erase_if(idle_, [&](const ServerHandle& s) {
@@ -131,6 +133,7 @@ void ServerPool::start(const Context& context) {
 void ServerPool::stop() {
   std::lock_guard lock(mu_);
   if (stopped_) return;
+  changed();
   stopped_ = true;
   // Destroyed now, not with the pool: an embedder may drop its io_context
   // before the last reference to the pool, and a timer must not outlive it.
@@ -156,6 +159,7 @@ void ServerPool::stop() {
 void ServerPool::pause() {
   std::lock_guard lock(mu_);
   if (paused_ || stopped_) return;
+  changed();
   paused_ = true;
   for (auto& s : idle_) {
     --stats_.servers_idle;
@@ -168,6 +172,7 @@ void ServerPool::pause() {
 void ServerPool::resume() {
   std::lock_guard lock(mu_);
   if (!paused_) return;
+  changed();
   paused_ = false;
   if (context_.log)
     context_.log->info("pool \"{}\": resumed, {} clients waiting", display_name_locked(), waiters_.size());
@@ -510,6 +515,7 @@ std::vector<RecipeStats> ServerPool::recipe_stats() const {
 
 void ServerPool::set_health(std::string_view recipe, const RecipeHealth& health) {
   std::lock_guard lock(mu_);
+  changed();
   // Found first: discarding below may erase other (removed) recipes.
   const auto it = std::find_if(recipes_.begin(), recipes_.end(),
                                [&](const auto& r) { return !r->removed && r->name == recipe; });
@@ -585,6 +591,7 @@ void ServerPool::note_replay_lsn(const PooledServer& server, std::uint64_t lsn) 
 }
 
 void ServerPool::discard_locked(ServerHandle server) {
+  changed();
   server->connection->close();
   --server->recipe->open;
   std::erase(open_, server.get());
@@ -772,6 +779,8 @@ asio::awaitable<void> ServerPool::dial_task([[maybe_unused]] std::shared_ptr<Ser
   ++recipe->open;
   auto server = std::make_shared<PooledServer>();
   server->connection = std::move(*result);
+  server->connection->parameter_changes = changes_;
+  changed();
   server->recipe = recipe;
   server->created_at = Clock::now();
   open_.push_back(server.get());

@@ -1,6 +1,7 @@
 // ServerPool: the server connections of one pool across its recipes — dialing, lending, idling.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -107,6 +108,12 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   void pause();
   void resume();
 
+  // Counts what changed its servers, without the lock: a server dialled or
+  // closed, a parameter one of them reported changed, health, a pause, a
+  // resume, a stop, recipes. Equal counts: what a server told a client then
+  // holds now (BasicPool's greetings without a server rely on it).
+  [[nodiscard]] std::uint64_t changes() const { return changes_->load(std::memory_order_acquire); }
+
   [[nodiscard]] PoolStats stats() const;
   // stats().servers_idle, without copying the rest.
   [[nodiscard]] std::uint64_t idle_count() const;
@@ -187,7 +194,11 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   static constexpr std::size_t nearby_waiter_window = 8;
   static constexpr std::uint32_t nearby_waiter_max_passes = 8;
 
+  void changed() { changes_->fetch_add(1, std::memory_order_release); }
+
   ServerPoolOptions options_;
+  // Shared with the servers, which count their parameter changes into it.
+  const std::shared_ptr<std::atomic<std::uint64_t>> changes_ = std::make_shared<std::atomic<std::uint64_t>>(0);
   mutable std::mutex mu_;
   Context context_;
   std::optional<net::IoExecutor> home_;  // context_.executor's io_context, found at start()

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -119,6 +120,41 @@ class WantedMemo {
   Parameters defaults_;
   Parameters client_;
   std::shared_ptr<const Parameters> wanted_;
+};
+
+// The last greeting a client got through a server, for the next client with
+// the same tracked list and startup parameters: the list its servers must
+// have (accepted by that server, so a bad value still fails a client at its
+// startup, through a server) and the ParameterStatus values it was told.
+// Kept while the pool's servers are as they were (ServerPool::changes()).
+class GreetMemo {
+ public:
+  struct Greeting {
+    std::shared_ptr<const Parameters> wanted;
+    std::shared_ptr<const Parameters> view;
+  };
+  [[nodiscard]] std::optional<Greeting> find(std::uint64_t tracked_id, const Parameters& client,
+                                             std::uint64_t changes) {
+    std::lock_guard lock(mu_);
+    if (greeting_.wanted && changes == changes_ && tracked_id == tracked_id_ && client == client_)
+      return greeting_;
+    return std::nullopt;
+  }
+  // `changes`: the pool's count before the greeting began.
+  void remember(std::uint64_t tracked_id, const Parameters& client, std::uint64_t changes, Greeting greeting) {
+    std::lock_guard lock(mu_);
+    tracked_id_ = tracked_id;
+    client_ = client;
+    changes_ = changes;
+    greeting_ = std::move(greeting);
+  }
+
+ private:
+  std::mutex mu_;
+  std::uint64_t tracked_id_ = 0;
+  Parameters client_;
+  std::uint64_t changes_ = 0;
+  Greeting greeting_;
 };
 
 }  // namespace pggat::pool
