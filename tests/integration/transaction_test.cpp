@@ -585,7 +585,8 @@ TEST_CASE("transaction mode: a parked client's traffic is counted in full", "[tr
 
 namespace {
 
-// The first column of the rows up to ReadyForQuery; "" for none (or the end of the connection).
+// The first column of each row up to ReadyForQuery, and "connection ended"
+// last when the connection ended before it.
 std::vector<std::string> first_columns(RawClient& client) {
   std::vector<std::string> values;
   while (auto m = client.read()) {

@@ -240,8 +240,7 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
     std::lock_guard lock(mu_);
     if (healthy && !server->recipe->in_rotation()) {
       // Its recipe left rotation during the check.
-      --stats_.servers_active;
-      discard_locked(std::move(server));
+      discard_active_locked(std::move(server));
     } else if (healthy) {
       lend_locked(*server, share);
       if (!cancelled && !stopped_) co_return server;
@@ -251,8 +250,7 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
       if (context_.log && !cancelled)
         context_.log->info("pool \"{}\": idle server #{} failed its check and was closed",
                            display_name_locked(), server->connection->id);
-      --stats_.servers_active;
-      discard_locked(std::move(server));
+      discard_active_locked(std::move(server));
     }
     if (cancelled)
       co_return Unexpected(PgError::fatal(sqlstate::connection_failure, "client went away"));
@@ -364,12 +362,10 @@ bool ServerPool::open_after_idle(ServerHandle& server, bool lent) {
   if (lent) {
     // Not a loan after all: acquires and lends count the one that follows
     // (the acquire-time histogram keeps its sample).
-    end_loan_locked(*server);
     --stats_.acquires;
     --server->recipe->lends;
   }
-  --stats_.servers_active;
-  discard_locked(std::move(server));
+  discard_active_locked(std::move(server));
   return false;
 }
 
@@ -433,7 +429,11 @@ void ServerPool::bring_home(PooledServer& server) const {
 
 void ServerPool::discard(ServerHandle server) {
   std::lock_guard lock(mu_);
-  end_loan_locked(*server);
+  discard_active_locked(std::move(server));
+}
+
+void ServerPool::discard_active_locked(ServerHandle server) {
+  end_loan_locked(*server);  // nothing to end for one not lent
   --stats_.servers_active;
   discard_locked(std::move(server));
 }

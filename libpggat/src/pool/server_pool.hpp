@@ -155,6 +155,9 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   // Whether an idle server spoke or closed (logged when so): one recv(MSG_PEEK).
   [[nodiscard]] bool closed_while_idle_locked(const PooledServer& server) const;
   void log_closed_while_idle_locked(const PooledServer& server) const;
+  // Closes a server counted active (lent, or taken to be checked): its loan
+  // ends, if it had one, and it leaves the active count.
+  void discard_active_locked(ServerHandle server);
   // The same for a server take_idle_locked just gave (`lent` or not yet),
   // without the lock: the system call is not made holding it, which every
   // thread's clients take. A closed one is discarded, its loan undone; false then.
