@@ -9,7 +9,8 @@ pggat per --pggat (BUILD's pggat-cli/pggat, with `threads` THREADS or its
 default), then runs pgbench with the given arguments (default: -S -M simple
 -c 50 -j 2) against each in turn, `rounds` times, and prints the medians of
 tps and of user and system CPU per transaction (µs, from /proc) for each,
-with tps over PgBouncer's. bench/run.py compares poolers; this compares
+with tps over PgBouncer's (the median of the ratios within each round, and
+their range). bench/run.py compares poolers; this compares
 builds or settings of one: build the tree a change came from beside it
 (git worktree add /tmp/base HEAD~1, then meson setup and compile there) and
 run both, e.g.
@@ -88,6 +89,7 @@ def main():
             bench.start_pggat()
             targets.append((name, bench.pggat_port, bench.pggat_pid))
         results = {name: [] for name, _, _ in targets}
+        round_tps = {name: {} for name, _, _ in targets}  # round -> tps, for ratios within a round
         for r in range(args.rounds):
             for name, port, pid in targets:
                 target = "pgbouncer" if name == "pgbouncer" else "pggat"
@@ -102,19 +104,25 @@ def main():
                 n = res["transactions"]
                 row = (res["tps"], (user1 - user0) / n * 1e6, (system1 - system0) / n * 1e6)
                 results[name].append(row)
+                round_tps[name][r] = row[0]
                 print(f"round {r + 1} {name:10} tps {row[0]:10.1f}  user {row[1]:6.1f}  system {row[2]:6.1f} µs/tx",
                       flush=True)
     finally:
         bench.close()
 
-    print(f"\nmedians of {args.rounds} rounds of {args.seconds} s, pgbench {' '.join(pgbench_args)}:")
-    bouncer_tps = statistics.median(x[0] for x in results["pgbouncer"]) if results.get("pgbouncer") else None
+    print(f"\nmedians of {args.rounds} rounds of {args.seconds} s, pgbench {' '.join(pgbench_args)} "
+          f"(x PgBouncer: the median of the ratios within each round, their range in brackets):")
+    bouncer = round_tps.get("pgbouncer", {})
     for name, rows in results.items():
         if not rows:
             print(f"  {name:10} no successful round")
             continue
         tps, user, system = (statistics.median(x[i] for x in rows) for i in range(3))
-        ratio = f"  {tps / bouncer_tps:5.2f}x PgBouncer" if bouncer_tps and name != "pgbouncer" else ""
+        ratios = [t / bouncer[r] for r, t in round_tps[name].items() if bouncer.get(r)]
+        ratio = ""
+        if ratios and name != "pgbouncer":
+            ratio = (f"  {statistics.median(ratios):5.2f}x PgBouncer"
+                     f" ({min(ratios):.2f}-{max(ratios):.2f})")
         print(f"  {name:10} tps {tps:10.1f}  CPU µs/tx user {user:6.1f}  system {system:6.1f}  "
               f"total {user + system:6.1f}{ratio}")
     return 0 if all(results.values()) else 1

@@ -11,8 +11,9 @@ clients, and a bare byte forwarder (bench/forwarder: one server connection
 per client, no parsing), then runs each workload against direct PostgreSQL,
 PgBouncer, pggat and the forwarder, interleaved, `rounds` times, and writes
 the medians to `out`: TPS, latency, the ratios pggat/PgBouncer and
-pggat/direct, the CPU seconds per transaction (from /proc) of each process
-in between, and a chart beside it (`out` with .png for .md). The forwarder
+pggat/direct (each the median of the ratios within a round, with their
+range), (d)'s latency added over direct, the CPU seconds per transaction
+(from /proc) of each process in between, and a chart beside it (`out` with .png for .md). The forwarder
 does less than any pooler can: its CPU per transaction is the least one more
 hop costs here, and "ceiling / PgBouncer" estimates what a pooler at that
 cost would reach over PgBouncer. --smoke: one short round at scale 1,
@@ -347,6 +348,37 @@ def fmt(v, digits=0):
     return f"{v:,.{digits}f}"
 
 
+def per_round(results, key, a, b, f):
+    """f(round of a, round of b) for each round both completed, where f gives one.
+
+    Rounds are interleaved, so the two runs of a round met the same state of
+    the machine: a ratio taken inside a round drifts less than one of medians.
+    """
+    pairs = zip(results[(key, a)], results[(key, b)])
+    values = [f(ra, rb) for ra, rb in pairs if ra["ok"] and rb["ok"]]
+    return [v for v in values if v is not None]
+
+
+def tps_ratio(r, base):
+    return r["tps"] / base["tps"] if base["tps"] else None
+
+
+def latency_added(r, base):
+    if r["latency_ms"] is None or base["latency_ms"] is None:
+        return None
+    return r["latency_ms"] - base["latency_ms"]
+
+
+def fmt_spread(values, digits=2):
+    """The median of values, and their range when there are several: 1.06 (0.97–1.10)."""
+    if not values:
+        return "–"
+    text = fmt(median(values), digits)
+    if len(values) > 1:
+        text += f" ({fmt(min(values), digits)}–{fmt(max(values), digits)})"
+    return text
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -407,18 +439,22 @@ def report(args, workloads, results, idle):
                  "| pggat / direct | ceiling / PgBouncer | latency ms direct / PgBouncer / pggat "
                  "| CPU µs per tx PgBouncer / pggat / forwarder |")
     lines.append("|---|---|---|---|---|---|---|---|---|---|")
+    added_latency = None  # (d)'s, when it ran
     for key, title, _ in workloads:
         med = {t: median([r["tps"] for r in results[(key, t)] if r["ok"]]) for t in TARGETS}
         lat = {t: median([r["latency_ms"] for r in results[(key, t)] if r["ok"]]) for t in TARGETS}
         cpu = {t: median([r.get("cpu_per_tx_us") for r in results[(key, t)] if r["ok"]]) for t in TARGETS}
-        ratio_b = med["pggat"] / med["pgbouncer"] if med["pggat"] and med["pgbouncer"] else None
-        ratio_d = med["pggat"] / med["direct"] if med["pggat"] and med["direct"] else None
+        ratio_b = per_round(results, key, "pggat", "pgbouncer", tps_ratio)
+        ratio_d = per_round(results, key, "pggat", "direct", tps_ratio)
+        if key == "d":
+            added_latency = {t: median(per_round(results, key, t, "direct", latency_added))
+                             for t in ("pgbouncer", "pggat", "forwarder")}
         ceiling = ceiling_over_pgbouncer(key, med, cpu)
         bouncer = fmt(med["pgbouncer"])
         if med["pgbouncer"] is None:
             bouncer = "fails (" + results[(key, "pgbouncer")][0]["error"][:60] + ")"
         lines.append(f"| ({key}) {title} | {fmt(med['direct'])} | {bouncer} | {fmt(med['pggat'])} "
-                     f"| {fmt(med['forwarder'])} | {fmt(ratio_b, 2)} | {fmt(ratio_d, 2)} | {fmt(ceiling, 2)} "
+                     f"| {fmt(med['forwarder'])} | {fmt_spread(ratio_b)} | {fmt_spread(ratio_d)} | {fmt(ceiling, 2)} "
                      f"| {fmt(lat['direct'], 3)} / {fmt(lat['pgbouncer'], 3)} / {fmt(lat['pggat'], 3)} "
                      f"| {fmt(cpu['pgbouncer'], 1)} / {fmt(cpu['pggat'], 1)} / {fmt(cpu['forwarder'], 1)} |")
     if idle:
@@ -429,6 +465,12 @@ def report(args, workloads, results, idle):
                      f"{fmt(b['bytes_per_idle'])} B / {fmt(g['bytes_per_idle'])} B | – |")
         lines.append(f"| (f) connections held | – | {b['held']:,} at {fmt(b['bytes_per_held'])} B each "
                      f"| {g['held']:,} at {fmt(g['bytes_per_held'])} B each | | | | | | |")
+    if added_latency:
+        a = added_latency
+        lines.append("")
+        lines.append(f"(d) latency added over direct PostgreSQL, the median of each round's difference: "
+                     f"PgBouncer {fmt(a['pgbouncer'], 3)} ms, pggat {fmt(a['pggat'], 3)} ms, "
+                     f"the forwarder {fmt(a['forwarder'], 3)} ms.")
     table = "\n".join(lines)
     print(table)
     if not args.out:
@@ -445,7 +487,10 @@ on {datetime.date.today().isoformat()}: {os.cpu_count()} cores, {platform.platfo
 {versions}, pggat built with the default meson options (-O2), {threads_text}.
 
 Each workload ran against direct PostgreSQL, PgBouncer, pggat and a bare
-byte forwarder, interleaved, {args.rounds} times for {args.seconds} s; the figures are medians.
+byte forwarder, interleaved, {args.rounds} times for {args.seconds} s. tps, latency and CPU
+are medians of the rounds; a ratio is the median of the ratios within each
+round (the two runs of a round met the machine in the same state), with
+their range in brackets.
 PostgreSQL, the pooler and pgbench share the machine's cores, so the poolers
 compete with PostgreSQL for CPU: ratios measured in the same run are what to
 compare. Both poolers run in transaction mode with 20 server connections and
