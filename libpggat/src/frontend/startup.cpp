@@ -35,6 +35,59 @@ std::optional<std::pair<std::string_view, std::string>> check_parameter(std::str
   return std::nullopt;
 }
 
+// The FATAL that refuses a client's startup: what PostgreSQL would send.
+struct Refusal {
+  std::string_view code;
+  std::string message;
+};
+
+// A complete StartupMessage, read into a request; a NegotiateProtocolVersion
+// goes into `out` when the client asked for a newer minor version or for
+// protocol options. The request owns its strings: the frame may be consumed.
+std::variant<StartupRequest, Refusal> startup_request(const proto::StartupFrame& frame, proto::Buffer& out) {
+  const auto message = proto::StartupMessage::decode(frame);
+  const std::uint32_t major = frame.code >> 16;
+  const std::uint32_t minor = frame.code & 0xffff;
+  if (major != 3)
+    return Refusal{sqlstate::feature_not_supported, "unsupported frontend protocol " + std::to_string(major) +
+                                                        "." + std::to_string(minor) +
+                                                        ": server supports 3.0 to 3.0"};
+  if (!message) return Refusal{sqlstate::protocol_violation, "invalid startup packet layout"};
+  StartupRequest request;
+  std::vector<std::string> unsupported;  // _pq_. protocol options
+  std::optional<std::string> options;
+  for (const auto& [name, value] : message->parameters) {
+    if (name == "user") {
+      request.user = std::string(value);
+    } else if (name == "database") {
+      request.database = std::string(value);
+    } else if (name == "options") {
+      options = std::string(value);
+    } else if (name.substr(0, 4) == "_pq_") {
+      unsupported.emplace_back(name);
+    } else {
+      if (auto problem = check_parameter(name, value)) return Refusal{problem->first, std::move(problem->second)};
+      if (name != "replication") request.parameters.set(name, value);
+    }
+  }
+  if (request.user.empty())
+    return Refusal{sqlstate::invalid_authorization, "no PostgreSQL user name specified in startup packet"};
+  if (request.database.empty()) request.database = request.user;
+  if (options) {
+    if (auto problem = apply_options(*options, request.parameters))
+      return Refusal{sqlstate::feature_not_supported, std::move(*problem)};
+  }
+  if (minor > 0 || !unsupported.empty()) {
+    // Speak 3.0 and say which protocol options we did not take.
+    std::vector<std::string_view> names(unsupported.begin(), unsupported.end());
+    proto::be::NegotiateProtocolVersion::encode(out, 0, names);
+  }
+  return request;
+}
+
+// The reads and answers of the startup; what a StartupMessage says is read by
+// startup_request, and a refusal is sent from one place, which keeps this
+// coroutine's frame (one per connection) small.
 asio::awaitable<StartupOutcome> read_startup_unbounded(net::Connection& conn,
                                                        std::shared_ptr<net::TlsServerContext> tls) {
   // PostgreSQL's rule: one SSLRequest and one GSSENCRequest at most, in either
@@ -44,115 +97,67 @@ asio::awaitable<StartupOutcome> read_startup_unbounded(net::Connection& conn,
   // alternating the two cannot loop (PostgreSQL's own flags can).
   bool ssl_done = false;
   bool gss_done = false;
+  Refusal refusal;
   for (;;) {
-    proto::StartupResult r = proto::decode_startup(conn.in.data());
+    const proto::StartupResult r = proto::decode_startup(conn.in.data());
     if (r.status == proto::DecodeStatus::need_more) {
-      asio::mutable_buffer space = conn.in.prepare();
-      auto [ec, n] = co_await conn.stream.read_some(space);
+      auto [ec, n] = co_await conn.stream.read_some(conn.in.prepare());
       if (ec || n == 0) co_return StartupFailed{};
       conn.in.commit(n);
       continue;
     }
     if (r.status == proto::DecodeStatus::invalid) {
-      co_await send_fatal(conn, sqlstate::protocol_violation, std::string(r.error));
-      co_return StartupFailed{};
+      refusal = Refusal{sqlstate::protocol_violation, std::string(r.error)};
+      break;
+    }
+    proto::StartupKind kind = r.frame.kind;
+    if ((kind == proto::StartupKind::ssl_request && ssl_done) ||
+        (kind == proto::StartupKind::gssenc_request && gss_done))
+      kind = proto::StartupKind::startup_message;
+    if (kind == proto::StartupKind::ssl_request || kind == proto::StartupKind::gssenc_request) {
+      conn.in.consume(r.consumed);
+      (kind == proto::StartupKind::ssl_request ? ssl_done : gss_done) = true;
+      const bool accept_tls = kind == proto::StartupKind::ssl_request && tls != nullptr && !conn.stream.is_tls();
+      // Bytes sent before the handshake would be taken as if they had
+      // come encrypted (CVE-2021-23214): PostgreSQL refuses them too.
+      if (accept_tls && !conn.in.empty()) {
+        refusal = Refusal{sqlstate::protocol_violation, "received unencrypted data after SSL request"};
+        break;
+      }
+      if (accept_tls) gss_done = true;  // once encrypted, no GSS encryption on top (PostgreSQL's rule too)
+      const char answer = accept_tls ? 'S' : 'N';
+      auto [ec, n] = co_await conn.stream.write(asio::buffer(&answer, 1));
+      if (ec) co_return StartupFailed{};
+      if (accept_tls) {
+        std::string why;
+        const auto handshake_ec = co_await conn.stream.start_tls_server(tls, &why);
+        if (handshake_ec) co_return StartupFailed{"TLS handshake failed: " + why};
+      }
+      continue;
+    }
+    if (kind == proto::StartupKind::cancel_request) {
+      const auto cancel = proto::CancelRequest::decode(r.frame);
+      conn.in.consume(r.consumed);
+      if (!cancel) co_return StartupFailed{};
+      co_return CancelRequest{BackendKey{static_cast<std::uint32_t>(cancel->process_id),
+                                         static_cast<std::uint32_t>(cancel->secret_key)}};
     }
     proto::StartupFrame frame = r.frame;
-    const bool repeated = (frame.kind == proto::StartupKind::ssl_request && ssl_done) ||
-                          (frame.kind == proto::StartupKind::gssenc_request && gss_done);
-    if (repeated) frame.kind = proto::StartupKind::startup_message;
-    switch (frame.kind) {
-      case proto::StartupKind::ssl_request:
-      case proto::StartupKind::gssenc_request: {
-        conn.in.consume(r.consumed);
-        (frame.kind == proto::StartupKind::ssl_request ? ssl_done : gss_done) = true;
-        const bool accept_tls = frame.kind == proto::StartupKind::ssl_request && tls != nullptr &&
-                                !conn.stream.is_tls();
-        if (accept_tls && !conn.in.empty()) {
-          // Bytes sent before the handshake would be taken as if they had
-          // come encrypted (CVE-2021-23214): PostgreSQL refuses them too.
-          co_await send_fatal(conn, sqlstate::protocol_violation,
-                              "received unencrypted data after SSL request");
-          co_return StartupFailed{};
-        }
-        // Once encrypted, no GSS encryption on top (PostgreSQL's rule too).
-        if (accept_tls) gss_done = true;
-        const char answer = accept_tls ? 'S' : 'N';
-        auto [ec, n] = co_await conn.stream.write(asio::buffer(&answer, 1));
-        if (ec) co_return StartupFailed{};
-        if (accept_tls) {
-          std::string why;
-          const auto handshake_ec = co_await conn.stream.start_tls_server(tls, &why);
-          if (handshake_ec) co_return StartupFailed{"TLS handshake failed: " + why};
-        }
-        continue;
-      }
-      case proto::StartupKind::cancel_request: {
-        const auto cancel = proto::CancelRequest::decode(frame);
-        conn.in.consume(r.consumed);
-        if (!cancel) co_return StartupFailed{};
-        co_return CancelRequest{BackendKey{static_cast<std::uint32_t>(cancel->process_id),
-                                           static_cast<std::uint32_t>(cancel->secret_key)}};
-      }
-      case proto::StartupKind::startup_message:
-        break;
-    }
-
-    const auto message = proto::StartupMessage::decode(frame);
-    const std::uint32_t major = frame.code >> 16;
-    const std::uint32_t minor = frame.code & 0xffff;
-    if (major != 3) {
-      co_await send_fatal(conn, sqlstate::feature_not_supported,
-                          "unsupported frontend protocol " + std::to_string(major) + "." +
-                              std::to_string(minor) + ": server supports 3.0 to 3.0");
-      co_return StartupFailed{};
-    }
-    if (!message) {
-      co_await send_fatal(conn, sqlstate::protocol_violation, "invalid startup packet layout");
-      co_return StartupFailed{};
-    }
-    StartupRequest request;
-    std::vector<std::string> unsupported;  // _pq_. protocol options
-    std::optional<std::string> options;
-    for (const auto& [name, value] : message->parameters) {
-      if (name == "user") {
-        request.user = std::string(value);
-      } else if (name == "database") {
-        request.database = std::string(value);
-      } else if (name == "options") {
-        options = std::string(value);
-      } else if (name.substr(0, 4) == "_pq_") {
-        unsupported.emplace_back(name);
-      } else {
-        if (auto problem = check_parameter(name, value)) {
-          co_await send_fatal(conn, problem->first, problem->second);
-          co_return StartupFailed{};
-        }
-        if (name != "replication") request.parameters.set(name, value);
-      }
-    }
+    frame.kind = kind;
+    auto request = startup_request(frame, conn.out);
     conn.in.consume(r.consumed);
-    if (request.user.empty()) {
-      co_await send_fatal(conn, sqlstate::invalid_authorization,
-                          "no PostgreSQL user name specified in startup packet");
-      co_return StartupFailed{};
+    if (auto* refused = std::get_if<Refusal>(&request)) {
+      refusal = std::move(*refused);
+      break;
     }
-    if (request.database.empty()) request.database = request.user;
-    if (options) {
-      if (auto problem = apply_options(*options, request.parameters)) {
-        co_await send_fatal(conn, sqlstate::feature_not_supported, *problem);
-        co_return StartupFailed{};
-      }
-    }
-    if (minor > 0 || !unsupported.empty()) {
-      // Speak 3.0 and say which protocol options we did not take.
-      std::vector<std::string_view> names(unsupported.begin(), unsupported.end());
-      proto::be::NegotiateProtocolVersion::encode(conn.out, 0, names);
+    if (!conn.out.empty()) {  // a NegotiateProtocolVersion
       const auto ec = co_await net::flush(conn);
       if (ec) co_return StartupFailed{};
     }
-    co_return request;
+    co_return std::move(std::get<StartupRequest>(request));
   }
+  co_await send_fatal(conn, refusal.code, std::move(refusal.message));
+  co_return StartupFailed{};
 }
 
 }  // namespace
