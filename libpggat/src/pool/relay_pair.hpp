@@ -152,13 +152,6 @@ asio::awaitable<PairResult> relay_pair(net::Connection& client, net::Connection&
   co_return out;
 }
 
-// What relay_in_turns got done: `finished` when the unit is over (or one
-// side ended it); otherwise relay_pair takes over and `pair` is dropped.
-struct InTurnsResult {
-  PairResult pair;
-  bool finished = false;
-};
-
 namespace detail_relay {
 
 // relay_in_turns' turns: the client's request to the server, then the
@@ -167,17 +160,18 @@ namespace detail_relay {
 template <class Up, class Down>
 class InTurns {
  public:
-  using Result = InTurnsResult;
+  using Result = bool;  // finished
   InTurns(net::Connection& client, net::Connection& server, const proto::FrameRules& client_rules,
           const proto::FrameRules& server_rules, Up& up, Down& down,
-          const proto::Conversation& conversation)
+          const proto::Conversation& conversation, PairResult& out)
       : client_(client),
         server_(server),
         client_rules_(client_rules),
         server_rules_(server_rules),
         up_(up),
         down_(down),
-        conversation_(conversation) {}
+        conversation_(conversation),
+        out_(out) {}
 
   // Turns.
   bool begin_turn() const { return phase_ != Phase::over; }
@@ -185,33 +179,33 @@ class InTurns {
   net::Connection& sink() { return on_up() ? server_ : client_; }
   const proto::FrameRules& rules() const { return on_up() ? client_rules_ : server_rules_; }
   InTurns& inspector() { return *this; }
-  PumpState& state() { return on_up() ? out_.pair.up_state : out_.pair.down_state; }
+  PumpState& state() { return on_up() ? out_.up_state : out_.down_state; }
   void end_turn(const PumpResult& result) {
     switch (phase_) {
       case Phase::up:
-        out_.pair.up = result;
+        out_.up = result;
         if (result.end != PumpEnd::yielded) {
-          out_.pair.up_ended_first = true;
-          out_.finished = true;
+          out_.up_ended_first = true;
+          finished_ = true;
           phase_ = result.end == PumpEnd::sink_failed ? Phase::down_to_end : Phase::over;
           return;
         }
         phase_ = conversation_.awaiting_server() ? Phase::down : Phase::over;
         return;
       case Phase::down:
-        out_.pair.down = result;
-        out_.finished = result.end != PumpEnd::yielded;
+        out_.down = result;
+        finished_ = result.end != PumpEnd::yielded;
         phase_ = Phase::over;
         return;
       case Phase::down_to_end:
-        out_.pair.down = result;
+        out_.down = result;
         phase_ = Phase::over;
         return;
       case Phase::over:
         return;
     }
   }
-  InTurnsResult result() const { return out_; }
+  bool result() const { return finished_; }
 
   // The pump's inspector.
   bool needs_whole(char type, std::size_t total) {
@@ -274,7 +268,8 @@ class InTurns {
   Down& down_;
   const proto::Conversation& conversation_;
   Phase phase_ = Phase::up;
-  InTurnsResult out_;
+  PairResult& out_;
+  bool finished_ = false;
 };
 
 }  // namespace detail_relay
@@ -285,20 +280,22 @@ class InTurns {
 // it owes nothing, and neither side is read while it is not due. No second
 // coroutine is started and no read is left pending to be cancelled, which is
 // most of a short transaction's cost. Once the client is due while the unit
-// goes on (in a transaction, in COPY FROM STDIN, after a Flush), the result
-// is not `finished` and the caller goes on with relay_pair; so it does at
-// once when it wants a watchdog on an idle client. The price: a client that
+// goes on (in a transaction, in COPY FROM STDIN, after a Flush), it returns
+// false and the caller goes on with relay_pair (dropping `out`); so it does at
+// once when it wants a watchdog on an idle client. What the turns did goes
+// into `out` (the caller's, so no frame holds a second copy); true when the
+// unit is over (or one side ended it). The price: a client that
 // leaves while its server works is noticed when the reply is written to it,
 // not at once; the server finishes the statement and is released as after
 // any unit.
 template <class UpInspector, class DownInspector>
-asio::awaitable<InTurnsResult> relay_in_turns(net::Connection& client, net::Connection& server,
-                                              const proto::FrameRules& client_rules,
-                                              const proto::FrameRules& server_rules,
-                                              UpInspector& up, DownInspector& down,
-                                              const proto::Conversation& conversation) {
+asio::awaitable<bool> relay_in_turns(net::Connection& client, net::Connection& server,
+                                     const proto::FrameRules& client_rules,
+                                     const proto::FrameRules& server_rules, UpInspector& up,
+                                     DownInspector& down, const proto::Conversation& conversation,
+                                     PairResult& out) {
   return pump_turns(detail_relay::InTurns<UpInspector, DownInspector>(
-      client, server, client_rules, server_rules, up, down, conversation));
+      client, server, client_rules, server_rules, up, down, conversation, out));
 }
 
 // `server_name()` gives the server's name for the detail; called only when

@@ -664,13 +664,9 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
     PairResult pair;
     bool relayed = false;
     // A watchdog on an idle client needs relay_pair from the start.
-    if (options.idle_transaction_timeout.count() == 0) {
-      InTurnsResult turns =
-          co_await relay_in_turns(client.conn, server.conn, client_rules, server_rules, up, down,
-                                  server.state);
-      pair = turns.pair;
-      relayed = turns.finished;
-    }
+    if (options.idle_transaction_timeout.count() == 0)
+      relayed = co_await relay_in_turns(client.conn, server.conn, client_rules, server_rules, up, down,
+                                        server.state, pair);
     if (!relayed)
       pair = co_await relay_pair(client.conn, server.conn, client_rules, server_rules, up, down,
                                  options.idle_transaction_timeout);
