@@ -234,13 +234,37 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     schedule_park_sweep();
   }
 
+  // Once a second, while running or draining: idle clients are parked
+  // (running only) and startups past their deadline cut.
   void schedule_park_sweep() {
     park_timer->expires_after(std::chrono::seconds(1));
     park_timer->async_wait([self = shared_from_this()](std::error_code ec) {
-      if (ec || self->phase != Phase::running) return;
-      self->park_idle_clients();
+      const Phase phase = self->phase;
+      if (ec || (phase != Phase::running && phase != Phase::stopping)) return;
+      if (phase == Phase::running) self->park_idle_clients();
+      self->cut_late_startups();
       self->schedule_park_sweep();
     });
+  }
+
+  // Clients whose startup packets are not all there by their deadline
+  // (ClientSession::startup_deadline): their stream's operations are
+  // cancelled on their thread, which ends read_startup, and admit tells
+  // them why. One that is between two operations then is cut by a later
+  // sweep, as its deadline stays.
+  void cut_late_startups() {
+    const std::uint32_t now = ClientSession::idle_clock_seconds();
+    std::lock_guard lock(mu);
+    for (const auto& [key, c] : sessions) {
+      const std::uint32_t deadline = c->session.startup_deadline.load(std::memory_order_relaxed);
+      if (deadline == 0 || now < deadline) continue;
+      on_its_thread(*c, key, [](Connected& c) {
+        ClientSession& session = c.session;
+        if (session.startup_deadline.load(std::memory_order_relaxed) == 0) return;  // done meanwhile
+        session.startup_timed_out = true;
+        session.conn.stream.cancel();
+      });
+    }
   }
 
   // Clients that were parked once and now wait between units in a frame of
@@ -498,15 +522,22 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   asio::awaitable<bool> admit(ClientSession& session, ListenerRuntime* lr, const Serving& serving,
                               bool over_limit) {
     log->trace("connection #{} accepted from {}", session.facts.id, session.facts.remote_address);
-    auto outcome = co_await frontend::read_startup(session.conn, serving.options.startup_timeout, serving.tls);
+    auto outcome = co_await frontend::read_startup(session.conn, serving.tls);
+    session.end_startup();
     if (auto* cancel = std::get_if<frontend::CancelRequest>(&outcome)) {
       forward_cancel(cancel->key);
       co_return false;
     }
     auto* startup = std::get_if<frontend::StartupRequest>(&outcome);
     if (startup == nullptr) {
-      // The startup phase failed (an error was sent when one was due).
-      if (const auto* failed = std::get_if<frontend::StartupFailed>(&outcome); !failed->reason.empty())
+      // The startup phase failed (an error was sent when one was due), or
+      // the sweep cut it at its deadline. PostgreSQL just drops such clients
+      // ("incomplete startup packet"); a clear error costs nothing and helps
+      // whoever debugs a stuck client.
+      if (session.startup_timed_out)
+        (void)co_await session.client.send_error(
+            PgError::fatal(sqlstate::protocol_violation, "timed out waiting for a startup packet"));
+      else if (const auto* failed = std::get_if<frontend::StartupFailed>(&outcome); !failed->reason.empty())
         log->info("client #{} from {}: {}", session.facts.id, session.facts.remote_address, failed->reason);
       co_await session.conn.stream.close_gracefully(std::chrono::seconds(1));
       co_return false;
@@ -925,7 +956,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     }
     for (auto& lr : listeners) lr->listener->close();
     if (stat_timer) stat_timer->cancel();
-    if (park_timer) park_timer->cancel();
+    // The park sweep goes on while draining: it cuts late startups.
     if (!was_running || clients == 0) {
       finish();
       return;
@@ -965,6 +996,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     if (phase == Phase::stopped) return;
     phase = Phase::stopped;
     if (grace_timer) grace_timer->cancel();
+    if (park_timer) park_timer->cancel();
     stop_handlers();
     exporter.reset();  // waits for a scrape in progress
     {

@@ -3,7 +3,7 @@
 // The input is what a client sends before it is routed: SSLRequest,
 // GSSENCRequest, CancelRequest, StartupMessage, garbage. It is written into
 // one end of a socket pair, the write side is shut (so a short input ends in
-// EOF, never in the timeout), and frontend::read_startup reads the other end
+// EOF, never in a wait), and frontend::read_startup reads the other end
 // exactly as App does for a real client, answering 'N' or a FATAL error.
 // The bare decoders and apply_options get the same bytes.
 #include <sys/socket.h>
@@ -109,7 +109,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        outcome = co_await frontend::read_startup(conn, std::chrono::seconds(10));
+        outcome = co_await frontend::read_startup(conn);
       },
       asio::detached);
   io.run();

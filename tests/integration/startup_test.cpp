@@ -11,6 +11,7 @@
 #include "pggat/proto/frontend.hpp"
 #include "pggat/proto/startup.hpp"
 #include "pggat/proto/writer.hpp"
+#include "support/pggat_process.hpp"
 #include "support/pooler.hpp"
 #include "support/pq.hpp"
 #include "support/raw_client.hpp"
@@ -199,6 +200,25 @@ TEST_CASE("a client that sends nothing is closed after startup_timeout", "[start
   const auto e2 = slow.read_error(std::chrono::seconds(10));
   REQUIRE(e2);
   CHECK(e2->message == "timed out waiting for a startup packet");
+}
+
+// The deadline is kept by the App's once-a-second sweep, which goes on while
+// pggat drains: a silent client cannot hold a shutdown to its grace period.
+TEST_CASE("a client silent in its startup while pggat drains is cut at startup_timeout, and pggat stops",
+          "[startup]") {
+  InProcessPooler p(session_config({}, {}, {{"startup_timeout", "500ms"}}));
+  RawClient silent("127.0.0.1", p.port());
+  REQUIRE(eventually([&] { return p.stats().clients == 1; }, std::chrono::seconds(5)));  // accepted
+  const auto start = std::chrono::steady_clock::now();
+  std::thread stopper([&] { p.stop(std::chrono::seconds(30)); });  // waits up to 30 s for its clients
+  const auto e = silent.read_error(std::chrono::seconds(10));
+  stopper.join();
+  const auto took = std::chrono::steady_clock::now() - start;
+  REQUIRE(e);
+  CHECK(e->code == "08P01");
+  CHECK(e->message == "timed out waiting for a startup packet");
+  CHECK(silent.closed());
+  CHECK(took < std::chrono::seconds(10));  // not the 30 s grace
 }
 
 TEST_CASE("garbage after startup gets 08P01; other clients carry on", "[startup]") {

@@ -3,6 +3,8 @@
 
 #include <time.h>
 
+#include <algorithm>
+
 #include "pggat/proto/backend.hpp"
 
 namespace pggat {
@@ -38,6 +40,12 @@ std::uint32_t ClientSession::idle_clock_seconds() {
   timespec now{};
   ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
   return static_cast<std::uint32_t>(now.tv_sec) + 1;
+}
+
+std::uint32_t ClientSession::startup_deadline_after(std::chrono::nanoseconds timeout) {
+  if (timeout <= std::chrono::nanoseconds::zero()) return 0;
+  const auto seconds = std::chrono::ceil<std::chrono::seconds>(timeout).count();
+  return idle_clock_seconds() + static_cast<std::uint32_t>(std::min<std::int64_t>(seconds, 1 << 30)) + 1;
 }
 
 void ClientSession::wait_parked(std::unique_ptr<Owner> owner) {

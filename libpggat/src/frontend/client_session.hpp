@@ -43,12 +43,15 @@ class ClientSession {
     std::string remote_address;
     std::uint32_t max_message_size = proto::default_max_message_length;
     bool unix_socket = false;
-    // Bounds the startup packets and authentication together.
+    // Bounds the startup packets (startup_deadline), then the password exchange.
     std::chrono::nanoseconds startup_timeout = std::chrono::seconds(15);
   };
 
   ClientSession(net::Socket socket, Facts facts, BackendKey key)
-      : conn(std::move(socket)), facts(std::move(facts)), key(key) {}
+      : conn(std::move(socket)),
+        facts(std::move(facts)),
+        key(key),
+        startup_deadline(startup_deadline_after(this->facts.startup_timeout)) {}
 
   net::Connection conn;
   const Facts facts;
@@ -156,6 +159,19 @@ class ClientSession {
   }
   // Never 0.
   static std::uint32_t idle_clock_seconds();
+
+  // Until when the client may take over its startup packets (TLS handshake
+  // included), in idle-clock seconds; 0 once they are read, or with no
+  // startup_timeout. The App's sweep, once a second, cancels the stream of a
+  // client past it with startup_timed_out set (AppState::cut_late_startups),
+  // where a timer per connection cost 5% of a connection's instructions. A
+  // client gets its whole startup_timeout, and at most about 3 s more.
+  std::atomic<std::uint32_t> startup_deadline;
+  bool startup_timed_out = false;  // the client's thread only
+  void end_startup() { startup_deadline.store(0, std::memory_order_relaxed); }
+  // 0 for no timeout. One second more than the timeout rounded up: the
+  // clock counts whole seconds, and the client must get all of it.
+  static std::uint32_t startup_deadline_after(std::chrono::nanoseconds timeout);
   // In the parking lot now; read by the App for its figures.
   std::atomic<bool> waiting_parked{false};
 

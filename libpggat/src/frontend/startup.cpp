@@ -1,7 +1,6 @@
 // Reading a client's startup packets, PostgreSQL-compatible down to the error texts.
 #include "frontend/startup.hpp"
 
-#include "net/deadline.hpp"
 #include "net/tls.hpp"
 #include "pggat/error.hpp"
 #include "pggat/pg_error.hpp"
@@ -85,11 +84,61 @@ std::variant<StartupRequest, Refusal> startup_request(const proto::StartupFrame&
   return request;
 }
 
+}  // namespace
+
+std::optional<std::string> apply_options(std::string_view options, Parameters& params) {
+  // pg_split_opts: split on unescaped whitespace; a backslash keeps the next byte.
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  for (std::size_t i = 0; i < options.size(); ++i) {
+    const char c = options[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+      continue;
+    }
+    in_word = true;
+    if (c == '\\') {
+      if (i + 1 < options.size()) word += options[++i];  // a trailing backslash is dropped
+      continue;
+    }
+    word += c;
+  }
+  if (in_word) words.push_back(std::move(word));
+
+  auto set_pair = [&](std::string_view pair) -> std::optional<std::string> {
+    const auto eq = pair.find('=');
+    if (eq == std::string_view::npos || eq == 0)
+      return "invalid option \"" + std::string(pair) + "\" in startup parameter \"options\": expected name=value";
+    std::string name(pair.substr(0, eq));
+    for (char& ch : name)
+      if (ch == '-') ch = '_';  // --search-path=x is search_path, as in PostgreSQL
+    params.set(name, pair.substr(eq + 1));
+    return std::nullopt;
+  };
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    std::string_view w = words[i];
+    if (w == "-c") {
+      if (i + 1 >= words.size()) return std::string("option \"-c\" in startup parameter \"options\" needs name=value");
+      if (auto problem = set_pair(words[++i])) return problem;
+    } else if (w.substr(0, 2) == "-c") {
+      if (auto problem = set_pair(w.substr(2))) return problem;
+    } else if (w.substr(0, 2) == "--") {
+      if (auto problem = set_pair(w.substr(2))) return problem;
+    } else {
+      return "unsupported option \"" + std::string(w) +
+             "\" in startup parameter \"options\": pggat accepts -c name=value and --name=value";
+    }
+  }
+  return std::nullopt;
+}
+
 // The reads and answers of the startup; what a StartupMessage says is read by
 // startup_request, and a refusal is sent from one place, which keeps this
 // coroutine's frame (one per connection) small.
-asio::awaitable<StartupOutcome> read_startup_unbounded(net::Connection& conn,
-                                                       std::shared_ptr<net::TlsServerContext> tls) {
+asio::awaitable<StartupOutcome> read_startup(net::Connection& conn, std::shared_ptr<net::TlsServerContext> tls) {
   // PostgreSQL's rule: one SSLRequest and one GSSENCRequest at most, in either
   // order. A repeated one is read as what its code then is, a StartupMessage
   // of protocol 1234.5679, and refused as such (0A000, "unsupported frontend
@@ -158,69 +207,6 @@ asio::awaitable<StartupOutcome> read_startup_unbounded(net::Connection& conn,
   }
   co_await send_fatal(conn, refusal.code, std::move(refusal.message));
   co_return StartupFailed{};
-}
-
-}  // namespace
-
-std::optional<std::string> apply_options(std::string_view options, Parameters& params) {
-  // pg_split_opts: split on unescaped whitespace; a backslash keeps the next byte.
-  std::vector<std::string> words;
-  std::string word;
-  bool in_word = false;
-  for (std::size_t i = 0; i < options.size(); ++i) {
-    const char c = options[i];
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
-      if (in_word) words.push_back(std::move(word));
-      word.clear();
-      in_word = false;
-      continue;
-    }
-    in_word = true;
-    if (c == '\\') {
-      if (i + 1 < options.size()) word += options[++i];  // a trailing backslash is dropped
-      continue;
-    }
-    word += c;
-  }
-  if (in_word) words.push_back(std::move(word));
-
-  auto set_pair = [&](std::string_view pair) -> std::optional<std::string> {
-    const auto eq = pair.find('=');
-    if (eq == std::string_view::npos || eq == 0)
-      return "invalid option \"" + std::string(pair) + "\" in startup parameter \"options\": expected name=value";
-    std::string name(pair.substr(0, eq));
-    for (char& ch : name)
-      if (ch == '-') ch = '_';  // --search-path=x is search_path, as in PostgreSQL
-    params.set(name, pair.substr(eq + 1));
-    return std::nullopt;
-  };
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    std::string_view w = words[i];
-    if (w == "-c") {
-      if (i + 1 >= words.size()) return std::string("option \"-c\" in startup parameter \"options\" needs name=value");
-      if (auto problem = set_pair(words[++i])) return problem;
-    } else if (w.substr(0, 2) == "-c") {
-      if (auto problem = set_pair(w.substr(2))) return problem;
-    } else if (w.substr(0, 2) == "--") {
-      if (auto problem = set_pair(w.substr(2))) return problem;
-    } else {
-      return "unsupported option \"" + std::string(w) +
-             "\" in startup parameter \"options\": pggat accepts -c name=value and --name=value";
-    }
-  }
-  return std::nullopt;
-}
-
-asio::awaitable<StartupOutcome> read_startup(net::Connection& conn, std::chrono::nanoseconds timeout,
-                                             std::shared_ptr<net::TlsServerContext> tls) {
-  auto outcome = co_await net::with_deadline(conn.stream, read_startup_unbounded(conn, std::move(tls)), timeout);
-  if (!outcome) {
-    // PostgreSQL just drops such clients ("incomplete startup packet"); a clear
-    // error costs nothing and helps whoever debugs a stuck client.
-    co_await send_fatal(conn, sqlstate::protocol_violation, "timed out waiting for a startup packet");
-    co_return StartupFailed{};
-  }
-  co_return std::move(*outcome);
 }
 
 }  // namespace pggat::frontend

@@ -1,7 +1,6 @@
 // The startup phase of a client: SSL/GSS negotiation, cancel requests, the StartupMessage.
 #pragma once
 
-#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,10 +36,11 @@ using StartupOutcome = std::variant<StartupRequest, CancelRequest, StartupFailed
 // An SSLRequest gets 'S' and the TLS handshake when `tls` is set (the rest of
 // the startup then runs encrypted), 'N' otherwise; GSSENCRequest gets 'N'.
 // Malformed or unsupported input gets the FATAL error PostgreSQL would send.
-// Bounded by `timeout`, handshake included.
+// Unbounded: the caller cancels the stream's operations at its deadline (the
+// App's sweep, see ClientSession::startup_deadline), which ends it in
+// StartupFailed, and says why.
 [[nodiscard]] asio::awaitable<StartupOutcome> read_startup(
-    net::Connection& conn, std::chrono::nanoseconds timeout,
-    std::shared_ptr<net::TlsServerContext> tls = nullptr);
+    net::Connection& conn, std::shared_ptr<net::TlsServerContext> tls = nullptr);
 
 // Splits a StartupMessage `options` value as PostgreSQL does (whitespace
 // separated, backslash escapes) and applies `-c name=value` and
