@@ -208,6 +208,26 @@ TEST_CASE("TLS to clients: bytes sent after the SSLRequest, before the handshake
   CHECK(error->message == "received unencrypted data after SSL request");
 }
 
+// The startup's deadline covers the handshake: the App's sweep cancels it.
+TEST_CASE("TLS to clients: a client that stops in the middle of its handshake is closed at startup_timeout",
+          "[tls]") {
+  InProcessPooler pooler(session_config({}, {}, {{"ssl", key_pair_ssl()}, {"startup_timeout", "500ms"}}));
+  RawClient raw("127.0.0.1", pooler.port());
+  proto::Buffer request;
+  proto::SSLRequest{}.encode(request);
+  raw.send(request);
+  REQUIRE(raw.read_byte() == 'S');
+  const auto start = std::chrono::steady_clock::now();
+  // No ClientHello follows: pggat waits in its handshake until the deadline.
+  CHECK(raw.closed(std::chrono::seconds(10)));
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(took >= std::chrono::milliseconds(400));
+  CHECK(took < std::chrono::seconds(6));
+  const ClientOutcome other = connect_with(tls_conninfo(pooler, "127.0.0.1", "sslmode=require"));
+  CHECK(other.connected);  // the listener carries on
+  CHECK(other.ssl_in_use);
+}
+
 TEST_CASE("TLS to clients: client certificates", "[tls]") {
   const Pki& pki = Pki::instance();
   const std::string root = " sslrootcert=" + pki.file("ca.crt");
