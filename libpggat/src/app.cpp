@@ -534,13 +534,12 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
       // the sweep cut it at its deadline. PostgreSQL just drops such clients
       // ("incomplete startup packet"); a clear error costs nothing and helps
       // whoever debugs a stuck client.
+      // (Cut in its TLS handshake, the client gets no error: the stream
+      // refuses writes after a failed handshake.)
       const auto& failed = std::get<frontend::StartupFailed>(outcome);
-      if (session.startup_timed_out && failed.can_answer)
+      if (session.startup_timed_out)
         (void)co_await session.client.send_error(
             PgError::fatal(sqlstate::protocol_violation, "timed out waiting for a startup packet"));
-      else if (session.startup_timed_out)
-        log->info("client #{} from {}: timed out in its TLS handshake", session.facts.id,
-                  session.facts.remote_address);
       else if (!failed.reason.empty())
         log->info("client #{} from {}: {}", session.facts.id, session.facts.remote_address, failed.reason);
       co_await session.conn.stream.close_gracefully(std::chrono::seconds(1));

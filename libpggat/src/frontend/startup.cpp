@@ -180,7 +180,7 @@ asio::awaitable<StartupOutcome> read_startup(net::Connection& conn, std::shared_
       if (accept_tls) {
         std::string why;
         const auto handshake_ec = co_await conn.stream.start_tls_server(tls, &why);
-        if (handshake_ec) co_return StartupFailed{"TLS handshake failed: " + why, false};
+        if (handshake_ec) co_return StartupFailed{"TLS handshake failed: " + why};
       }
       continue;
     }

@@ -28,9 +28,6 @@ struct CancelRequest {
 // The connection is done with (an error was sent if one was due).
 struct StartupFailed {
   std::string reason{};  // for the log, when there is more to say (a TLS handshake error)
-  // False after a failed TLS handshake: the stream can carry no error
-  // message (a write would wait for the handshake to go on), only a close.
-  bool can_answer = true;
 };
 
 using StartupOutcome = std::variant<StartupRequest, CancelRequest, StartupFailed>;

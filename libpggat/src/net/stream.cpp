@@ -153,7 +153,7 @@ asio::awaitable<std::error_code> Stream::start_tls_server(std::shared_ptr<TlsSer
                                                          std::string* why) {
   tls_ = std::make_unique<Tls>(socket_, context, context->context());
   auto [ec] = co_await tls_->stream.async_handshake(asio::ssl::stream_base::server, use_nothrow);
-  if (ec && why != nullptr) *why = describe_handshake_error(tls_->stream.native_handle(), ec);
+  if (ec) handshake_failed(ec, why);
   co_return ec;
 }
 
@@ -161,17 +161,23 @@ asio::awaitable<std::error_code> Stream::start_tls_client(std::shared_ptr<TlsCli
                                                          std::string host, std::string* why) {
   tls_ = std::make_unique<Tls>(socket_, context, context->context());
   if (auto problem = context->prepare(tls_->stream.native_handle(), host)) {
+    tls_->failed = true;
     if (why != nullptr) *why = *problem;
     co_return make_error_code(std::errc::invalid_argument);
   }
   auto [ec] = co_await tls_->stream.async_handshake(asio::ssl::stream_base::client, use_nothrow);
-  if (ec && why != nullptr) *why = describe_handshake_error(tls_->stream.native_handle(), ec);
+  if (ec) handshake_failed(ec, why);
   co_return ec;
+}
+
+void Stream::handshake_failed(const std::error_code& ec, std::string* why) {
+  tls_->failed = true;
+  if (why != nullptr) *why = describe_handshake_error(tls_->stream.native_handle(), ec);
 }
 
 asio::awaitable<void> Stream::close_gracefully(std::chrono::milliseconds limit) {
   if (!socket_.is_open()) co_return;
-  if (tls_) {
+  if (tls_ && !tls_->failed) {
     // close_notify, then TLS reads (and drops) what the peer sends until it
     // closes too: the same drain as below, a layer up.
     auto shutdown = [this]() -> asio::awaitable<bool> {

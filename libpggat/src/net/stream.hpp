@@ -36,7 +36,10 @@ std::span<asio::const_buffer> drop_front(std::span<asio::const_buffer> buffers, 
 
 // The single place the rest of the code reads and writes bytes. After
 // start_tls_* succeeded, every read and write goes through TLS; before, and
-// on plain connections, straight to the socket (one branch per call).
+// on plain connections, straight to the socket (one branch per call). After
+// a handshake failed (or was cancelled), writes fail at once: a write through
+// a half-made session would wait for the handshake to go on, and a client
+// that stopped in it would hold its connection.
 class Stream {
  public:
   explicit Stream(Socket socket) : socket_(std::move(socket)) {}
@@ -153,6 +156,7 @@ class Stream {
   // copied into one (reused) buffer first, large ones are written as they are.
   template <class ConstBufferSequence>
   asio::awaitable<IoResult> write_tls(ConstBufferSequence buffers) {
+    if (tls_->failed) co_return IoResult{make_error_code(asio::error::not_connected), 0};
     const std::size_t total = asio::buffer_size(buffers);
     const auto count = std::distance(asio::buffer_sequence_begin(buffers),
                                      asio::buffer_sequence_end(buffers));
@@ -173,8 +177,10 @@ class Stream {
     std::shared_ptr<void> context_owner;  // first: the context outlives the engine
     TlsStream stream;
     std::vector<std::byte> scratch;
+    bool failed = false;  // the handshake failed: the session carries nothing
   };
   std::unique_ptr<Tls> tls_;
+  void handshake_failed(const std::error_code& ec, std::string* why);
   void close_parked() noexcept;
   // The socket's address family, learnt at the first move_to or leave_reactor.
   [[nodiscard]] bool learn_family();
