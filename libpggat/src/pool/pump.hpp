@@ -11,6 +11,7 @@
 #include "net/connection.hpp"
 #include "pggat/error.hpp"
 #include "pggat/proto/frame.hpp"
+#include "pool/unit_buffers.hpp"
 
 namespace pggat::pool {
 
@@ -46,14 +47,8 @@ struct PumpState {
   std::uint64_t reads = 0;  // successful reads from the source, to tell it is silent
 };
 
-// Bytes an inspector wants written besides the messages it passes: `forward`
-// goes to the destination before the message being inspected, `reply` goes
-// back to the source's own peer (the connection the pump reads from).
-struct Injections {
-  proto::Buffer forward;
-  proto::Buffer reply;
-  [[nodiscard]] bool empty() const { return forward.empty() && reply.empty(); }
-};
+// Injections (what an inspector writes besides the messages it passes) and
+// PumpScratch: see unit_buffers.hpp.
 
 // Messages are parsed in the source's receive buffer and forwarded from it
 // with one gathered write per read; nothing is copied or allocated per message.
@@ -81,20 +76,124 @@ struct Injections {
 //   const proto::FrameRules& rules();
 //   Inspector& inspector();             // one type for every turn
 //   PumpState& state();
+//   PumpScratch& scratch();             // the segment list, outside the frame
 //   void end_turn(const PumpResult&);   // how the current turn ended
 //   Result result();
+namespace detail_pump {
+
+// Writes are gated: with middlewares, the other direction may write to the
+// same connection (a reply on behalf of the server, say).
+template <class Buffers>
+asio::awaitable<std::error_code> write_gated(net::Connection& to, Buffers buffers) {
+  bool held = to.gate.try_enter();
+  if (!held) held = co_await to.gate.enter();
+  net::GateHold hold(to.gate, held);
+  if (!held) co_return make_error_code(errc::canceled);
+  auto [ec, n] = co_await net::write_soon(to.stream, buffers);
+  co_return ec;
+}
+
+// A turn's segment list and where it stands: plain calls, so that the
+// pump's frame holds one of these and no closure per helper.
+class Segments {
+ public:
+  using Segment = PumpScratch::Segment;
+  Segments(PumpScratch& scratch, Injections* injections, PumpState& state)
+      : scratch_(scratch), injections_(injections), state_(state) {}
+
+  [[nodiscard]] std::size_t size() const { return count_; }
+  [[nodiscard]] bool full() const { return count_ == PumpScratch::max_segments; }
+  // Room for two is made before each message, the most one message adds.
+  [[nodiscard]] bool room_for_two() const { return count_ + 2 <= PumpScratch::max_segments; }
+  void add(const Segment& g) {
+    if (g.size > 0) scratch_.segments[count_++] = g;
+  }
+  // Whether the inspector injected bytes not yet in the list.
+  [[nodiscard]] bool injected_more() const {
+    return injections_ != nullptr && injections_->forward.size() > injected_added_;
+  }
+  void add_injected() {
+    const std::size_t from = injected_added_;
+    injected_added_ = injections_->forward.size();
+    add(Segment{nullptr, from, injected_added_ - from});
+  }
+  // The segments as buffers, for one gathered write (which is then in flight).
+  std::span<asio::const_buffer> gather() {
+    for (std::size_t i = 0; i < count_; ++i) {
+      const Segment& g = scratch_.segments[i];
+      scratch_.buffers[i] = asio::buffer(
+          (g.base != nullptr ? g.base : injections_->forward.data()) + g.offset, g.size);
+    }
+    state_.writing = true;
+    return {scratch_.buffers.data(), count_};
+  }
+  void written() {
+    state_.writing = false;
+    count_ = 0;
+    if (injected_added_ > 0) {
+      // Bytes injected since the last segment was added stay for the next.
+      injections_->forward.erase(
+          injections_->forward.begin(),
+          injections_->forward.begin() + static_cast<std::ptrdiff_t>(injected_added_));
+      injected_added_ = 0;
+    }
+  }
+
+ private:
+  PumpScratch& scratch_;
+  Injections* injections_;
+  PumpState& state_;
+  std::size_t count_ = 0;
+  std::size_t injected_added_ = 0;  // bytes of injections_->forward already in segments
+};
+
+// For the rarer writes (a full segment list, a streamed message); the
+// common one, once per pass, is written out in pump_turns without a frame of
+// its own.
+inline asio::awaitable<std::error_code> write_segments(net::Connection& dst, Segments& segments) {
+  if (segments.size() == 0) co_return std::error_code{};
+  const auto ec = co_await write_gated(dst, segments.gather());
+  segments.written();
+  co_return ec;
+}
+
+// What a read brought: an error, EOF, or bytes now in the buffer.
+inline std::error_code received(net::RecvBuffer& in, PumpState& state, std::error_code ec,
+                                std::size_t n) {
+  if (ec) return ec;
+  ++state.reads;
+  if (n == 0) return make_error_code(errc::connection_closed);
+  in.commit(n);
+  return std::error_code{};
+}
+
+// A cancel that came while a pump was busy writing would not reach the read
+// about to start: it is honoured before each read.
+inline bool cancelled(const asio::cancellation_state& cs) {
+  return cs.cancelled() != asio::cancellation_type::none;
+}
+
+inline asio::awaitable<std::error_code> read_more(net::Connection& src, PumpState& state) {
+  if (cancelled(co_await asio::this_coro::cancellation_state))
+    co_return make_error_code(errc::canceled);
+  auto [ec, n] = co_await src.stream.read_some(src.in.prepare());
+  co_return received(src.in, state, ec, n);
+}
+
+template <class Inspector>
+bool needs_whole(Inspector& inspector, char type, std::size_t total) {
+  if constexpr (requires { inspector.needs_whole(type, total); })
+    return inspector.needs_whole(type, total);
+  else
+    return inspector.needs_whole(type);
+}
+
+}  // namespace detail_pump
+
 template <class Turns>
 asio::awaitable<typename Turns::Result> pump_turns(Turns turns) {
-  constexpr std::size_t max_segments = 16;
-  // A segment is a range of the receive buffer, or (base null) of the
-  // injected bytes, which may move as they grow until the write.
-  struct Segment {
-    const std::byte* base;
-    std::size_t offset;
-    std::size_t size;
-  };
-  std::array<Segment, max_segments> segments;
-  std::array<asio::const_buffer, max_segments> buffers;
+  using detail_pump::Segments;
+  using Segment = Segments::Segment;
   while (turns.begin_turn()) {
     PumpResult turn_result;  // set before each `goto turn_end`
     net::Connection& src = turns.source();
@@ -102,75 +201,9 @@ asio::awaitable<typename Turns::Result> pump_turns(Turns turns) {
     const proto::FrameRules& rules = turns.rules();
     auto& inspector = turns.inspector();
     PumpState& state = turns.state();
-    std::size_t segment_count = 0;
     net::RecvBuffer& in = src.in;
     Injections* const injections = inspector.injections();
-    std::size_t injected_added = 0;  // bytes of injections->forward already in segments
-    auto needs_whole = [&](char type, std::size_t total) {
-      if constexpr (requires { inspector.needs_whole(type, total); })
-        return inspector.needs_whole(type, total);
-      else
-        return inspector.needs_whole(type);
-    };
-
-    // Writes are gated: with middlewares, the other direction may write to the
-    // same connection (a reply on behalf of the server, say).
-    auto write_to = [&](net::Connection& to, auto buffers) -> asio::awaitable<std::error_code> {
-      bool held = to.gate.try_enter();
-      if (!held) held = co_await to.gate.enter();
-      net::GateHold hold(to.gate, held);
-      if (!held) co_return make_error_code(errc::canceled);
-      auto [ec, n] = co_await net::write_soon(to.stream, buffers);
-      co_return ec;
-    };
-    // The segments as buffers, for one gathered write.
-    auto gather = [&]() {
-      for (std::size_t i = 0; i < segment_count; ++i) {
-        const Segment& g = segments[i];
-        buffers[i] = asio::buffer(
-            (g.base != nullptr ? g.base : injections->forward.data()) + g.offset, g.size);
-      }
-      state.writing = true;
-      return std::span<const asio::const_buffer>(buffers.data(), segment_count);
-    };
-    auto written = [&]() {
-      state.writing = false;
-      segment_count = 0;
-      if (injected_added > 0) {
-        // Bytes injected since the last segment was added stay for the next.
-        injections->forward.erase(
-            injections->forward.begin(),
-            injections->forward.begin() + static_cast<std::ptrdiff_t>(injected_added));
-        injected_added = 0;
-      }
-    };
-    // For the rarer writes (a full segment list, a streamed message); the
-    // common one, once per pass, is written out below without a frame of its own.
-    auto write_segments = [&]() -> asio::awaitable<std::error_code> {
-      if (segment_count == 0) co_return std::error_code{};
-      const auto ec = co_await write_to(dst, gather());
-      written();
-      co_return ec;
-    };
-    // What a read brought: an error, EOF, or bytes now in the buffer.
-    auto received = [&](std::error_code ec, std::size_t n) {
-      if (ec) return ec;
-      ++state.reads;
-      if (n == 0) return make_error_code(errc::connection_closed);
-      in.commit(n);
-      return std::error_code{};
-    };
-    // A cancel that came while this pump was busy writing would not reach the
-    // read about to start: it is honoured before each read.
-    auto cancelled = [](const asio::cancellation_state& cs) {
-      return cs.cancelled() != asio::cancellation_type::none;
-    };
-    auto read_more = [&]() -> asio::awaitable<std::error_code> {
-      if (cancelled(co_await asio::this_coro::cancellation_state))
-        co_return make_error_code(errc::canceled);
-      auto [ec, n] = co_await src.stream.read_some(in.prepare());
-      co_return received(ec, n);
-    };
+    Segments segments(turns.scratch(), injections, state);
 
     // Whether the last pass consumed something; bytes already buffered (read
     // with the startup packet, say) are handled before the first read.
@@ -186,12 +219,12 @@ asio::awaitable<typename Turns::Result> pump_turns(Turns turns) {
             goto turn_end;
           }
         // read_more(), without the frame of a call.
-        if (cancelled(co_await asio::this_coro::cancellation_state)) {
+        if (detail_pump::cancelled(co_await asio::this_coro::cancellation_state)) {
           turn_result = PumpResult{PumpEnd::source_closed, make_error_code(errc::canceled)};
           goto turn_end;
         }
         auto [read_ec, n] = co_await src.stream.read_some(in.prepare());
-        if (const auto ec = received(read_ec, n)) {
+        if (const auto ec = detail_pump::received(in, state, read_ec, n)) {
           turn_result = PumpResult{PumpEnd::source_closed, ec};
           goto turn_end;
         }
@@ -206,16 +239,9 @@ asio::awaitable<typename Turns::Result> pump_turns(Turns turns) {
       bool failed = false;
       PumpResult error;
 
-      // Not a coroutine (no frame per call): room for two segments is made
-      // before each message, the most one message adds.
-      auto add = [&](Segment g) {
-        if (g.size > 0) segments[segment_count++] = g;
-      };
-      auto add_run = [&](std::size_t end) { add(Segment{data.data(), run, end - run}); };
-
       while (pos < data.size()) {
-        if (segment_count + 2 > max_segments) {
-          const auto ec = co_await write_segments();
+        if (!segments.room_for_two()) {
+          const auto ec = co_await detail_pump::write_segments(dst, segments);
           if (ec) {
             turn_result = PumpResult{PumpEnd::sink_failed, ec};
             goto turn_end;
@@ -233,16 +259,14 @@ asio::awaitable<typename Turns::Result> pump_turns(Turns turns) {
         if (data.size() - pos >= total) {
           const FrameAction action = inspector.on_frame(
               h.header.type, data.subspan(pos + proto::FrameHeader::size, h.header.body_size()));
-          if (injections != nullptr && injections->forward.size() > injected_added) {
+          if (segments.injected_more()) {
             // Goes ahead of this message: the run before it, then the new bytes.
-            add_run(pos);
-            const std::size_t from = injected_added;
-            injected_added = injections->forward.size();
-            add(Segment{nullptr, from, injected_added - from});
+            segments.add(Segment{data.data(), run, pos - run});
+            segments.add_injected();
             run = pos;
           }
           if (action == FrameAction::drop || action == FrameAction::stop) {
-            add_run(pos);
+            segments.add(Segment{data.data(), run, pos - run});
             run = pos + total;
           }
           pos += total;
@@ -252,7 +276,7 @@ asio::awaitable<typename Turns::Result> pump_turns(Turns turns) {
           }
           continue;
         }
-        if (needs_whole(h.header.type, total) ||
+        if (detail_pump::needs_whole(inspector, h.header.type, total) ||
             total <= std::max(in.capacity(), net::RecvBuffer::default_capacity)) {
           reserve = total;  // after the write below: it may move the buffer
           break;
@@ -267,16 +291,16 @@ asio::awaitable<typename Turns::Result> pump_turns(Turns turns) {
       }
 
       {
-        if (segment_count == max_segments) {
-          const auto ec = co_await write_segments();
+        if (segments.full()) {
+          const auto ec = co_await detail_pump::write_segments(dst, segments);
           if (ec) {
             turn_result = PumpResult{PumpEnd::sink_failed, ec};
             goto turn_end;
           }
         }
-        add_run(pos);
+        segments.add(Segment{data.data(), run, pos - run});
         if (stream_left > 0) state.streaming = true;
-        if (segment_count > 0) {
+        if (segments.size() > 0) {
           // write_segments(), without the frame of a call.
           bool held = dst.gate.try_enter();
           if (!held) held = co_await dst.gate.enter();
@@ -285,12 +309,10 @@ asio::awaitable<typename Turns::Result> pump_turns(Turns turns) {
           if (held) {
             // net::write_soon(), without the frame of a call: most replies go
             // out in the one sendmsg, and only the rest waits.
-            const std::span<asio::const_buffer> all(buffers.data(), segment_count);
-            (void)gather();
-            const auto rest = dst.stream.send_at_once(all, ec);
+            const auto rest = dst.stream.send_at_once(segments.gather(), ec);
             if (!rest.empty()) std::tie(ec, std::ignore) = co_await dst.stream.write(rest);
           }
-          written();
+          segments.written();
           if (ec) {
             turn_result = PumpResult{PumpEnd::sink_failed, ec};
             goto turn_end;
@@ -300,7 +322,7 @@ asio::awaitable<typename Turns::Result> pump_turns(Turns turns) {
       in.consume(pos);
       if constexpr (requires { inspector.on_consumed(); }) inspector.on_consumed();
       if (injections != nullptr && !injections->reply.empty()) {
-        const auto ec = co_await write_to(src, asio::buffer(injections->reply));
+        const auto ec = co_await detail_pump::write_gated(src, asio::buffer(injections->reply));
         injections->reply.clear();
         if (ec) {
           turn_result = PumpResult{PumpEnd::source_closed, ec};
@@ -320,15 +342,15 @@ asio::awaitable<typename Turns::Result> pump_turns(Turns turns) {
 
       while (stream_left > 0) {
         if (in.empty()) {
-          const auto ec = co_await read_more();
+          const auto ec = co_await detail_pump::read_more(src, state);
           if (ec) {
             turn_result = PumpResult{PumpEnd::source_closed, ec};
             goto turn_end;
           }
         }
         const std::size_t n = std::min(stream_left, in.size());
-        segments[segment_count++] = Segment{in.data().data(), 0, n};
-        const auto ec = co_await write_segments();
+        segments.add(Segment{in.data().data(), 0, n});
+        const auto ec = co_await detail_pump::write_segments(dst, segments);
         if (ec) {
           turn_result = PumpResult{PumpEnd::sink_failed, ec};
           goto turn_end;
@@ -352,8 +374,8 @@ class OneTurn {
  public:
   using Result = PumpResult;
   OneTurn(net::Connection& src, net::Connection& dst, const proto::FrameRules& rules,
-          Inspector& inspector, PumpState& state)
-      : src_(src), dst_(dst), rules_(rules), inspector_(inspector), state_(state) {}
+          Inspector& inspector, PumpState& state, PumpScratch& scratch)
+      : src_(src), dst_(dst), rules_(rules), inspector_(inspector), state_(state), scratch_(scratch) {}
 
   bool begin_turn() const { return !ended_; }
   net::Connection& source() { return src_; }
@@ -361,6 +383,7 @@ class OneTurn {
   const proto::FrameRules& rules() const { return rules_; }
   Inspector& inspector() { return inspector_; }
   PumpState& state() { return state_; }
+  PumpScratch& scratch() { return scratch_; }
   void end_turn(const PumpResult& result) {
     result_ = result;
     ended_ = true;
@@ -373,17 +396,18 @@ class OneTurn {
   const proto::FrameRules& rules_;
   Inspector& inspector_;
   PumpState& state_;
+  PumpScratch& scratch_;
   PumpResult result_;
   bool ended_ = false;
 };
 
 // Forwards from `src` to `dst` until the inspector stops or yields, or one
-// end fails (see above).
+// end fails (see above); `scratch` is the pump's until it ends.
 template <class Inspector>
 asio::awaitable<PumpResult> pump(net::Connection& src, net::Connection& dst,
                                  const proto::FrameRules& rules, Inspector& inspector,
-                                 PumpState& state) {
-  return pump_turns(OneTurn<Inspector>(src, dst, rules, inspector, state));
+                                 PumpState& state, PumpScratch& scratch) {
+  return pump_turns(OneTurn<Inspector>(src, dst, rules, inspector, state, scratch));
 }
 
 }  // namespace pggat::pool

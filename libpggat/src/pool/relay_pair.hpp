@@ -60,11 +60,12 @@ struct DirectedResult {
 template <class Inspector>
 asio::awaitable<DirectedResult> directed(bool to_server, net::Connection& src,
                                          net::Connection& dst, const proto::FrameRules& rules,
-                                         Inspector& inspector, PumpState& state) {
+                                         Inspector& inspector, PumpState& state,
+                                         PumpScratch& scratch) {
   // Cancelled pumps end through error codes, never mid-step by an exception:
   // the stop rule cancels one while its last write may still be completing.
   co_await asio::this_coro::throw_if_cancelled(false);
-  co_return DirectedResult{to_server, co_await pump(src, dst, rules, inspector, state)};
+  co_return DirectedResult{to_server, co_await pump(src, dst, rules, inspector, state, scratch)};
 }
 
 // Ends (as the client pump would, with errc::timeout) once the client has
@@ -104,52 +105,79 @@ struct StopRule {
   }
 };
 
-}  // namespace detail_relay
+// A pump as an operation of a parallel group.
+template <class Inspector>
+auto spawn_directed(const asio::any_io_executor& executor, bool to_server, net::Connection& src,
+                    net::Connection& dst, const proto::FrameRules& rules, Inspector& inspector,
+                    PumpState& state, PumpScratch& scratch) {
+  return asio::co_spawn(executor, directed(to_server, src, dst, rules, inspector, state, scratch),
+                        asio::experimental::deferred);
+}
 
+// relay_pair's two cases, each in a frame of its own size: the parallel
+// group's operation and results are most of a frame, and the watched case's
+// would sit unused in the common one's.
 template <class UpInspector, class DownInspector>
-asio::awaitable<PairResult> relay_pair(net::Connection& client, net::Connection& server,
-                                       const proto::FrameRules& client_rules,
-                                       const proto::FrameRules& server_rules, UpInspector& up,
-                                       DownInspector& down,
-                                       std::chrono::nanoseconds client_idle_limit = {}) {
-  using detail_relay::directed;
-  PairResult out;
+asio::awaitable<void> pair_unwatched(net::Connection& client, net::Connection& server,
+                                     const proto::FrameRules& client_rules,
+                                     const proto::FrameRules& server_rules, UpInspector& up,
+                                     DownInspector& down, PairScratch& scratch, PairResult& out) {
   const auto executor = co_await asio::this_coro::executor;
-  auto up_pump = [&] {
-    return asio::co_spawn(executor, directed(true, client, server, client_rules, up, out.up_state),
-                          asio::experimental::deferred);
-  };
-  auto down_pump = [&] {
-    return asio::co_spawn(executor,
-                          directed(false, server, client, server_rules, down, out.down_state),
-                          asio::experimental::deferred);
-  };
-  if (client_idle_limit.count() > 0) {
-    // The watchdog's result stands for the client pump's when it ends first.
-    auto [order, up_error, up_result, down_error, down_result, idle_error, idle_result] =
-        co_await asio::experimental::make_parallel_group(
-            up_pump(), down_pump(),
-            asio::co_spawn(executor,
-                           detail_relay::watch_client_idle(up, out.up_state, client_idle_limit),
-                           asio::experimental::deferred))
-            .async_wait(detail_relay::StopRule{}, asio::use_awaitable);
-    if (up_error) std::rethrow_exception(up_error);
-    if (down_error) std::rethrow_exception(down_error);
-    if (idle_error) std::rethrow_exception(idle_error);
-    out.up_ended_first = order[0] == 0 || order[0] == 2;
-    out.up = order[0] == 2 ? idle_result.result : up_result.result;
-    out.down = down_result.result;
-    co_return out;
-  }
   auto [order, up_error, up_result, down_error, down_result] =
-      co_await asio::experimental::make_parallel_group(up_pump(), down_pump())
-          .async_wait(detail_relay::StopRule{}, asio::use_awaitable);
+      co_await asio::experimental::make_parallel_group(
+          spawn_directed(executor, true, client, server, client_rules, up, out.up_state, scratch.up),
+          spawn_directed(executor, false, server, client, server_rules, down, out.down_state,
+                         scratch.down))
+          .async_wait(StopRule{}, asio::use_awaitable);
   if (up_error) std::rethrow_exception(up_error);
   if (down_error) std::rethrow_exception(down_error);
   out.up_ended_first = order[0] == 0;
   out.up = up_result.result;
   out.down = down_result.result;
-  co_return out;
+}
+
+template <class UpInspector, class DownInspector>
+asio::awaitable<void> pair_watched(net::Connection& client, net::Connection& server,
+                                   const proto::FrameRules& client_rules,
+                                   const proto::FrameRules& server_rules, UpInspector& up,
+                                   DownInspector& down, PairScratch& scratch, PairResult& out,
+                                   std::chrono::nanoseconds client_idle_limit) {
+  const auto executor = co_await asio::this_coro::executor;
+  // The watchdog's result stands for the client pump's when it ends first.
+  auto [order, up_error, up_result, down_error, down_result, idle_error, idle_result] =
+      co_await asio::experimental::make_parallel_group(
+          spawn_directed(executor, true, client, server, client_rules, up, out.up_state, scratch.up),
+          spawn_directed(executor, false, server, client, server_rules, down, out.down_state,
+                         scratch.down),
+          asio::co_spawn(executor, watch_client_idle(up, out.up_state, client_idle_limit),
+                         asio::experimental::deferred))
+          .async_wait(StopRule{}, asio::use_awaitable);
+  if (up_error) std::rethrow_exception(up_error);
+  if (down_error) std::rethrow_exception(down_error);
+  if (idle_error) std::rethrow_exception(idle_error);
+  out.up_ended_first = order[0] == 0 || order[0] == 2;
+  out.up = order[0] == 2 ? idle_result.result : up_result.result;
+  out.down = down_result.result;
+}
+
+}  // namespace detail_relay
+
+// What the two pumps did goes into `out` (the caller's: no frame holds a
+// copy); `scratch` is theirs until it ends. With a `client_idle_limit`, a
+// watchdog ends the client's side once it has been silent that long while
+// the server waits on it.
+template <class UpInspector, class DownInspector>
+asio::awaitable<void> relay_pair(net::Connection& client, net::Connection& server,
+                                 const proto::FrameRules& client_rules,
+                                 const proto::FrameRules& server_rules, UpInspector& up,
+                                 DownInspector& down, PairScratch& scratch, PairResult& out,
+                                 std::chrono::nanoseconds client_idle_limit = {}) {
+  out = PairResult{};
+  if (client_idle_limit.count() > 0)
+    return detail_relay::pair_watched(client, server, client_rules, server_rules, up, down, scratch,
+                                      out, client_idle_limit);
+  return detail_relay::pair_unwatched(client, server, client_rules, server_rules, up, down, scratch,
+                                      out);
 }
 
 namespace detail_relay {
@@ -163,7 +191,7 @@ class InTurns {
   using Result = bool;  // finished
   InTurns(net::Connection& client, net::Connection& server, const proto::FrameRules& client_rules,
           const proto::FrameRules& server_rules, Up& up, Down& down,
-          const proto::Conversation& conversation, PairResult& out)
+          const proto::Conversation& conversation, PumpScratch& scratch, PairResult& out)
       : client_(client),
         server_(server),
         client_rules_(client_rules),
@@ -171,6 +199,7 @@ class InTurns {
         up_(up),
         down_(down),
         conversation_(conversation),
+        scratch_(scratch),
         out_(out) {}
 
   // Turns.
@@ -180,6 +209,8 @@ class InTurns {
   const proto::FrameRules& rules() const { return on_up() ? client_rules_ : server_rules_; }
   InTurns& inspector() { return *this; }
   PumpState& state() { return on_up() ? out_.up_state : out_.down_state; }
+  // One for both: a turn's write is out before the next turn begins.
+  PumpScratch& scratch() { return scratch_; }
   void end_turn(const PumpResult& result) {
     switch (phase_) {
       case Phase::up:
@@ -267,6 +298,7 @@ class InTurns {
   Up& up_;
   Down& down_;
   const proto::Conversation& conversation_;
+  PumpScratch& scratch_;
   Phase phase_ = Phase::up;
   PairResult& out_;
   bool finished_ = false;
@@ -281,9 +313,10 @@ class InTurns {
 // coroutine is started and no read is left pending to be cancelled, which is
 // most of a short transaction's cost. Once the client is due while the unit
 // goes on (in a transaction, in COPY FROM STDIN, after a Flush), it returns
-// false and the caller goes on with relay_pair (dropping `out`); so it does at
-// once when it wants a watchdog on an idle client. What the turns did goes
-// into `out` (the caller's, so no frame holds a second copy); true when the
+// false and the caller goes on with relay_pair (which starts `out` afresh);
+// so it does at once when it wants a watchdog on an idle client. What the
+// turns did goes into `out` (the caller's, so no frame holds a second copy);
+// `scratch` is the turns' until it returns. True when the
 // unit is over (or one side ended it). The price: a client that
 // leaves while its server works is noticed when the reply is written to it,
 // not at once; the server finishes the statement and is released as after
@@ -293,9 +326,9 @@ asio::awaitable<bool> relay_in_turns(net::Connection& client, net::Connection& s
                                      const proto::FrameRules& client_rules,
                                      const proto::FrameRules& server_rules, UpInspector& up,
                                      DownInspector& down, const proto::Conversation& conversation,
-                                     PairResult& out) {
+                                     PumpScratch& scratch, PairResult& out) {
   return pump_turns(detail_relay::InTurns<UpInspector, DownInspector>(
-      client, server, client_rules, server_rules, up, down, conversation, out));
+      client, server, client_rules, server_rules, up, down, conversation, scratch, out));
 }
 
 // `server_name()` gives the server's name for the detail; called only when

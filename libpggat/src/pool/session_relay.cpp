@@ -87,9 +87,10 @@ asio::awaitable<RelayOutcome> relay_session(
   MiddlewareRun server_side(middlewares, client.client, server.state, false, down_injections);
   ClientInspector to_server(server.state, client_side, meter);
   ServerInspector to_client(server, server_side, meter);
-  const PairResult pair =
-      co_await relay_pair(client.conn, server.conn, client_rules, server_rules, to_server,
-                                               to_client, idle_transaction_timeout);
+  PairScratch scratch;  // in this frame: it lasts the session
+  PairResult pair;
+  co_await relay_pair(client.conn, server.conn, client_rules, server_rules, to_server, to_client,
+                      scratch, pair, idle_transaction_timeout);
   if (pair.server_torn()) server.torn = true;
 
   PairEnd end = classify(pair, [&] { return server_name(server); });

@@ -54,16 +54,6 @@ void forget(const PendingReply& e, TransactionClient& client, TransactionServer&
 // nothing is owed and no transaction is open: if that Bind fails because the
 // statement's result type changed (0A000, after an ALTER TABLE), nothing of
 // the segment has happened, so it can be sent again after a fresh Parse.
-struct RetrySegment {
-  static constexpr std::size_t max_bytes = 64 * 1024;
-  proto::Buffer bytes;     // the client's messages of the segment, as sent
-  bool recording = false;  // bytes are being kept
-  bool complete = false;   // its Sync is in bytes
-  bool retrying = false;   // the 0A000 was dropped; waiting for the Sync's ReadyForQuery
-  bool ready = false;      // the ReadyForQuery came with nothing else owed: send again
-  proto::Buffer error;     // the dropped error, passed on after all if no retry happens
-};
-
 // Client to server: statements renamed and prepared where missing, every
 // message that will be answered queued, Terminate ends the unit.
 class UpInspector {
@@ -629,8 +619,83 @@ struct SettleBytes {
   ClientMeter* meter;
 };
 
+const proto::FrameRules server_frame_rules{proto::Direction::backend, proto::states::backend_ready,
+                                           proto::default_max_message_length};
+
+// How a unit ended, told from what its relay did; nullopt when its Sync
+// segment is to be sent again. A plain function: what it works with stays
+// out of relay_unit's frame.
+std::optional<UnitOutcome> settle_unit(backend::ServerConnection& server,
+                                       TransactionServer& server_state,
+                                       TransactionClient& client_state, const UnitOptions& options,
+                                       const PairResult& pair, const DownInspector& down) {
+  ResponseQueue& queue = server_state.replies;
+  UnitOutcome out;
+  out.server_sent_fatal = down.sent_fatal();
+  out.write_refused = down.write_refused();
+  out.wrote = down.wrote();
+  PairEnd end = classify(pair, [&] { return server.address.to_string(); });
+  // Whatever the server still owed may or may not have happened: forget the
+  // statements it would have created.
+  auto forget_owed = [&] {
+    while (!queue.empty()) forget(queue.pop(), client_state, server_state);
+  };
+  // A replica that stopped for a replay, or went away, while the unit can
+  // still move: whatever it owes is left to the cleanup.
+  if (options.record != nullptr &&
+      ((end.kind == PairEnd::Kind::server_stopped && options.record->cause != ReplayCause::none) ||
+       (end.kind == PairEnd::Kind::server_gone && options.record->replayable() &&
+        !pair.client_torn()))) {
+    if (options.record->cause == ReplayCause::none) {
+      options.record->cause = ReplayCause::server_failed;
+      options.record->reason = end.detail;
+      server.torn = true;
+    }
+    out.end = UnitOutcome::End::replay;
+    forget_owed();
+    return out;
+  }
+  if (down.diverged()) {
+    out.end = UnitOutcome::End::replay_diverged;
+    out.detail = "the primary's replies differ from the replica's the client already got";
+    forget_owed();
+    return out;
+  }
+  switch (end.kind) {
+    case PairEnd::Kind::server_stopped:
+      if (server_state.unit.retry.ready) return std::nullopt;
+      out.end = UnitOutcome::End::released;
+      return out;
+    case PairEnd::Kind::client_terminated:
+      out.end = UnitOutcome::End::client_terminated;
+      break;
+    case PairEnd::Kind::client_gone:
+      out.end = UnitOutcome::End::client_gone;
+      break;
+    case PairEnd::Kind::client_protocol_error:
+    case PairEnd::Kind::client_idle:
+      out.end = UnitOutcome::End::client_protocol_error;
+      break;
+    case PairEnd::Kind::server_gone:
+      out.end = UnitOutcome::End::server_gone;
+      break;
+  }
+  out.detail = std::move(end.detail);
+  out.client_error = std::move(end.client_error);
+  out.owed_ready = queue.owed_ready();
+  forget_owed();
+  if (out.end == UnitOutcome::End::server_gone) {
+    server.torn = true;
+    out.client_torn = pair.client_torn();
+  }
+  return out;
+}
+
 }  // namespace
 
+// Its frame is held under glibc's 1,032-byte cache limit (see UnitBuffers):
+// what can live in the server's state does, and the unit's end is told by a
+// plain function. The allocation test fails when it grows past.
 asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
                                         backend::ServerConnection& server,
                                         TransactionServer& server_state,
@@ -642,9 +707,8 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
   const SettleBytes settle{options.meter};
   const proto::FrameRules client_rules{proto::Direction::frontend, proto::states::frontend_ready,
                                        client.facts.max_message_size};
-  const proto::FrameRules server_rules{proto::Direction::backend, proto::states::backend_ready,
-                                       proto::default_max_message_length};
   ResponseQueue& queue = server_state.replies;
+  UnitBuffers& buffers = server_state.unit;
   const bool replaying = options.record != nullptr || options.replay_of != nullptr;
   // The second pass is the retry of a Sync segment whose statement changed
   // under it; a statement that changes again under the retry fails visibly.
@@ -652,89 +716,32 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
        may_retry = false) {
     // Not expected: a unit ends owing nothing.
     while (!queue.empty()) forget(queue.pop(), client_state, server_state);
-    Injections up_injections, down_injections;
-    MiddlewareRun client_side(middlewares, client.client, server.state, true, up_injections);
-    MiddlewareRun server_side(middlewares, client.client, server.state, false, down_injections);
-    RetrySegment retry;
-    RetrySegment* const retry_ptr = may_retry ? &retry : nullptr;
-    UpInspector up(server, server_state, client_state, options, queue, client_side, up_injections,
-                   retry_ptr);
+    // A unit cut short may have left injected bytes behind.
+    buffers.begin();
+    MiddlewareRun client_side(middlewares, client.client, server.state, true, buffers.up_injections);
+    MiddlewareRun server_side(middlewares, client.client, server.state, false,
+                              buffers.down_injections);
+    RetrySegment* const retry_ptr = may_retry ? &buffers.retry : nullptr;
+    UpInspector up(server, server_state, client_state, options, queue, client_side,
+                   buffers.up_injections, retry_ptr);
     DownInspector down(server, server_state, client_state, options, queue, server_side,
-                       down_injections, retry_ptr);
+                       buffers.down_injections, retry_ptr);
     PairResult pair;
     bool relayed = false;
     // A watchdog on an idle client needs relay_pair from the start.
     if (options.idle_transaction_timeout.count() == 0)
-      relayed = co_await relay_in_turns(client.conn, server.conn, client_rules, server_rules, up, down,
-                                        server.state, pair);
+      relayed = co_await relay_in_turns(client.conn, server.conn, client_rules, server_frame_rules,
+                                        up, down, server.state, buffers.pumps.up, pair);
     if (!relayed)
-      pair = co_await relay_pair(client.conn, server.conn, client_rules, server_rules, up, down,
-                                 options.idle_transaction_timeout);
+      co_await relay_pair(client.conn, server.conn, client_rules, server_frame_rules, up, down,
+                          buffers.pumps, pair, options.idle_transaction_timeout);
     if (pair.server_torn()) server.torn = true;
 
-    UnitOutcome out;
-    out.server_sent_fatal = down.sent_fatal();
-    out.write_refused = down.write_refused();
-    out.wrote = down.wrote();
-    PairEnd end = classify(pair, [&] { return server.address.to_string(); });
-    // Whatever the server still owed may or may not have happened: forget the
-    // statements it would have created.
-    auto forget_owed = [&] {
-      while (!queue.empty()) forget(queue.pop(), client_state, server_state);
-    };
-    // A replica that stopped for a replay, or went away, while the unit can
-    // still move: whatever it owes is left to the cleanup.
-    if (options.record != nullptr &&
-        ((end.kind == PairEnd::Kind::server_stopped && options.record->cause != ReplayCause::none) ||
-         (end.kind == PairEnd::Kind::server_gone && options.record->replayable() &&
-          !pair.client_torn()))) {
-      if (options.record->cause == ReplayCause::none) {
-        options.record->cause = ReplayCause::server_failed;
-        options.record->reason = end.detail;
-        server.torn = true;
-      }
-      out.end = UnitOutcome::End::replay;
-      forget_owed();
-      co_return out;
-    }
-    if (down.diverged()) {
-      out.end = UnitOutcome::End::replay_diverged;
-      out.detail = "the primary's replies differ from the replica's the client already got";
-      forget_owed();
-      co_return out;
-    }
-    switch (end.kind) {
-      case PairEnd::Kind::server_stopped:
-        if (retry.ready) {
-          // Sent again as if the client had just sent it, ahead of anything newer.
-          client.conn.in.prepend(retry.bytes);
-          continue;
-        }
-        out.end = UnitOutcome::End::released;
-        co_return out;
-      case PairEnd::Kind::client_terminated:
-        out.end = UnitOutcome::End::client_terminated;
-        break;
-      case PairEnd::Kind::client_gone:
-        out.end = UnitOutcome::End::client_gone;
-        break;
-      case PairEnd::Kind::client_protocol_error:
-      case PairEnd::Kind::client_idle:
-        out.end = UnitOutcome::End::client_protocol_error;
-        break;
-      case PairEnd::Kind::server_gone:
-        out.end = UnitOutcome::End::server_gone;
-        break;
-    }
-    out.detail = std::move(end.detail);
-    out.client_error = std::move(end.client_error);
-    out.owed_ready = queue.owed_ready();
-    forget_owed();
-    if (out.end == UnitOutcome::End::server_gone) {
-      server.torn = true;
-      out.client_torn = pair.client_torn();
-    }
-    co_return out;
+    std::optional<UnitOutcome> out =
+        settle_unit(server, server_state, client_state, options, pair, down);
+    if (out) co_return std::move(*out);
+    // Sent again as if the client had just sent it, ahead of anything newer.
+    client.conn.in.prepend(buffers.retry.bytes);
   }
 }
 

@@ -10,6 +10,7 @@
 #include "pggat/parameters.hpp"
 #include "pool/shared_parameters.hpp"
 #include "pool/prepared_statements.hpp"
+#include "pool/unit_buffers.hpp"
 #include "pool/response_queue.hpp"
 
 namespace pggat::pool {
@@ -46,6 +47,8 @@ struct TransactionServer {
   // What it owes during a unit (empty between units), kept with the server
   // so its memory is reused from one unit to the next.
   ResponseQueue replies;
+  // The rest of what a unit works in, with the server for the same reason.
+  UnitBuffers unit;
   // The last parameters it was synced to (a client's wanted.snapshot()), and
   // the versions of its reported parameters and settings then: a client
   // wanting the same finds nothing to do.

@@ -52,7 +52,9 @@ class Fixture {
     PumpOutcome h;
     const proto::FrameRules rules{proto::Direction::frontend, proto::states::frontend_ready,
                                   proto::default_max_message_length};
-    const auto result = run_to_end(pool::pump(*client_, *server_, rules, inspector, h.state));
+    pool::PumpScratch scratch;
+    const auto result =
+        run_to_end(pool::pump(*client_, *server_, rules, inspector, h.state, scratch));
     h.done = result.has_value();
     if (result) h.result = *result;
     return h;
@@ -217,6 +219,7 @@ struct RequestThenReply {
   net::Connection& server;
   const proto::FrameRules& client_rules;
   const proto::FrameRules& server_rules;
+  pool::PumpScratch& segment_list;
   std::size_t turn = 0;
   std::array<pool::PumpState, 2> states{};
   Result out{};
@@ -227,6 +230,7 @@ struct RequestThenReply {
   const proto::FrameRules& rules() const { return turn == 0 ? client_rules : server_rules; }
   RequestThenReply& inspector() { return *this; }
   pool::PumpState& state() { return states[turn]; }
+  pool::PumpScratch& scratch() { return segment_list; }
   void end_turn(const pool::PumpResult& r) {
     out.ends.push_back(r);
     out.reads[turn] = states[turn].reads;
@@ -256,7 +260,8 @@ TEST_CASE("pump_turns: turns run one after the other, each with its own ends and
   const std::string ready = message('Z', "I");
   f.client_sends(query);
   f.server_sends(ready);
-  RequestThenReply turns{f.client(), f.server(), client_rules, server_rules, 0, {}, {}};
+  pool::PumpScratch scratch;
+  RequestThenReply turns{f.client(), f.server(), client_rules, server_rules, scratch, 0, {}, {}};
   const auto out = f.run_to_end(pool::pump_turns(turns));
   REQUIRE(out.has_value());
   REQUIRE(out->ends.size() == 2);
