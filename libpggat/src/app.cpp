@@ -141,7 +141,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   std::vector<std::function<void()>> on_stopped;
   std::optional<asio::steady_timer> grace_timer;
   std::optional<asio::steady_timer> stat_timer;
-  std::optional<asio::steady_timer> park_timer;  // park_idle_clients' tick
+  std::optional<asio::steady_timer> sweep_timer;  // sweep_sessions' tick
 
   // Touched by every thread's connections; the phase moves to stopping under
   // it too, so the last client to leave and shutdown() agree on who finishes.
@@ -230,53 +230,56 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
       stat_timer.emplace(executor);
       schedule_stat_line();
     }
-    park_timer.emplace(executor);
-    schedule_park_sweep();
+    sweep_timer.emplace(executor);
+    schedule_sweep();
   }
 
   // Once a second, while running or draining: idle clients are parked
   // (running only) and startups past their deadline cut.
-  void schedule_park_sweep() {
-    park_timer->expires_after(std::chrono::seconds(1));
-    park_timer->async_wait([self = shared_from_this()](std::error_code ec) {
+  void schedule_sweep() {
+    sweep_timer->expires_after(std::chrono::seconds(1));
+    sweep_timer->async_wait([self = shared_from_this()](std::error_code ec) {
       const Phase phase = self->phase;
       if (ec || (phase != Phase::running && phase != Phase::stopping)) return;
-      if (phase == Phase::running) self->park_idle_clients();
-      self->cut_late_startups();
-      self->schedule_park_sweep();
+      self->sweep_sessions(phase == Phase::running);
+      self->schedule_sweep();
     });
   }
 
+  // One walk of the sessions under `mu` for both of the sweep's jobs.
+  //
   // Clients whose startup packets are not all there by their deadline
   // (ClientSession::startup_deadline): their stream's operations are
   // cancelled on their thread, which ends read_startup, and admit tells
   // them why. One that is between two operations then is cut by a later
   // sweep, as its deadline stays.
-  void cut_late_startups() {
+  //
+  // With `park`, clients that were parked once and now wait between units in
+  // a frame of their own (ClientSession::waiting_since) are parked again
+  // after a second or two of waiting: an idle client then holds no frame.
+  void sweep_sessions(bool park) {
     const std::uint32_t now = ClientSession::idle_clock_seconds();
     std::lock_guard lock(mu);
     for (const auto& [key, c] : sessions) {
       const std::uint32_t deadline = c->session.startup_deadline.load(std::memory_order_relaxed);
-      if (deadline == 0 || now < deadline) continue;
-      on_its_thread(*c, key, [](Connected& c) {
-        ClientSession& session = c.session;
-        if (session.startup_deadline.load(std::memory_order_relaxed) == 0) return;  // done meanwhile
-        session.startup_timed_out = true;
-        session.conn.stream.cancel();
-      });
-    }
-  }
-
-  // Clients that were parked once and now wait between units in a frame of
-  // their own (ClientSession::waiting_since) are parked again after a
-  // second or two of waiting: an idle client then holds no frame.
-  void park_idle_clients() {
-    const std::uint32_t now = ClientSession::idle_clock_seconds();
-    std::lock_guard lock(mu);
-    for (const auto& [key, c] : sessions) {
+      if (deadline != 0 && now >= deadline) {
+        cut_on_its_thread(*c, key);
+        continue;
+      }
+      if (!park) continue;
       const std::uint32_t since = c->session.waiting_since.load(std::memory_order_relaxed);
       if (since != 0 && now - since >= 1) park_on_its_thread(*c, key);
     }
+  }
+
+  // Under `mu`.
+  void cut_on_its_thread(Connected& c, BackendKey key) {
+    on_its_thread(c, key, [](Connected& c) {
+      ClientSession& session = c.session;
+      if (session.startup_deadline.load(std::memory_order_relaxed) == 0) return;  // done meanwhile
+      session.startup_timed_out = true;
+      session.conn.stream.cancel();
+    });
   }
 
   // Under `mu`. On the client's thread the wait is still pending when
@@ -999,7 +1002,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     if (phase == Phase::stopped) return;
     phase = Phase::stopped;
     if (grace_timer) grace_timer->cancel();
-    if (park_timer) park_timer->cancel();
+    if (sweep_timer) sweep_timer->cancel();
     stop_handlers();
     exporter.reset();  // waits for a scrape in progress
     {

@@ -146,7 +146,7 @@ class ClientSession {
   [[nodiscard]] bool parked() const { return parked_ != nullptr; }
   // A client that was parked waits between units in a coroutine frame (a
   // busy one would pay for a coroutine per unit otherwise) until the App's
-  // sweep finds it idle for a while (AppState::park_idle_clients) and
+  // sweep finds it idle for a while (AppState::sweep_sessions) and
   // cancels the wait with park_requested set: then it is parked again.
   // Since when it waits, in coarse monotonic seconds; 0: it does not.
   std::atomic<std::uint32_t> waiting_since{0};
@@ -163,7 +163,7 @@ class ClientSession {
   // Until when the client may take over its startup packets (TLS handshake
   // included), in idle-clock seconds; 0 once they are read, or with no
   // startup_timeout. The App's sweep, once a second, cancels the stream of a
-  // client past it with startup_timed_out set (AppState::cut_late_startups),
+  // client past it with startup_timed_out set (AppState::sweep_sessions),
   // where a timer per connection cost 5% of a connection's instructions. A
   // client gets its whole startup_timeout, and at most about 3 s more.
   std::atomic<std::uint32_t> startup_deadline;
