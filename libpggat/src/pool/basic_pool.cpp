@@ -738,13 +738,20 @@ class BasicPool final : public Pool, public pool::ParkingPool {
   bool synced_already(pool::PooledServer& pooled, pool::TransactionClient& state) {
     pooled.transaction.statements.set_capacity(options_.max_prepared_statements);
     if (options_.parameter_status_sync == ParameterStatusSync::none) return true;
-    const pool::TransactionServer& server = pooled.transaction;
+    pool::TransactionServer& server = pooled.transaction;
     const Parameters& reported = pooled.connection->parameters;
-    const auto& synced = server.synced;
+    auto& synced = server.synced;
     const auto& wanted = state.wanted.snapshot();
-    return synced.valid && synced.reported_version == reported.version() &&
-           synced.settings_version == server.settings.version() &&
-           (synced.wanted == wanted || *synced.wanted == *wanted);
+    if (!synced.valid || synced.reported_version != reported.version() ||
+        synced.settings_version != server.settings.version())
+      return false;
+    if (synced.wanted == wanted) return true;
+    if (*synced.wanted != *wanted) return false;
+    // Equal lists in two copies (a client's made before the pool's shared
+    // one, say): the server keeps the client's, so the next unit like this
+    // one compares pointers, not every name and value.
+    synced.wanted = wanted;
+    return true;
   }
 
   // Sets the client's parameters on the server and remembers what it was
