@@ -563,6 +563,13 @@ class BasicPool final : public Pool, public pool::ParkingPool {
         }
         for (const auto& [name, value] : client.parameters) state.wanted.set(name, value);
       }
+      // Most clients want and are told the same: they share one copy each.
+      // Before the sync, so that the server remembers the shared copy.
+      if (!wanted) {
+        wanted = parameter_sets_.intern(state.wanted.get());
+        state.wanted.adopt(wanted);
+        wanted_memo_.remember(state.tracked_id, defaults, client.parameters, wanted);
+      }
       // A server synced to an equal list already (the last client's, often)
       // needs no round trip, nor the list compared name by name.
       if (!synced_already(*handle, state)) {
@@ -571,12 +578,6 @@ class BasicPool final : public Pool, public pool::ParkingPool {
           error->severity = "FATAL";
           co_return Verdict::fail(std::move(*error));
         }
-      }
-      // Most clients want and are told the same: they share one copy each.
-      if (!wanted) {
-        wanted = parameter_sets_.intern(state.wanted.get());
-        state.wanted.adopt(wanted);
-        wanted_memo_.remember(state.tracked_id, defaults, client.parameters, wanted);
       }
       if (hybrid_ && server.parameters.find("in_hot_standby") != nullptr) {
         // The client's server is the pool, not the replica that happened to
