@@ -222,8 +222,8 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
         }
         break;
       }
-      if (!needs_check(server->idle_since, Clock::now(), options_.check_delay)) {
-        lend_locked(*server, share);
+      if (const auto now = Clock::now(); !needs_check(server->idle_since, now, options_.check_delay)) {
+        lend_locked(*server, share, now);
         lent = true;
       } else {
         check_limit = check_timeout(server->recipe->dial.connect_timeout);
@@ -242,7 +242,7 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
       // Its recipe left rotation during the check.
       discard_active_locked(std::move(server));
     } else if (healthy) {
-      lend_locked(*server, share);
+      lend_locked(*server, share, Clock::now());
       if (!cancelled && !stopped_) co_return server;
       // The caller is gone (it would drop the server) or pggat is stopping.
       release_locked(std::move(server));
@@ -294,14 +294,15 @@ ServerHandle ServerPool::try_acquire(const net::IoExecutor& executor,
       if (stopped_ || paused_ || idle_.empty() || no_rotation_locked()) return nullptr;
       server = take_idle_locked(executor);
       if (!server) return nullptr;
-      if (needs_check(server->idle_since, Clock::now(), options_.check_delay)) {
+      const auto now = Clock::now();
+      if (needs_check(server->idle_since, now, options_.check_delay)) {
         // Back on the stack: acquire() takes it again and checks it.
         --stats_.servers_active;
         ++stats_.servers_idle;
         idle_.push_back(std::move(server));
         return nullptr;
       }
-      lend_locked(*server, share);
+      lend_locked(*server, share, now);
     }
     if (!open_after_idle(server, true)) continue;
     server->connection->conn.stream.move_to(executor);
@@ -370,16 +371,16 @@ bool ServerPool::open_after_idle(ServerHandle& server, bool lent) {
 }
 
 void ServerPool::lend_locked(PooledServer& server, std::shared_ptr<ClientShare> share,
-                             std::optional<Clock::time_point> waiting_since) {
+                             Clock::time_point now, std::optional<Clock::time_point> waiting_since) {
   server.holder = std::move(share);
-  server.lent_at = Clock::now();
+  server.lent_at = now;
   stats_.acquire_time.observe(waiting_since ? server.lent_at - *waiting_since : Clock::duration{});
   ++stats_.acquires;
   ++server.recipe->lends;
 }
 
-void ServerPool::end_loan_locked(PooledServer& server) {
-  if (server.holder) server.holder->held += Clock::now() - server.lent_at;
+void ServerPool::end_loan_locked(PooledServer& server, Clock::time_point now) {
+  if (server.holder) server.holder->held += now - server.lent_at;
   server.holder.reset();
 }
 
@@ -389,7 +390,8 @@ void ServerPool::release(ServerHandle server) {
 }
 
 void ServerPool::release_locked(ServerHandle server) {
-  end_loan_locked(*server);
+  const auto now = Clock::now();
+  end_loan_locked(*server, now);
   --stats_.servers_active;
   backend::ServerConnection& c = *server->connection;
   if (stopped_ || c.torn || server->recipe->removed || !c.conn.stream.is_open()) {
@@ -404,7 +406,7 @@ void ServerPool::release_locked(ServerHandle server) {
     close_busy_locked(std::move(server));
     return;
   }
-  if (past_lifetime(server->created_at, Clock::now(), options_.lifetime)) {
+  if (past_lifetime(server->created_at, now, options_.lifetime)) {
     if (context_.log)
       context_.log->debug("pool \"{}\": server #{} reached server_lifetime and was closed",
                           display_name_locked(), c.id);
@@ -412,13 +414,13 @@ void ServerPool::release_locked(ServerHandle server) {
     return;
   }
   if (c.state.idle() && options_.reset_query.empty() && c.conn.in.empty()) {
-    hand_over_locked(std::move(server));
+    hand_over_locked(std::move(server), now);
     return;
   }
   ++stats_.servers_resetting;
   bring_home(*server);
   server->resetting = true;
-  server->idle_since = Clock::now();  // SHOW SERVERS: since when it is being cleaned
+  server->idle_since = now;  // SHOW SERVERS: since when it is being cleaned
   resetting_.push_back(server);
   net::spawn(context_.executor, reset_task(shared_from_this(), std::move(server)), context_.log, "server reset");
 }
@@ -433,7 +435,7 @@ void ServerPool::discard(ServerHandle server) {
 }
 
 void ServerPool::discard_active_locked(ServerHandle server) {
-  end_loan_locked(*server);  // nothing to end for one not lent
+  end_loan_locked(*server, Clock::now());  // nothing to end for one not lent
   --stats_.servers_active;
   discard_locked(std::move(server));
 }
@@ -617,7 +619,7 @@ void ServerPool::finish_waiter_locked(std::shared_ptr<Waiter> w, ServerHandle se
   w->done = true;
   if (server) {
     ++stats_.servers_active;
-    lend_locked(*server, w->share, w->since);
+    lend_locked(*server, w->share, Clock::now(), w->since);
   }
   w->server = std::move(server);
   w->error = std::move(error);
@@ -632,7 +634,7 @@ void ServerPool::finish_waiter_locked(std::shared_ptr<Waiter> w, ServerHandle se
   asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
 }
 
-void ServerPool::hand_over_locked(ServerHandle server) {
+void ServerPool::hand_over_locked(ServerHandle server, Clock::time_point now) {
   // Dialed or cleaned while its recipe left rotation, or the pool paused.
   if (!server->recipe->in_rotation() || paused_) {
     discard_locked(std::move(server));
@@ -651,11 +653,11 @@ void ServerPool::hand_over_locked(ServerHandle server) {
     finish_waiter_locked(waiters_[next], std::move(server), std::nullopt);
     return;
   }
-  make_idle_locked(std::move(server));
+  make_idle_locked(std::move(server), now);
 }
 
-void ServerPool::make_idle_locked(ServerHandle server) {
-  server->idle_since = Clock::now();
+void ServerPool::make_idle_locked(ServerHandle server, Clock::time_point now) {
+  server->idle_since = now;
   server->connection->conn.in.release_if_empty();
   ++stats_.servers_idle;
   idle_.push_back(std::move(server));
@@ -782,12 +784,13 @@ asio::awaitable<void> ServerPool::dial_task([[maybe_unused]] std::shared_ptr<Ser
   server->connection->parameter_changes = changes_;
   changed();
   server->recipe = recipe;
-  server->created_at = Clock::now();
+  const auto now = Clock::now();
+  server->created_at = now;
   open_.push_back(server.get());
   if (context_.log)
     context_.log->debug("pool \"{}\": connected server #{} ({})", display_name_locked(), id,
                         options.address.to_string());
-  hand_over_locked(std::move(server));
+  hand_over_locked(std::move(server), now);
 }
 
 asio::awaitable<void> ServerPool::reset_task([[maybe_unused]] std::shared_ptr<ServerPool> self, ServerHandle server) {
@@ -804,7 +807,7 @@ asio::awaitable<void> ServerPool::reset_task([[maybe_unused]] std::shared_ptr<Se
     close_busy_locked(std::move(server));
     co_return;
   }
-  hand_over_locked(std::move(server));
+  hand_over_locked(std::move(server), Clock::now());
 }
 
 void ServerPool::close_busy_locked(ServerHandle server) {

@@ -165,16 +165,18 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   // Why no client can be served: every recipe is out of rotation (nullopt
   // when one is in, or there are none).
   [[nodiscard]] std::optional<std::string> no_rotation_locked() const;
-  // `waiting_since`: when the client began to wait (its wait is counted);
-  // none for a client that got the server at once.
+  // `now`: the caller's reading of the clock, taken once for all it does
+  // under the lock. `waiting_since`: when the client began to wait (its wait
+  // is counted); none for a client that got the server at once.
   void lend_locked(PooledServer& server, std::shared_ptr<ClientShare> share,
+                   std::chrono::steady_clock::time_point now,
                    std::optional<std::chrono::steady_clock::time_point> waiting_since = std::nullopt);
-  void end_loan_locked(PooledServer& server);
+  void end_loan_locked(PooledServer& server, std::chrono::steady_clock::time_point now);
   void release_locked(ServerHandle server);
   // Closes a server, cancelling first what it may still be running.
   void close_busy_locked(ServerHandle server);
-  void hand_over_locked(ServerHandle server);
-  void make_idle_locked(ServerHandle server);
+  void hand_over_locked(ServerHandle server, std::chrono::steady_clock::time_point now);
+  void make_idle_locked(ServerHandle server, std::chrono::steady_clock::time_point now);
   void discard_locked(ServerHandle server);
   void remove_waiter_locked(const Waiter& w);
   // By value: callers pass waiters_.front(), which this erases.
