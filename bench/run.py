@@ -399,6 +399,14 @@ def main():
         args.out = os.path.join(ROOT, "docs/benchmarks.md")
     only = set(args.only.split(",")) if args.only else None
     workloads = [w for w in WORKLOADS if only is None or w[0] in only]
+    if args.out or args.smoke:
+        # The chart is drawn at the end: a Python without matplotlib (one not
+        # Debian's, say) is told so now, not after twenty minutes of runs.
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            sys.exit(f"bench/run.py: {sys.executable} has no matplotlib (Debian: python3-matplotlib); "
+                     "run it with /usr/bin/python3")
 
     # (f) holds 10,000 connections: this process and the poolers (its children) need the files.
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
