@@ -617,10 +617,6 @@ void ServerPool::finish_waiter_locked(std::shared_ptr<Waiter> w, ServerHandle se
   remove_waiter_locked(*w);
   --stats_.clients_waiting;
   w->done = true;
-  if (server) {
-    ++stats_.servers_active;
-    lend_locked(*server, w->share, Clock::now(), w->since);
-  }
   w->server = std::move(server);
   w->error = std::move(error);
   // A timer is touched only on its io_context's thread. On this one (one
@@ -650,6 +646,8 @@ void ServerPool::hand_over_locked(ServerHandle server, Clock::time_point now) {
         waiters_, due, [&](const auto& w) { return w->timer.get_executor() == home; },
         [](const auto& w) { return w->passed_over; }, nearby_waiter_window, nearby_waiter_max_passes);
     if (next != due) ++waiters_[due]->passed_over;
+    ++stats_.servers_active;
+    lend_locked(*server, waiters_[next]->share, now, waiters_[next]->since);
     finish_waiter_locked(waiters_[next], std::move(server), std::nullopt);
     return;
   }

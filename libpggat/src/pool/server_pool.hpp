@@ -179,7 +179,8 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   void make_idle_locked(ServerHandle server, std::chrono::steady_clock::time_point now);
   void discard_locked(ServerHandle server);
   void remove_waiter_locked(const Waiter& w);
-  // By value: callers pass waiters_.front(), which this erases.
+  // By value: callers pass waiters_.front(), which this erases. A server
+  // given here is lent to the waiter already.
   void finish_waiter_locked(std::shared_ptr<Waiter> w, ServerHandle server,
                             std::optional<PgError> error);
   void run_janitor_locked();
