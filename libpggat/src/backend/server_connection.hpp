@@ -17,10 +17,17 @@
 #include "pggat/expected.hpp"
 #include "pggat/parameters.hpp"
 #include "pggat/pg_error.hpp"
+#include "pggat/proto/frame.hpp"
+#include "pggat/proto/message_types.hpp"
 #include "pggat/recipe.hpp"
 #include "proto/conversation.hpp"
 
 namespace pggat::backend {
+
+// How a server's messages are framed once it is ready: any backend message,
+// up to PostgreSQL's own length limit.
+inline constexpr proto::FrameRules server_frame_rules{
+    proto::Direction::backend, proto::states::backend_ready, proto::default_max_message_length};
 
 struct DialOptions {
   net::Address address;

@@ -7,8 +7,6 @@
 namespace pggat::backend {
 
 asio::awaitable<QueryResult> run_query(ServerConnection& server, const std::string& sql) {
-  static const proto::FrameRules server_rules{proto::Direction::backend, proto::states::backend_ready,
-                                              proto::default_max_message_length};
   QueryResult result;
   proto::fe::Query{sql}.encode(server.conn.out);
   server.state.on_client('Q');
@@ -16,7 +14,7 @@ asio::awaitable<QueryResult> run_query(ServerConnection& server, const std::stri
   if (flush_ec) co_return result;
   bool have_row = false;
   while (server.state.pending_ready() > 0) {
-    net::ReadFrameResult r = co_await net::read_frame(server.conn, server_rules);
+    net::ReadFrameResult r = co_await net::read_frame(server.conn, server_frame_rules);
     if (r.ec) co_return result;
     const proto::Frame f = r.frame;
     server.observe_server_message(f.type, f.body);

@@ -105,8 +105,9 @@ class Segments {
   [[nodiscard]] bool full() const { return count_ == PumpScratch::max_segments; }
   // Room for two is made before each message, the most one message adds.
   [[nodiscard]] bool room_for_two() const { return count_ + 2 <= PumpScratch::max_segments; }
-  void add(const Segment& g) {
-    if (g.size > 0) scratch_.segments[count_++] = g;
+  // Bytes [from, to) of the receive buffer's `data`, as they are.
+  void add_run(proto::Bytes data, std::size_t from, std::size_t to) {
+    add(Segment{data.data(), from, to - from});
   }
   // Whether the inspector injected bytes not yet in the list.
   [[nodiscard]] bool injected_more() const {
@@ -140,6 +141,10 @@ class Segments {
   }
 
  private:
+  void add(const Segment& g) {
+    if (g.size > 0) scratch_.segments[count_++] = g;
+  }
+
   PumpScratch& scratch_;
   Injections* injections_;
   PumpState& state_;
@@ -193,7 +198,6 @@ bool needs_whole(Inspector& inspector, char type, std::size_t total) {
 template <class Turns>
 asio::awaitable<typename Turns::Result> pump_turns(Turns turns) {
   using detail_pump::Segments;
-  using Segment = Segments::Segment;
   while (turns.begin_turn()) {
     PumpResult turn_result;  // set before each `goto turn_end`
     net::Connection& src = turns.source();
@@ -261,12 +265,12 @@ asio::awaitable<typename Turns::Result> pump_turns(Turns turns) {
               h.header.type, data.subspan(pos + proto::FrameHeader::size, h.header.body_size()));
           if (segments.injected_more()) {
             // Goes ahead of this message: the run before it, then the new bytes.
-            segments.add(Segment{data.data(), run, pos - run});
+            segments.add_run(data, run, pos);
             segments.add_injected();
             run = pos;
           }
           if (action == FrameAction::drop || action == FrameAction::stop) {
-            segments.add(Segment{data.data(), run, pos - run});
+            segments.add_run(data, run, pos);
             run = pos + total;
           }
           pos += total;
@@ -298,7 +302,7 @@ asio::awaitable<typename Turns::Result> pump_turns(Turns turns) {
             goto turn_end;
           }
         }
-        segments.add(Segment{data.data(), run, pos - run});
+        segments.add_run(data, run, pos);
         if (stream_left > 0) state.streaming = true;
         if (segments.size() > 0) {
           // write_segments(), without the frame of a call.
@@ -349,7 +353,7 @@ asio::awaitable<typename Turns::Result> pump_turns(Turns turns) {
           }
         }
         const std::size_t n = std::min(stream_left, in.size());
-        segments.add(Segment{in.data().data(), 0, n});
+        segments.add_run(in.data(), 0, n);
         const auto ec = co_await detail_pump::write_segments(dst, segments);
         if (ec) {
           turn_result = PumpResult{PumpEnd::sink_failed, ec};

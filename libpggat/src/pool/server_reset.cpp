@@ -8,8 +8,6 @@
 namespace pggat::pool {
 namespace {
 
-const proto::FrameRules server_rules{proto::Direction::backend, proto::states::backend_ready,
-                                     proto::default_max_message_length};
 // Messages whose bodies cleanup looks at; everything else may be skipped unread.
 constexpr proto::TypeSet inspected{'Z', 'E', 'S', 'G', 'H', 'W', 'c'};
 
@@ -62,7 +60,8 @@ asio::awaitable<bool> check_steps(backend::ServerConnection& server) {
 asio::awaitable<bool> drain_server(backend::ServerConnection& server, bool errors_fail) {
   bool failed = false;
   while (server.state.pending_ready() > 0) {
-    net::ReadFrameResult r = co_await net::read_frame(server.conn, server_rules, inspected);
+    net::ReadFrameResult r =
+        co_await net::read_frame(server.conn, backend::server_frame_rules, inspected);
     if (r.ec) co_return false;
     if (r.skipped) {
       server.state.on_server(r.frame.type, {});

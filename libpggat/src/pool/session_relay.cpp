@@ -80,8 +80,6 @@ asio::awaitable<RelayOutcome> relay_session(
     std::chrono::nanoseconds idle_transaction_timeout, ClientMeter* meter) {
   const proto::FrameRules client_rules{proto::Direction::frontend, proto::states::frontend_ready,
                                        client.facts.max_message_size};
-  const proto::FrameRules server_rules{proto::Direction::backend, proto::states::backend_ready,
-                                       proto::default_max_message_length};
   Injections up_injections, down_injections;
   MiddlewareRun client_side(middlewares, client.client, server.state, true, up_injections);
   MiddlewareRun server_side(middlewares, client.client, server.state, false, down_injections);
@@ -89,8 +87,8 @@ asio::awaitable<RelayOutcome> relay_session(
   ServerInspector to_client(server, server_side, meter);
   PairScratch scratch;  // in this frame: it lasts the session
   PairResult pair;
-  co_await relay_pair(client.conn, server.conn, client_rules, server_rules, to_server, to_client,
-                      scratch, pair, idle_transaction_timeout);
+  co_await relay_pair(client.conn, server.conn, client_rules, backend::server_frame_rules,
+                      to_server, to_client, scratch, pair, idle_transaction_timeout);
   if (pair.server_torn()) server.torn = true;
 
   PairEnd end = classify(pair, [&] { return server_name(server); });

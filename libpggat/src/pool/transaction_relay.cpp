@@ -50,10 +50,6 @@ void forget(const PendingReply& e, TransactionClient& client, TransactionServer&
   if (e.server_statement) server.statements.erase(e.server_statement.get());
 }
 
-// A Sync segment that starts with a Bind of one of pggat's statements while
-// nothing is owed and no transaction is open: if that Bind fails because the
-// statement's result type changed (0A000, after an ALTER TABLE), nothing of
-// the segment has happened, so it can be sent again after a fresh Parse.
 // Client to server: statements renamed and prepared where missing, every
 // message that will be answered queued, Terminate ends the unit.
 class UpInspector {
@@ -619,9 +615,6 @@ struct SettleBytes {
   ClientMeter* meter;
 };
 
-const proto::FrameRules server_frame_rules{proto::Direction::backend, proto::states::backend_ready,
-                                           proto::default_max_message_length};
-
 // How a unit ended, told from what its relay did; nullopt when its Sync
 // segment is to be sent again. A plain function: what it works with stays
 // out of relay_unit's frame.
@@ -730,11 +723,12 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
     bool relayed = false;
     // A watchdog on an idle client needs relay_pair from the start.
     if (options.idle_transaction_timeout.count() == 0)
-      relayed = co_await relay_in_turns(client.conn, server.conn, client_rules, server_frame_rules,
-                                        up, down, server.state, buffers.pumps.up, pair);
+      relayed = co_await relay_in_turns(client.conn, server.conn, client_rules,
+                                        backend::server_frame_rules, up, down, server.state,
+                                        buffers.pumps.up, pair);
     if (!relayed)
-      co_await relay_pair(client.conn, server.conn, client_rules, server_frame_rules, up, down,
-                          buffers.pumps, pair, options.idle_transaction_timeout);
+      co_await relay_pair(client.conn, server.conn, client_rules, backend::server_frame_rules, up,
+                          down, buffers.pumps, pair, options.idle_transaction_timeout);
     if (pair.server_torn()) server.torn = true;
 
     std::optional<UnitOutcome> out =

@@ -43,7 +43,10 @@ struct PairScratch {
   PumpScratch down;  // server to client
 };
 
-// A Sync segment kept to send again if its statement changed under it
+// A Sync segment that starts with a Bind of one of pggat's statements while
+// nothing is owed and no transaction is open: if that Bind fails because the
+// statement's result type changed (0A000, after an ALTER TABLE), nothing of
+// the segment has happened, so it can be sent again after a fresh Parse
 // (retry_changed_statements).
 struct RetrySegment {
   static constexpr std::size_t max_bytes = 64 * 1024;
