@@ -187,6 +187,7 @@ TEST_CASE("a client that vanishes mid-COPY or mid-query leaves a usable server",
   InProcessPooler pooler(session_config({}, {{"max_connections", 1}}));
   {
     auto* raw = PQconnectdb(pooler.conninfo().c_str());
+    INFO(PQerrorMessage(raw));
     REQUIRE(PQstatus(raw) == CONNECTION_OK);
     PqResult copy(PQexec(raw, "copy vanish_copy from stdin"));
     REQUIRE(copy.status() == PGRES_COPY_IN);
@@ -197,6 +198,7 @@ TEST_CASE("a client that vanishes mid-COPY or mid-query leaves a usable server",
   }
   {
     auto* raw = PQconnectdb(pooler.conninfo().c_str());
+    INFO(PQerrorMessage(raw));
     REQUIRE(PQstatus(raw) == CONNECTION_OK);
     REQUIRE(PQsendQuery(raw, "select pg_sleep(0.5)") == 1);  // gone before the answer
     ::shutdown(PQsocket(raw), SHUT_RDWR);

@@ -89,10 +89,10 @@ asio::awaitable<std::error_code> greet(detail::ClientSession& session, const Par
 // caller's frame (a coroutine per wait costs an allocation per transaction),
 // and what came is copied into a receive buffer taken for it (a spare one,
 // usually); a longer request reads on in the pump. A read rather than a
-// wait for readiness: after a read that emptied the socket, Asio queues the
-// next one without a system call and performs it when epoll reports data,
-// so a message costs one recv; a wait re-arms the descriptor with epoll_ctl
-// every time, and the read after it is a second system call.
+// wait for readiness: a message already there costs one recv, and one not
+// there yet a recv that finds nothing and then epoll's report (Asio tries
+// first); a wait re-arms the descriptor with epoll_ctl every time, and the
+// read after it is a second system call.
 void release_idle_buffers(detail::ClientSession& session) {
   session.conn.in.release_if_empty();
   if (session.conn.out.capacity() > 0) proto::Buffer().swap(session.conn.out);
