@@ -1,69 +1,16 @@
 // Allocations per relayed query: 10,000 transaction-mode units through relay_unit, every malloc counted.
 //
-// Its own executable: it replaces malloc and friends for the whole process
-// (glibc's __libc_* entry points do the work), which no other test should
-// share. RelayLoop's peer threads allocate nothing while they run, so what is
-// counted is pggat's relay and the event loop under it.
-#include <atomic>
-#include <cerrno>
-#include <cstddef>
-
+// In the allocation tests' own executable (counting_malloc.cpp replaces
+// malloc for the whole process). RelayLoop's peer threads allocate nothing
+// while they run, so what is counted is pggat's relay and the event loop under it.
 #define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>
 
+#include "counting_malloc.hpp"
 #include "support/relay_loop.hpp"
 
-namespace {
-std::atomic<std::uint64_t> allocations{0};
-// glibc keeps freed blocks of up to this many bytes in a per-thread cache;
-// a larger one is carved from the heap's bins and merged back into them, at
-// some 400 instructions each way.
-constexpr std::size_t thread_cache_limit = 1032;
-std::atomic<std::uint64_t> big_allocations{0};
-
-void count(std::size_t n) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (n > thread_cache_limit) big_allocations.fetch_add(1, std::memory_order_relaxed);
-}
-}  // namespace
-
-// Set while counting, so a debugger can break on malloc only then:
-//   gdb -ex 'break malloc if pggat_counting_allocations == 1' -ex 'commands' -ex 'bt 8' ...
-extern "C" volatile int pggat_counting_allocations;
-volatile int pggat_counting_allocations = 0;
-
-extern "C" {
-void* __libc_malloc(std::size_t);
-void* __libc_calloc(std::size_t, std::size_t);
-void* __libc_realloc(void*, std::size_t);
-void* __libc_memalign(std::size_t, std::size_t);
-
-void* malloc(std::size_t n) {
-  count(n);
-  return __libc_malloc(n);
-}
-void* calloc(std::size_t items, std::size_t n) {
-  count(items * n);
-  return __libc_calloc(items, n);
-}
-void* realloc(void* p, std::size_t n) {
-  count(n);
-  return __libc_realloc(p, n);
-}
-void* memalign(std::size_t align, std::size_t n) {
-  count(n);
-  return __libc_memalign(align, n);
-}
-void* aligned_alloc(std::size_t align, std::size_t n) {
-  count(n);
-  return __libc_memalign(align, n);
-}
-int posix_memalign(void** out, std::size_t align, std::size_t n) {
-  count(n);
-  *out = __libc_memalign(align, n);
-  return *out != nullptr ? 0 : ENOMEM;
-}
-}
+using pggat::test::allocations_so_far;
+using pggat::test::thread_cache_limit;
 
 // The goal is none. What is left are coroutine frames, which come from
 // malloc (ASIO_DISABLE_AWAITABLE_FRAME_RECYCLING, see meson.build): those of
@@ -82,23 +29,19 @@ TEST_CASE("relaying a query allocates at most a handful of coroutine frames", "[
   pggat::test::RelayLoop loop;
   REQUIRE(loop.run(warmup) == warmup);
 
-  std::uint64_t before = 0;
-  std::uint64_t after = 0;
-  std::uint64_t big_before = 0;
-  std::uint64_t big_after = 0;
+  pggat::test::AllocationCount before;
+  pggat::test::AllocationCount after;
   const int released = loop.run(counted + 1, [&](int i) {
     if (i == 0) {
-      before = allocations.load();
-      big_before = big_allocations.load();
+      before = allocations_so_far();
       pggat_counting_allocations = 1;
     } else if (i == counted) {
-      after = allocations.load();
-      big_after = big_allocations.load();
+      after = allocations_so_far();
       pggat_counting_allocations = 0;
     }
   });
   REQUIRE(released == counted + 1);
-  const std::uint64_t total = after - before;
+  const std::uint64_t total = after.all - before.all;
   INFO("allocations over " << counted << " relayed queries: " << total);
   CHECK(total <= allowed_per_query * counted + 16);  // + the first unit of a run, cold
   // The frames made per unit (relay_unit's and its turns') stay within the
@@ -106,6 +49,6 @@ TEST_CASE("relaying a query allocates at most a handful of coroutine frames", "[
   // instructions (bench/callgrind.sh select, CLIENTS=1). A frame grown past
   // it shows here; `gdb -ex 'break malloc if pggat_counting_allocations == 1
   // && $rdi > 1032'` names it.
-  INFO("allocations over " << thread_cache_limit << " bytes: " << big_after - big_before);
-  CHECK(big_after - big_before <= 16);
+  INFO("allocations over " << thread_cache_limit << " bytes: " << after.big - before.big);
+  CHECK(after.big - before.big <= 16);
 }

@@ -630,12 +630,6 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     DiscardUnlessReturned guard{holder, handle};
     const bool on_replica = holder != servers_.get();
 
-    // On a replica, the unit is kept so it can move to the primary.
-    struct RestorePoint {
-      pool::ClientStatements statements;
-      pool::SharedParameters wanted;
-      bool settings_dirty = false;
-    };
     std::optional<RestorePoint> restore_point;
     pool::UnitOptions first_options = unit_options(meter);
     if (on_replica) {
@@ -650,28 +644,9 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     bool wrote = outcome.wrote;
 
     if (outcome.end == pool::UnitOutcome::End::replay) {
-      if (log_)
-        log_->debug("client #{}: unit moves from replica {} to the primary: {}", client.id(),
-                    handle->connection->address.to_string(), hybrid->record.reason);
-      holder->note_replay(*handle);
-      holder->release(std::move(handle));
-      state.statements = std::move(restore_point->statements);
-      state.wanted = std::move(restore_point->wanted);
-      state.settings_dirty = restore_point->settings_dirty;
-      // Sent again as if the client had just sent it, ahead of anything newer.
-      session.conn.in.prepend(hybrid->record.replay_bytes());
-      wrote = hybrid->record.cause == pool::ReplayCause::read_only;
-      holder = servers_.get();
-      auto primary = co_await acquire_for(*servers_, share);
-      if (!primary) co_return std::move(primary.error());
-      handle = std::move(*primary);
-      if (!synced_already(*handle, state))
-        if (auto fatal = co_await sync_for_unit(client, holder, handle, state)) co_return std::move(*fatal);
-      pool::UnitOptions replay_options = unit_options(meter);
-      replay_options.replay_of = &hybrid->record.sent;
-      outcome = co_await pool::relay_unit(session, *handle->connection, handle->transaction, state,
-                                          replay_options, middlewares);
-      wrote = wrote || outcome.wrote;
+      if (auto failed = co_await replay_on_primary(client, ts, meter, middlewares, chosen, *restore_point, outcome))
+        co_return std::move(*failed);
+      wrote = outcome.wrote;  // the replica's work was undone
     }
     if (outcome.write_refused && hybrid) hybrid->route.primary_first = true;
     backend::ServerConnection& server = *handle->connection;
@@ -790,6 +765,53 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     pool::ServerPool* holder = nullptr;
     pool::ServerHandle handle;
   };
+
+  // On a replica, the client's state before the unit, so that the unit can
+  // move to the primary.
+  struct RestorePoint {
+    pool::ClientStatements statements;
+    pool::SharedParameters wanted;
+    bool settings_dirty = false;
+  };
+
+  // A unit that began on a replica and must run on the primary instead: the
+  // replica goes back, the client's state is as before the unit, and its
+  // messages run again on a server of the primary (`chosen` from then on),
+  // whose outcome replaces `outcome`. Its own frame, not serve_unit's: it is
+  // rare, and serve_unit's is made per unit. nullopt when the unit ran.
+  asio::awaitable<std::optional<Verdict>> replay_on_primary(Client& client, TransactionSession& ts,
+                                                            pool::ClientMeter& meter,
+                                                            const Middlewares& middlewares, Chosen& chosen,
+                                                            RestorePoint& restore_point,
+                                                            pool::UnitOutcome& outcome) {
+    detail::ClientSession& session = client.session();
+    TransactionSession::Hybrid& hybrid = *ts.hybrid;
+    pool::TransactionClient& state = ts.state;
+    auto& [holder, handle] = chosen;
+    if (log_)
+      log_->debug("client #{}: unit moves from replica {} to the primary: {}", client.id(),
+                  handle->connection->address.to_string(), hybrid.record.reason);
+    holder->note_replay(*handle);
+    holder->release(std::move(handle));
+    state.statements = std::move(restore_point.statements);
+    state.wanted = std::move(restore_point.wanted);
+    state.settings_dirty = restore_point.settings_dirty;
+    // Sent again as if the client had just sent it, ahead of anything newer.
+    session.conn.in.prepend(hybrid.record.replay_bytes());
+    const bool wrote = hybrid.record.cause == pool::ReplayCause::read_only;
+    holder = servers_.get();
+    auto primary = co_await acquire_for(*servers_, ts.share);
+    if (!primary) co_return std::move(primary.error());
+    handle = std::move(*primary);
+    if (!synced_already(*handle, state))
+      if (auto fatal = co_await sync_for_unit(client, holder, handle, state)) co_return std::move(*fatal);
+    pool::UnitOptions replay_options = unit_options(meter);
+    replay_options.replay_of = &hybrid.record.sent;
+    outcome = co_await pool::relay_unit(session, *handle->connection, handle->transaction, state,
+                                        replay_options, middlewares);
+    outcome.wrote = outcome.wrote || wrote;
+    co_return std::nullopt;
+  }
 
   // Where a unit of work goes: a replica unless the client writes only (wo),
   // or must start on the primary, or no replica is in rotation, or (read your
