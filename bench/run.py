@@ -239,17 +239,37 @@ pidfile = {d}/pgbouncer.pid
 
 
 def measure_idle(bench, args):
-    """(f): memory per idle client connection, and throughput beside them."""
+    """(f): memory per idle client connection, and throughput beside them.
+
+    The memory of each pooler is read before any pgbench run beside its idle
+    clients (see warm_up); then the two run select-only in turns, each beside
+    its own idle clients, `rounds` times: interleaved, as the other workloads.
+    """
     idle_count = 200 if args.smoke else 2000
     held_count = 500 if args.smoke else 10000
     out = {}
+    held = {}
+    try:
+        for target in ["pgbouncer", "pggat"]:
+            try:
+                out[target], held[target] = idle_memory(bench, target, idle_count, held_count)
+            except (OSError, RuntimeError) as e:
+                print(f"idle {target}: failed: {e}", flush=True)
+                out[target] = {"bytes_per_idle": None, "held": 0, "bytes_per_held": None, "error": str(e)}
+        runs = {target: [] for target in held}
+        for _ in range(args.rounds):
+            for target in held:
+                runs[target].append(bench.pgbench(target, ["-S", "-M", "simple", "-c", "50", "-j", "2"]))
+    finally:
+        for sockets in held.values():
+            for s in sockets:
+                s.close()
     for target in ["pgbouncer", "pggat"]:
-        try:
-            out[target] = idle_figures(bench, args, target, idle_count, held_count)
-        except (OSError, RuntimeError) as e:
-            print(f"idle {target}: failed: {e}", flush=True)
-            out[target] = {"bytes_per_idle": None, "tps": None, "held": 0, "bytes_per_held": None,
-                           "error": str(e)}
+        out[target]["runs"] = runs.get(target, [])
+        out[target]["tps"] = median([r["tps"] for r in out[target]["runs"] if r["ok"]])
+        print(f"idle {target:9} tps beside {idle_count}: {out[target]['tps']}", flush=True)
+    out["ratios"] = [g["tps"] / b["tps"] for b, g in zip(out["pgbouncer"]["runs"], out["pggat"]["runs"])
+                     if b["ok"] and g["ok"] and b["tps"]]
     out["idle_count"] = idle_count
     return out
 
@@ -266,12 +286,9 @@ def warm_up(bench, target):
         s.close()
 
 
-def idle_figures(bench, args, target, idle_count, held_count):
-    """RSS per idle client at idle_count and at held_count, then tps beside idle_count.
-
-    The memory is read before any pgbench run in here, for the reason warm_up
-    gives; the clients beyond idle_count are closed before the tps run.
-    """
+def idle_memory(bench, target, idle_count, held_count):
+    """RSS per idle client at idle_count and at held_count; the idle_count
+    clients are returned open, those beyond them closed."""
     pid = bench.pid_of(target)
     warm_up(bench, target)
     before = rss_kib(pid)
@@ -282,18 +299,16 @@ def idle_figures(bench, args, target, idle_count, held_count):
         extra = open_idle(bench.port_of(target), held_count - idle_count)
         held_total = len(held) + len(extra)
         per_conn_all = (rss_kib(pid) - before) * 1024 / held_total
+    except BaseException:
+        for s in held:
+            s.close()
+        raise
+    finally:
         for s in extra:
             s.close()
-        extra = []
-        tps = [bench.pgbench(target, ["-S", "-M", "simple", "-c", "50", "-j", "2"]) for _ in range(args.rounds)]
-    finally:
-        for s in held + extra:
-            s.close()
-    figures = {"bytes_per_idle": per_conn, "tps": median([r["tps"] for r in tps if r["ok"]]),
-               "held": held_total, "bytes_per_held": per_conn_all}
     print(f"idle {target:9} {per_conn:8.0f} B per idle connection, {held_total} held at "
-          f"{per_conn_all:.0f} B each, tps beside {idle_count}: {figures['tps']}", flush=True)
-    return figures
+          f"{per_conn_all:.0f} B each", flush=True)
+    return {"bytes_per_idle": per_conn, "held": held_total, "bytes_per_held": per_conn_all}, held
 
 
 def ceiling_over_pgbouncer(key, med, cpu):
@@ -467,9 +482,8 @@ def report(args, workloads, results, idle):
                      f"| {fmt(cpu['pgbouncer'], 1)} / {fmt(cpu['pggat'], 1)} / {fmt(cpu['forwarder'], 1)} |")
     if idle:
         b, g = idle["pgbouncer"], idle["pggat"]
-        ratio = g["tps"] / b["tps"] if g["tps"] and b["tps"] else None
         lines.append(f"| (f) select-only, 50 clients beside {idle['idle_count']:,} idle ones | – "
-                     f"| {fmt(b['tps'])} | {fmt(g['tps'])} | – | {fmt(ratio, 2)} | – | – | RSS per idle connection: "
+                     f"| {fmt(b['tps'])} | {fmt(g['tps'])} | – | {fmt_spread(idle['ratios'])} | – | – | RSS per idle connection: "
                      f"{fmt(b['bytes_per_idle'])} B / {fmt(g['bytes_per_idle'])} B | – |")
         lines.append(f"| (f) connections held | – | {b['held']:,} at {fmt(b['bytes_per_held'])} B each "
                      f"| {g['held']:,} at {fmt(g['bytes_per_held'])} B each | | | | | | |")
@@ -518,7 +532,8 @@ divided by the transactions pgbench completed. The chart:
 
 (f) opens idle client connections (startup and login, then nothing) to each
 pooler and reads its RSS before and after, first 2,000 and then 10,000 in
-all, and runs pgbench beside the first 2,000 afterwards; the baseline is read
+all; then, with the first 2,000 of each still open, pgbench runs against the
+two in turns, as many rounds as the other workloads. The baseline is read
 after 50 logins, so what a pooler allocates once at its first login is not
 counted per client. Direct PostgreSQL is left out (its max_connections is
 100).
