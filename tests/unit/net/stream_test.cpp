@@ -23,12 +23,6 @@ using pggat::net::Stream;
 
 namespace {
 
-asio::awaitable<void> read_into(Stream& stream, std::string& out) {
-  char buf[16];
-  auto [ec, n] = co_await stream.read_some(asio::buffer(buf));
-  if (!ec) out.assign(buf, n);
-}
-
 // A read of up to 16 bytes whose outcome lands in `out` when it completes.
 struct Read {
   std::optional<std::error_code> ec;
@@ -135,11 +129,13 @@ TEST_CASE("Stream::move_to completes reads on the new io_context alone", "[net][
   CHECK(stream.socket().native_handle() == fd);  // the same connection, not a copy
 
   // Only `other` runs: had the socket stayed registered with `home`, the
-  // read's completion would wait there forever and `out` would stay empty.
-  std::string out;
-  asio::co_spawn(other, read_into(stream, out), asio::detached);
+  // read's completion would wait there forever and `read` would stay empty.
+  Read read;
+  start_read(other, stream, read);
   other.run();
-  CHECK(out == "hello");
+  REQUIRE(read.ec);
+  CHECK_FALSE(*read.ec);
+  CHECK(read.bytes == "hello");
 
   // And writes go out from there too.
   std::string written;
