@@ -11,12 +11,23 @@
 #include <asio/basic_stream_socket.hpp>
 #include <asio/generic/stream_protocol.hpp>
 #include <asio/read.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
+#include <asio/version.hpp>
 #include <asio/ssl/stream.hpp>
 #include <asio/write.hpp>
 #include <asio/experimental/as_tuple.hpp>
 
 #include "net/io_executor.hpp"
+
+// Stream::receive resumes its caller from the read's completion handler,
+// which takes Asio's coroutine internals (asio/impl/awaitable.hpp) as they
+// are in 1.22, Debian 12's; other versions get a portable coroutine.
+#if ASIO_VERSION >= 102200 && ASIO_VERSION < 102300
+#define PGGAT_RECEIVE_RESUMES_DIRECTLY 1
+#else
+#define PGGAT_RECEIVE_RESUMES_DIRECTLY 0
+#endif
 
 namespace pggat::net {
 
@@ -52,6 +63,25 @@ class Stream {
     if (tls_) return tls_->stream.async_read_some(buffer, use_nothrow);
     return socket_.async_read_some(buffer, use_nothrow);
   }
+#if PGGAT_RECEIVE_RESUMES_DIRECTLY
+  // `co_await stream.receive(buffer, result)`: read_some's read, its outcome
+  // put in `result` (in the caller's frame). The read's completion resumes
+  // the caller itself, where read_some's awaitable is a coroutine of Asio's
+  // with a frame made, run and freed per read: the data path's reads, two
+  // per transaction, are a tenth of its instructions that way. A read that
+  // starts after the caller's cancellation fired yields operation_aborted
+  // at once (it would not see the signal and could wait for ever).
+  class Receive;
+  [[nodiscard]] Receive receive(asio::mutable_buffer buffer, IoResult& result);
+#else
+  asio::awaitable<void> receive(asio::mutable_buffer buffer, IoResult& result) {
+    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
+      result = IoResult{asio::error::operation_aborted, 0};
+      co_return;
+    }
+    result = co_await read_some(buffer);
+  }
+#endif
   // Writes every byte of the sequence; yields std::tuple<std::error_code, std::size_t>.
   template <class ConstBufferSequence>
   asio::awaitable<IoResult> write(const ConstBufferSequence& buffers) {
@@ -190,6 +220,31 @@ class Stream {
   std::int16_t family_ = -1;
   bool in_parking_set_ = false;
 };
+
+#if PGGAT_RECEIVE_RESUMES_DIRECTLY
+// What `co_await stream.receive(...)` awaits: Asio's coroutines accept a
+// function of the suspended frame (asio::awaitable's await_transform), run
+// once the caller is suspended, as Asio's own operations start.
+class Stream::Receive {
+ public:
+  using Frame = asio::detail::awaitable_frame_base<asio::any_io_executor>;
+  using Thread = asio::detail::awaitable_thread<asio::any_io_executor>;
+  Receive(Stream& stream, asio::mutable_buffer buffer, IoResult& result)
+      : stream_(&stream), buffer_(buffer), result_(&result) {}
+  // Starts the read; always nullptr (the caller stays suspended until the
+  // read completes, or is resumed at once when it was cancelled before).
+  Thread* operator()(Frame* frame) const;
+
+ private:
+  Stream* stream_;
+  asio::mutable_buffer buffer_;
+  IoResult* result_;
+};
+
+inline Stream::Receive Stream::receive(asio::mutable_buffer buffer, IoResult& result) {
+  return Receive(*this, buffer, result);
+}
+#endif
 
 // Writes every byte of `buffers`: what the socket takes at once goes in one
 // sendmsg, and only the rest waits (Stream::write). TLS streams wait as ever.

@@ -512,7 +512,9 @@ class BasicPool final : public Pool, public pool::ParkingPool {
       const bool parkable = idle == Idle::wait_until_parked;  // never a TLS client
       if (parkable) session.begin_idle_wait();
       std::array<std::byte, idle_read_size> first;
-      const auto [ec, n] = co_await session.conn.stream.read_some(asio::buffer(first));
+      net::IoResult read;
+      co_await session.conn.stream.receive(asio::buffer(first), read);
+      const auto [ec, n] = read;
       if (parkable && session.end_idle_wait() && ec == asio::error::operation_aborted) co_return std::nullopt;
       if (!keep_idle_read(session, std::span(first).first(n), ec)) co_return Verdict::done();
     }

@@ -181,8 +181,9 @@ inline bool cancelled(const asio::cancellation_state& cs) {
 inline asio::awaitable<std::error_code> read_more(net::Connection& src, PumpState& state) {
   if (cancelled(co_await asio::this_coro::cancellation_state))
     co_return make_error_code(errc::canceled);
-  auto [ec, n] = co_await src.stream.read_some(src.in.prepare());
-  co_return received(src.in, state, ec, n);
+  net::IoResult read;
+  co_await src.stream.receive(src.in.prepare(), read);
+  co_return received(src.in, state, std::get<0>(read), std::get<1>(read));
 }
 
 template <class Inspector>
@@ -227,8 +228,9 @@ asio::awaitable<typename Turns::Result> pump_turns(Turns turns) {
           turn_result = PumpResult{PumpEnd::source_closed, make_error_code(errc::canceled)};
           goto turn_end;
         }
-        auto [read_ec, n] = co_await src.stream.read_some(in.prepare());
-        if (const auto ec = detail_pump::received(in, state, read_ec, n)) {
+        net::IoResult read;
+        co_await src.stream.receive(in.prepare(), read);
+        if (const auto ec = detail_pump::received(in, state, std::get<0>(read), std::get<1>(read))) {
           turn_result = PumpResult{PumpEnd::source_closed, ec};
           goto turn_end;
         }

@@ -1,4 +1,4 @@
-// Stream: move_to (a stream handed to another io_context completes its operations there), send_now and write_soon.
+// Stream: reads (read_some and receive), move_to (a stream handed to another io_context completes its operations there), send_now and write_soon.
 #include "net/stream.hpp"
 
 #include <sys/socket.h>
@@ -28,13 +28,21 @@ struct Read {
   std::optional<std::error_code> ec;
   std::string bytes;
 };
-void start_read(asio::io_context& io, Stream& stream, Read& out) {
+// The two ways to read: read_some, Asio's awaitable, and receive, which the
+// data path uses.
+enum class Via { read_some, receive };
+void start_read(asio::io_context& io, Stream& stream, Read& out, Via via = Via::receive) {
   out = Read{};
   asio::co_spawn(
       io,
-      [&]() -> asio::awaitable<void> {
+      [&, via]() -> asio::awaitable<void> {
         char buf[16];
-        auto [ec, n] = co_await stream.read_some(asio::buffer(buf));
+        pggat::net::IoResult result;
+        if (via == Via::read_some)
+          result = co_await stream.read_some(asio::buffer(buf));
+        else
+          co_await stream.receive(asio::buffer(buf), result);
+        const auto [ec, n] = result;
         out.bytes.assign(buf, n);
         out.ec = ec;
       },
@@ -56,21 +64,23 @@ bool wait_for(asio::io_context& io, const Read& read) {
 // that came back short: an end of stream queued right behind the data raises
 // no new edge (the last case below). Tried with a receive operation that
 // skipped it, 2026-12-07: a client gone mid-COPY held its server.
-TEST_CASE("Stream::read_some gets what comes after a short read, the rest of a full one, and an end of stream "
-          "queued behind data",
+TEST_CASE("Stream::read_some and receive get what comes after a short read, the rest of a full one, and an end "
+          "of stream queued behind data",
           "[net][stream]") {
+  const Via via = GENERATE(Via::read_some, Via::receive);
+  CAPTURE(via == Via::receive);
   asio::io_context io;
   int outside = -1;
   Stream stream(socket_pair(io, outside));
   Read read;
 
   REQUIRE(::write(outside, "abc", 3) == 3);
-  start_read(io, stream, read);
+  start_read(io, stream, read, via);
   REQUIRE(wait_for(io, read));
   CHECK(read.bytes == "abc");
 
   // Pending, then data arrives: epoll reports it.
-  start_read(io, stream, read);
+  start_read(io, stream, read, via);
   io.restart();
   io.poll();
   CHECK_FALSE(read.ec);
@@ -83,21 +93,21 @@ TEST_CASE("Stream::read_some gets what comes after a short read, the rest of a f
   REQUIRE(::write(outside, "ghi", 3) == 3);
   io.restart();
   io.poll();
-  start_read(io, stream, read);
+  start_read(io, stream, read, via);
   REQUIRE(wait_for(io, read));
   CHECK(read.bytes == "ghi");
   REQUIRE(::write(outside, "jkl", 3) == 3);
-  start_read(io, stream, read);
+  start_read(io, stream, read, via);
   REQUIRE(wait_for(io, read));
   CHECK(read.bytes == "jkl");
 
   // A read that fills its buffer: the next one takes the rest at once, with
   // no new data to wake epoll.
   REQUIRE(::write(outside, "0123456789abcdefXYZ", 19) == 19);
-  start_read(io, stream, read);
+  start_read(io, stream, read, via);
   REQUIRE(wait_for(io, read));
   CHECK(read.bytes == "0123456789abcdef");
-  start_read(io, stream, read);
+  start_read(io, stream, read, via);
   io.restart();
   io.poll();
   REQUIRE(read.ec);
@@ -107,10 +117,10 @@ TEST_CASE("Stream::read_some gets what comes after a short read, the rest of a f
   // data cannot tell, and epoll reported both at once.
   REQUIRE(::write(outside, "mno", 3) == 3);
   REQUIRE(::shutdown(outside, SHUT_WR) == 0);
-  start_read(io, stream, read);
+  start_read(io, stream, read, via);
   REQUIRE(wait_for(io, read));
   CHECK(read.bytes == "mno");
-  start_read(io, stream, read);
+  start_read(io, stream, read, via);
   REQUIRE(wait_for(io, read));
   CHECK(*read.ec == asio::error::eof);
   ::close(outside);
