@@ -7,11 +7,13 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
@@ -128,4 +130,37 @@ TEST_CASE("Stream::receive pending when the stream is closed yields operation_ab
   REQUIRE(run_until(io, out));
   CHECK(*out.ec == (ours ? make_error_code(asio::error::operation_aborted) : make_error_code(asio::error::eof)));
   if (ours) ::close(outside);
+}
+
+// A stream on its reader's io_context completes right in the reactor; one on
+// another io_context (not how pggat runs: streams move to their reader's)
+// must still resume the reader on its own thread.
+TEST_CASE("Stream::receive resumes its caller on the caller's io_context when the stream is on another one",
+          "[net][stream]") {
+  asio::io_context callers;
+  asio::io_context streams;
+  auto keep_running = asio::make_work_guard(streams);
+  std::thread streams_thread([&] { streams.run(); });
+  int outside = -1;
+  Stream stream(socket_pair(streams, outside));
+  Outcome out;
+  std::thread::id resumed_on;
+  asio::co_spawn(
+      callers,
+      [&]() -> asio::awaitable<void> {
+        co_await receive_once(stream, out);
+        resumed_on = std::this_thread::get_id();
+      },
+      asio::detached);
+  callers.poll();
+  REQUIRE(::write(outside, "there", 5) == 5);
+  const bool done = run_until(callers, out);
+  keep_running.reset();
+  streams.stop();
+  streams_thread.join();
+  REQUIRE(done);
+  CHECK_FALSE(*out.ec);
+  CHECK(out.bytes == "there");
+  CHECK(resumed_on == std::this_thread::get_id());
+  ::close(outside);
 }
