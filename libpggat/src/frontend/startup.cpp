@@ -150,7 +150,9 @@ asio::awaitable<StartupOutcome> read_startup(net::Connection& conn, std::shared_
   for (;;) {
     const proto::StartupResult r = proto::decode_startup(conn.in.data());
     if (r.status == proto::DecodeStatus::need_more) {
-      auto [ec, n] = co_await conn.stream.read_some(conn.in.prepare());
+      net::IoResult read;
+      co_await conn.stream.receive(conn.in.prepare(), read);
+      const auto [ec, n] = read;
       if (ec || n == 0) co_return StartupFailed{};
       conn.in.commit(n);
       continue;

@@ -15,7 +15,9 @@ namespace {
 
 asio::awaitable<std::error_code> fill(Connection& conn) {
   asio::mutable_buffer space = conn.in.prepare();
-  auto [ec, n] = co_await conn.stream.read_some(space);
+  IoResult read;
+  co_await conn.stream.receive(space, read);
+  const auto [ec, n] = read;
   if (ec) co_return ec;
   if (n == 0) co_return make_error_code(errc::connection_closed);
   conn.in.commit(n);
