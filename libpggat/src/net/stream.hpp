@@ -13,21 +13,12 @@
 #include <asio/read.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
-#include <asio/version.hpp>
 #include <asio/ssl/stream.hpp>
 #include <asio/write.hpp>
 #include <asio/experimental/as_tuple.hpp>
 
+#include "net/direct_await.hpp"
 #include "net/io_executor.hpp"
-
-// Stream::receive resumes its caller from the read's completion handler,
-// which takes Asio's coroutine internals (asio/impl/awaitable.hpp) as they
-// are in 1.22, Debian 12's; other versions get a portable coroutine.
-#if ASIO_VERSION >= 102200 && ASIO_VERSION < 102300
-#define PGGAT_RECEIVE_RESUMES_DIRECTLY 1
-#else
-#define PGGAT_RECEIVE_RESUMES_DIRECTLY 0
-#endif
 
 namespace pggat::net {
 
@@ -63,7 +54,7 @@ class Stream {
     if (tls_) return tls_->stream.async_read_some(buffer, use_nothrow);
     return socket_.async_read_some(buffer, use_nothrow);
   }
-#if PGGAT_RECEIVE_RESUMES_DIRECTLY
+#if PGGAT_AWAIT_DIRECTLY
   // `co_await stream.receive(buffer, result)`: read_some's read, its outcome
   // put in `result` (in the caller's frame). The read's completion resumes
   // the caller itself, where read_some's awaitable is a coroutine of Asio's
@@ -221,19 +212,15 @@ class Stream {
   bool in_parking_set_ = false;
 };
 
-#if PGGAT_RECEIVE_RESUMES_DIRECTLY
-// What `co_await stream.receive(...)` awaits: Asio's coroutines accept a
-// function of the suspended frame (asio::awaitable's await_transform), run
-// once the caller is suspended, as Asio's own operations start.
+#if PGGAT_AWAIT_DIRECTLY
+// What `co_await stream.receive(...)` awaits: a direct await (direct_await.hpp).
 class Stream::Receive {
  public:
-  using Frame = asio::detail::awaitable_frame_base<asio::any_io_executor>;
-  using Thread = asio::detail::awaitable_thread<asio::any_io_executor>;
   Receive(Stream& stream, asio::mutable_buffer buffer, IoResult& result)
       : stream_(&stream), buffer_(buffer), result_(&result) {}
   // Starts the read; always nullptr (the caller stays suspended until the
   // read completes, or is resumed at once when it was cancelled before).
-  Thread* operator()(Frame* frame) const;
+  AwaitingThread* operator()(AwaitingFrame* frame) const;
 
  private:
   Stream* stream_;

@@ -8,6 +8,7 @@
 
 #include "net/io_executor.hpp"
 #include "net/spawn.hpp"
+#include "net/timer_wait.hpp"
 #include "net/tls.hpp"
 #include "pggat/duration.hpp"
 #include "pool/server_reset.hpp"
@@ -46,7 +47,7 @@ struct ServerPool::Waiter {
   // Bound to the client's io_context itself: telling whether a server is on
   // the waiter's thread, and waking it there, compare and call no
   // type-erased executor.
-  asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, net::IoExecutor> timer;
+  net::SteadyTimer timer;
   Clock::time_point since = Clock::now();
   std::shared_ptr<ClientShare> share;
   // Set under the pool's lock; read without it once, to skip a wait that
@@ -256,7 +257,7 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
       co_return Unexpected(PgError::fatal(sqlstate::connection_failure, "client went away"));
   }
   std::error_code wait_ec;
-  if (!w->done) std::tie(wait_ec) = co_await w->timer.async_wait(net::use_nothrow);
+  if (!w->done) co_await net::wait(w->timer, wait_ec);
 
   const bool cancelled =
       (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
