@@ -621,8 +621,8 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     } else if (!replicas_) {
       // The primary's wait, without choose_server's frame around it.
       auto result = co_await acquire_for(*servers_, share);
-      if (!result) co_return std::move(result.error());
-      chosen.handle = std::move(*result);
+      if (!result) co_return Verdict::fail(std::move(result.error()));
+      chosen.handle = first_use(std::move(*result));
     } else {
       auto result = co_await choose_server(ts.route(), share);
       if (!result) co_return std::move(result.error());
@@ -803,8 +803,8 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     const bool wrote = hybrid.record.cause == pool::ReplayCause::read_only;
     holder = servers_.get();
     auto primary = co_await acquire_for(*servers_, ts.share);
-    if (!primary) co_return std::move(primary.error());
-    handle = std::move(*primary);
+    if (!primary) co_return Verdict::fail(std::move(primary.error()));
+    handle = first_use(std::move(*primary));
     if (!synced_already(*handle, state))
       if (auto fatal = co_await sync_for_unit(client, holder, handle, state)) co_return std::move(*fatal);
     pool::UnitOptions replay_options = unit_options(meter);
@@ -827,7 +827,7 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     if (replica_first) {
       auto replica = co_await acquire_for(*replicas_, share);
       if (replica) {
-        pool::ServerHandle handle = std::move(*replica);
+        pool::ServerHandle handle = first_use(std::move(*replica));
         const bool current = co_await replayed_past(*handle, route.min_lsn);
         if (current) co_return Chosen{replicas_.get(), std::move(handle)};
         if (handle->connection->state.idle()) replicas_->release(std::move(handle));
@@ -835,8 +835,8 @@ class BasicPool final : public Pool, public pool::ParkingPool {
       }
     }
     auto primary = co_await acquire_for(*servers_, std::move(share));
-    if (!primary) co_return Unexpected(std::move(primary.error()));
-    co_return Chosen{servers_.get(), std::move(*primary)};
+    if (!primary) co_return Unexpected(Verdict::fail(std::move(primary.error())));
+    co_return Chosen{servers_.get(), first_use(std::move(*primary))};
   }
 
   // Whether a replica has replayed up to `lsn` (0: no need). Asks the server
@@ -849,13 +849,16 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     co_return *replayed >= lsn;
   }
 
-  asio::awaitable<Expected<pool::ServerHandle, Verdict>> acquire_for(
-      pool::ServerPool& servers, std::shared_ptr<pool::ClientShare> share) {
-    auto result = co_await servers.acquire(options_.client_acquire_timeout, std::move(share));
-    if (!result) co_return Unexpected(Verdict::fail(std::move(result.error())));
-    pool::ServerHandle handle = std::move(*result);
-    first_use(*handle);
-    co_return handle;
+  // A server from `servers`, waiting up to client_acquire_timeout. A plain
+  // function, not a coroutine around acquire's: a wait makes acquire's frame
+  // alone. What it gives goes through first_use.
+  asio::awaitable<Expected<pool::ServerHandle, PgError>> acquire_for(pool::ServerPool& servers,
+                                                                     std::shared_ptr<pool::ClientShare> share) {
+    return servers.acquire(options_.client_acquire_timeout, std::move(share));
+  }
+  static pool::ServerHandle first_use(pool::ServerHandle server) {
+    first_use(*server);
+    return server;
   }
 
   // A server's own defaults are what it reported when it was new.
