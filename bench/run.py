@@ -472,6 +472,8 @@ def report(args, workloads, results, idle):
         if key == "d":
             added_latency = {t: median(per_round(results, key, t, "direct", latency_added))
                              for t in ("pgbouncer", "pggat", "forwarder")}
+            # Paired like the tps ratios: the two met the same machine.
+            added_latency["pggat - pgbouncer"] = per_round(results, key, "pggat", "pgbouncer", latency_added)
         ceiling = ceiling_over_pgbouncer(key, med, cpu)
         bouncer = fmt(med["pgbouncer"])
         if med["pgbouncer"] is None:
@@ -492,7 +494,8 @@ def report(args, workloads, results, idle):
         lines.append("")
         lines.append(f"(d) latency added over direct PostgreSQL, the median of each round's difference: "
                      f"PgBouncer {fmt(a['pgbouncer'], 3)} ms, pggat {fmt(a['pggat'], 3)} ms, "
-                     f"the forwarder {fmt(a['forwarder'], 3)} ms.")
+                     f"the forwarder {fmt(a['forwarder'], 3)} ms. pggat's latency minus PgBouncer's, "
+                     f"within each round: {fmt_spread(a['pggat - pgbouncer'], 3)} ms.")
     table = "\n".join(lines)
     print(table)
     if not args.out:
