@@ -19,7 +19,7 @@ bool contains_ignoring_case(std::string_view text, std::string_view needle) {
   // compared around each one found.
   // (find_first_not_of with the alphabet costs a memchr over it per byte of
   // the needle: more than the scan itself for a short query.)
-  auto is_letter = [](char c) { return c >= 'a' && c <= 'z' ? true : c >= 'A' && c <= 'Z'; };
+  auto is_letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
   std::size_t pivot = 0;
   while (pivot < needle.size() && is_letter(needle[pivot])) ++pivot;
   if (pivot < needle.size()) {

@@ -174,14 +174,11 @@ class UpInspector {
   // runs a DEALLOCATE of its own (after a PREPARE of a throwaway name, whose
   // reply is dropped) so the client gets the reply, or the error, it expects.
   FrameAction on_query(proto::Bytes body) {
-    // Most clients have no protocol-level statements to deallocate.
-    if (client_.statements.size() == 0) {
-      expect({.kind = Kind::query});
-      return FrameAction::forward;
-    }
     std::string_view text = proto::as_string_view(body);
     if (!text.empty() && text.back() == '\0') text.remove_suffix(1);
-    const auto name = text.size() < 1024 ? sql_deallocate_name(text) : std::nullopt;
+    // Most clients have no protocol-level statements to deallocate: no parse.
+    const auto name =
+        client_.statements.size() != 0 && text.size() < 1024 ? sql_deallocate_name(text) : std::nullopt;
     if (!name || !client_.statements.find(*name)) {
       expect({.kind = Kind::query});
       return FrameAction::forward;
