@@ -4,7 +4,6 @@
 
 #include <sys/socket.h>
 
-#include <asio/co_spawn.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/this_coro.hpp>
 #include <algorithm>
@@ -462,17 +461,17 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     ClientSession& session = owner->owned();
     if (ec || !read_idle_now(session)) return ClientSession::unpark(std::move(owner), Verdict::done());
     if (session.conn.in.empty()) return ClientSession::wait_parked(std::move(owner));  // a spurious wakeup
-    const auto executor = session.conn.stream.get_executor();
-    asio::co_spawn(executor, serve_units(session.client, parked.ts, Idle::wait_until_parked),
-                   [this, owner = std::move(owner)](std::exception_ptr e, std::optional<Verdict> ended) mutable {
-                     if (e) {
-                       // The data path reports errors as values: this is a bug.
-                       log_internal_error(owner->owned(), e);
-                       ended = Verdict::done();
-                     }
-                     if (ended) return ClientSession::unpark(std::move(owner), std::move(*ended));
-                     ClientSession::wait_parked(std::move(owner));
-                   });
+    const asio::any_io_executor executor = session.conn.stream.get_executor();
+    net::launch(executor, serve_units(session.client, parked.ts, Idle::wait_until_parked),
+                [this, owner = std::move(owner)](std::exception_ptr e, std::optional<Verdict> ended) mutable {
+                  if (e) {
+                    // The data path reports errors as values: this is a bug.
+                    log_internal_error(owner->owned(), e);
+                    ended = Verdict::done();
+                  }
+                  if (ended) return ClientSession::unpark(std::move(owner), std::move(*ended));
+                  ClientSession::wait_parked(std::move(owner));
+                });
   }
 
   void log_internal_error(const detail::ClientSession& session, const std::exception_ptr& e) const {
