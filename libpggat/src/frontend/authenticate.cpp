@@ -29,6 +29,8 @@ struct ExchangeResult {
   std::optional<ScramPassThrough> pass_through{};
 };
 
+constexpr std::size_t greeting_capacity = 512;
+
 constexpr proto::FrameRules auth_rules{proto::Direction::frontend, proto::states::frontend_authenticating,
                                        proto::small_message_limit};
 
@@ -209,7 +211,10 @@ asio::awaitable<std::optional<PgError>> authenticate(ClientSession& session) {
     }
   }
   // Not flushed: the greeting that follows (or an error) carries it, one
-  // write for the whole reply.
+  // write for the whole reply. Room for a usual greeting (ParameterStatus
+  // for the 13 or so parameters PostgreSQL reports, BackendKeyData,
+  // ReadyForQuery: about 400 bytes), made once rather than grown three times.
+  session.conn.out.reserve(greeting_capacity);
   proto::be::AuthenticationOk{}.encode(session.conn.out);
   co_return std::nullopt;
 }

@@ -1,6 +1,9 @@
 // Reading a client's startup packets, PostgreSQL-compatible down to the error texts.
 #include "frontend/startup.hpp"
 
+#include <array>
+#include <tuple>
+
 #include "net/tls.hpp"
 #include "pggat/error.hpp"
 #include "pggat/pg_error.hpp"
@@ -177,7 +180,12 @@ asio::awaitable<StartupOutcome> read_startup(net::Connection& conn, std::shared_
       }
       if (accept_tls) gss_done = true;  // once encrypted, no GSS encryption on top (PostgreSQL's rule too)
       const char answer = accept_tls ? 'S' : 'N';
-      auto [ec, n] = co_await conn.stream.write(asio::buffer(&answer, 1));
+      // Sent at once (a new socket takes a byte), with no asynchronous
+      // write's machinery: once per connection for libpq's sslmode=prefer.
+      std::array<asio::const_buffer, 1> answer_buffer{asio::buffer(&answer, 1)};
+      std::error_code ec;
+      const auto rest = conn.stream.send_at_once(answer_buffer, ec);
+      if (!ec && !rest.empty()) std::tie(ec, std::ignore) = co_await conn.stream.write(rest);
       if (ec) co_return StartupFailed{};
       if (accept_tls) {
         std::string why;
