@@ -11,6 +11,11 @@
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <filesystem>
+#include <optional>
+
+#if PGGAT_AWAIT_DIRECTLY
+#include "net/direct_await_impl.hpp"
+#endif
 
 namespace pggat::net {
 namespace {
@@ -32,6 +37,34 @@ std::optional<std::string> clear_stale_socket(const std::string& path) {
     return "cannot remove stale socket \"" + path + "\": " + std::strerror(errno);
   return std::nullopt;
 }
+
+// What an accept gave: the socket when there was no error.
+struct Accepted {
+  std::error_code ec;
+  std::optional<Socket> socket;
+  Accepted() = default;
+  Accepted(std::error_code e, Socket s) : ec(e), socket(std::move(s)) {}
+};
+
+#if PGGAT_AWAIT_DIRECTLY
+void set_aborted(Accepted& accepted) { accepted.ec = asio::error::operation_aborted; }
+
+// `co_await AcceptInto{...}`: an accept whose completion resumes the accept
+// loop itself (net/direct_await.hpp), once per client, without the frame,
+// handler and dispatch of a use_awaitable accept.
+struct AcceptInto {
+  Listener::Acceptor& acceptor;
+  IoExecutor executor;  // of the thread that will serve the client
+  Listener::Peer& peer;
+  Accepted& out;
+
+  AwaitingThread* operator()(AwaitingFrame* frame) const {
+    return detail_direct::await_directly(frame, acceptor.get_executor(), &out, [this](auto handler) {
+      acceptor.async_accept(executor, peer, std::move(handler));
+    });
+  }
+};
+#endif
 
 }  // namespace
 
@@ -107,7 +140,14 @@ asio::awaitable<void> Listener::run(std::function<IoExecutor()> next_executor,
   Peer peer;
   while (acceptor_.is_open()) {
     // Accepted straight into the io_context of the thread that will serve it.
-    auto [ec, socket] = co_await acceptor_.async_accept(next_executor(), peer, use_nothrow);
+#if PGGAT_AWAIT_DIRECTLY
+    Accepted accepted;
+    co_await AcceptInto{acceptor_, next_executor(), peer, accepted};
+#else
+    auto [accept_ec, accepted_socket] = co_await acceptor_.async_accept(next_executor(), peer, use_nothrow);
+    Accepted accepted(accept_ec, std::move(accepted_socket));
+#endif
+    const std::error_code ec = accepted.ec;
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) {
       // Out of file descriptors and the like: pause instead of spinning.
@@ -117,9 +157,9 @@ asio::awaitable<void> Listener::run(std::function<IoExecutor()> next_executor,
     }
     if (!address_.is_unix()) {
       std::error_code ignored;
-      socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+      accepted.socket->set_option(asio::ip::tcp::no_delay(true), ignored);
     }
-    on_accept(std::move(socket), peer);
+    on_accept(std::move(*accepted.socket), peer);
   }
 }
 
