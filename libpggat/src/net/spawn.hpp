@@ -62,6 +62,7 @@ EntryPoint run_then(asio::awaitable<void> task, Done done) {
 // two work guards through any_io_executor (a waiting operation counts as the
 // io_context's work anyway), and `done` posted through the scheduler. No
 // cancellation reaches the task from outside: cancel its I/O objects.
+// (With an Asio other than 1.22 this is co_spawn, `done` posted.)
 template <class T, class Done>
 void launch(const asio::any_io_executor& executor, asio::awaitable<T> task, Done done) {
 #if PGGAT_AWAIT_DIRECTLY

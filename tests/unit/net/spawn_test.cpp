@@ -7,6 +7,7 @@
 #include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 #include <asio/io_context.hpp>
@@ -80,12 +81,16 @@ TEST_CASE("net::launch runs a task that does not wait before it returns, and han
     ++calls;
     if (!e) got = value;
   });
+#if PGGAT_AWAIT_DIRECTLY
   // Nothing was run by the io_context: launch ran it where it was called.
+  CHECK(calls == 1);
+  CHECK(io.poll() == 0);
+#else
+  io.poll();  // co_spawn, the fallback, posts the completion
+#endif
   CHECK(calls == 1);
   REQUIRE(got);
   CHECK(*got == 42);
-  CHECK(io.poll() == 0);
-  CHECK(calls == 1);
 }
 
 TEST_CASE("net::launch: a task that waits is resumed on its executor and its result handed over once",
@@ -134,7 +139,7 @@ TEST_CASE("net::launch hands an escaped exception to the completion, with a defa
     void_done = true;
     void_error = e;
   });
-  CHECK(void_done);
+  REQUIRE(run_until(io, void_done));
   CHECK(void_error != nullptr);
 }
 
