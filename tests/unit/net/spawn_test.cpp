@@ -18,16 +18,9 @@
 #include <spdlog/sinks/ostream_sink.h>
 
 #include "net/timer_wait.hpp"
+#include "run_until.hpp"
 
 namespace {
-
-// Runs `io` until `done` is true, for at most a few seconds.
-bool run_until(asio::io_context& io, const bool& done) {
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  io.restart();
-  while (!done && std::chrono::steady_clock::now() < give_up) io.run_one_for(std::chrono::milliseconds(100));
-  return done;
-}
 
 asio::awaitable<int> answer_at_once() { co_return 42; }
 
@@ -108,7 +101,7 @@ TEST_CASE("net::launch: a task that waits is resumed on its executor and its res
                        got = e ? -3 : value;
                      });
   CHECK_FALSE(done);  // it waits on the timer
-  REQUIRE(run_until(io, done));
+  REQUIRE(pggat::test::run_until(io, [&] { return done; }));
   CHECK(got == 7);
   io.restart();
   io.poll();
@@ -129,7 +122,7 @@ TEST_CASE("net::launch hands an escaped exception to the completion, with a defa
       what = ex.what();
     }
   });
-  REQUIRE(run_until(io, done));
+  REQUIRE(pggat::test::run_until(io, [&] { return done; }));
   CHECK(what == "boom");
   CHECK(value_given == 0);
 
@@ -139,7 +132,7 @@ TEST_CASE("net::launch hands an escaped exception to the completion, with a defa
     void_done = true;
     void_error = e;
   });
-  REQUIRE(run_until(io, void_done));
+  REQUIRE(pggat::test::run_until(io, [&] { return void_done; }));
   CHECK(void_error != nullptr);
 }
 

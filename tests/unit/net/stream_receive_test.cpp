@@ -18,6 +18,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "net/stream.hpp"
+#include "run_until.hpp"
 #include "socket_pair.hpp"
 
 using pggat::net::IoResult;
@@ -49,11 +50,7 @@ asio::awaitable<void> receive_once(Stream& stream, Outcome& out) {
 
 // Runs `io` until `out` has an outcome, for at most a few seconds.
 bool run_until(asio::io_context& io, const Outcome& out) {
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  io.restart();
-  while (!(out.ec && out.frame_left) && std::chrono::steady_clock::now() < give_up)
-    io.run_one_for(std::chrono::milliseconds(100));
-  return out.ec.has_value() && out.frame_left;
+  return pggat::test::run_until(io, [&] { return out.ec.has_value() && out.frame_left; });
 }
 
 }  // namespace

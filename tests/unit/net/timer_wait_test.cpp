@@ -11,17 +11,11 @@
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 
+#include "run_until.hpp"
+
 using pggat::net::SteadyTimer;
 
 namespace {
-
-// Runs `io` until `done`, for at most a few seconds.
-bool run_until(asio::io_context& io, const std::optional<std::error_code>& done) {
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  io.restart();
-  while (!done && std::chrono::steady_clock::now() < give_up) io.run_one_for(std::chrono::milliseconds(100));
-  return done.has_value();
-}
 
 asio::awaitable<void> wait_once(SteadyTimer& timer, std::optional<std::error_code>& out) {
   std::error_code ec;
@@ -36,7 +30,7 @@ TEST_CASE("net::wait completes with no error when the timer expires", "[net][tim
   SteadyTimer timer(io.get_executor(), std::chrono::milliseconds(1));
   std::optional<std::error_code> out;
   asio::co_spawn(io, wait_once(timer, out), asio::detached);
-  REQUIRE(run_until(io, out));
+  REQUIRE(pggat::test::run_until(io, [&] { return out.has_value(); }));
   CHECK_FALSE(*out);
 }
 
@@ -54,7 +48,7 @@ TEST_CASE("net::wait yields operation_aborted when the timer is cancelled, or th
     cancel.emit(asio::cancellation_type::terminal);
   else
     timer.cancel();
-  REQUIRE(run_until(io, out));
+  REQUIRE(pggat::test::run_until(io, [&] { return out.has_value(); }));
   CHECK(*out == asio::error::operation_aborted);
 }
 
@@ -78,7 +72,7 @@ TEST_CASE("net::wait after its caller was cancelled yields operation_aborted at 
   io.poll();
   REQUIRE_FALSE(first_out);
   cancel.emit(asio::cancellation_type::terminal);
-  REQUIRE(run_until(io, second_out));
+  REQUIRE(pggat::test::run_until(io, [&] { return second_out.has_value(); }));
   CHECK(*first_out == asio::error::operation_aborted);
   CHECK(*second_out == asio::error::operation_aborted);
 }
