@@ -182,6 +182,8 @@ asio::awaitable<StartupOutcome> read_startup(net::Connection& conn, std::shared_
       const char answer = accept_tls ? 'S' : 'N';
       // Sent at once (a new socket takes a byte), with no asynchronous
       // write's machinery: once per connection for libpq's sslmode=prefer.
+      // net::write_soon does the same in a frame of its own, sized for 64
+      // buffers: more than one byte needs, here on every connection.
       std::array<asio::const_buffer, 1> answer_buffer{asio::buffer(&answer, 1)};
       std::error_code ec;
       const auto rest = conn.stream.send_at_once(answer_buffer, ec);
