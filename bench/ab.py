@@ -78,6 +78,7 @@ def main():
                                   build=os.path.join(run.ROOT, "build"))
     bench = run.Bench(settings)
     bench.forwarder_port = bench.forwarder_pid = None  # not run here; Bench's lookups name it
+    bench.bouncer_port = bench.bouncer_pid = None  # set by start_pgbouncer, unless --no-pgbouncer
     targets = []  # (name, port, pid)
     try:
         bench.start_postgres()

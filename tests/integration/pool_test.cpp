@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "pool/server_policy.hpp"
 #include "support/pooler.hpp"
 #include "support/postgres_server.hpp"
 #include "support/ports.hpp"
@@ -253,6 +254,9 @@ TEST_CASE("an idle server killed in the pool is noticed when lent, replaced, and
     REQUIRE(a.exec("select 1").ok());
   }
   REQUIRE(eventually([&] { return pooler.stats().clients == 0 && pooler.pools().at(0).stats.servers_idle == 1; }));
+  // Looked at when lent only once it has idled peek_after (one released a
+  // moment ago answered a moment ago).
+  const auto looked_at_from = std::chrono::steady_clock::now() + pggat::pool::peek_after;
   const std::uint64_t loans = acquires() - first;
   // The server now idles in the pool; kill it there.
   REQUIRE(eventually([&] {
@@ -268,6 +272,7 @@ TEST_CASE("an idle server killed in the pool is noticed when lent, replaced, and
   }));
   const std::uint64_t before = acquires();
   const std::uint64_t discarded_before = discarded();
+  std::this_thread::sleep_until(looked_at_from);  // a time is what is waited for
   {
     PqConnection b(pooler.conninfo());
     CHECK(b.exec("select pg_backend_pid()").value() != pid);

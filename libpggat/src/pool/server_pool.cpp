@@ -202,6 +202,7 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
     ServerHandle server;
     std::chrono::nanoseconds check_limit{0};
     bool lent = false;
+    bool peek = false;
     {
       std::lock_guard lock(mu_);
       if (stopped_)
@@ -223,14 +224,16 @@ asio::awaitable<Expected<ServerHandle, PgError>> ServerPool::acquire(
         }
         break;
       }
-      if (const auto now = Clock::now(); !needs_check(server->idle_since, now, options_.check_delay)) {
+      const auto now = Clock::now();
+      peek = needs_peek(server->idle_since, now);
+      if (!needs_check(server->idle_since, now, options_.check_delay)) {
         lend_locked(*server, share, now);
         lent = true;
       } else {
         check_limit = check_timeout(server->recipe->dial.connect_timeout);
       }
     }
-    if (!open_after_idle(server, lent)) continue;
+    if (peek && !open_after_idle(server, lent)) continue;
     // Its I/O completes on the client's thread from now on (the check's too).
     server->connection->conn.stream.move_to(executor);
     if (lent) co_return server;
@@ -290,6 +293,7 @@ ServerHandle ServerPool::try_acquire(const net::IoExecutor& executor,
                                      const std::shared_ptr<ClientShare>& share) {
   for (;;) {
     ServerHandle server;
+    bool peek = false;
     {
       std::lock_guard lock(mu_);
       if (stopped_ || paused_ || idle_.empty() || no_rotation_locked()) return nullptr;
@@ -304,8 +308,9 @@ ServerHandle ServerPool::try_acquire(const net::IoExecutor& executor,
         return nullptr;
       }
       lend_locked(*server, share, now);
+      peek = needs_peek(server->idle_since, now);
     }
-    if (!open_after_idle(server, true)) continue;
+    if (peek && !open_after_idle(server, true)) continue;
     server->connection->conn.stream.move_to(executor);
     return server;
   }
@@ -343,8 +348,8 @@ ServerHandle ServerPool::take_idle_locked(const net::IoExecutor& prefer) {
 
 // An idle server that spoke or closed: PostgreSQL does that only when the
 // backend is going away (a FATAL before the close). Looked at when a server
-// is lent and by the janitor, rather than watched: a watch per idle period
-// cost more than a whole short transaction.
+// idle for peek_after or more is lent, and by the janitor, rather than
+// watched: a watch per idle period cost more than a whole short transaction.
 bool ServerPool::closed_while_idle_locked(const PooledServer& server) const {
   if (!server.connection->conn.stream.input_pending()) return false;
   log_closed_while_idle_locked(server);

@@ -13,6 +13,8 @@ using pggat::PoolerKind;
 using pggat::pool::acquire_timeout_message;
 using pggat::pool::check_timeout;
 using pggat::pool::needs_check;
+using pggat::pool::needs_peek;
+using pggat::pool::peek_after;
 using pggat::pool::next_waiter;
 using pggat::pool::past_lifetime;
 using Held = std::vector<std::chrono::nanoseconds>;
@@ -86,6 +88,17 @@ TEST_CASE("needs_check: 0 always checks, otherwise only after the delay", "[pool
   CHECK(check_timeout(15s) == 5s);
   CHECK(check_timeout(1s) == 1s);
   CHECK(check_timeout(0s) == 5s);  // no connect timeout: still bounded
+}
+
+TEST_CASE("needs_peek: a server released a moment ago is lent without a look, one idle longer is looked at",
+          "[pool][server_policy]") {
+  const auto t0 = std::chrono::steady_clock::time_point{} + 100h;
+  CHECK_FALSE(needs_peek(t0, t0));
+  CHECK_FALSE(needs_peek(t0, t0 + peek_after - 1us));
+  CHECK(needs_peek(t0, t0 + peek_after));
+  CHECK(needs_peek(t0, t0 + 30s));
+  // Well under the janitor's second and any check delay worth having.
+  CHECK(peek_after <= 100ms);
 }
 
 TEST_CASE("acquire_timeout_message names the pool and the queue", "[pool][server_policy]") {
