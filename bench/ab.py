@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """Builds of pggat against each other and PgBouncer, interleaved: the A/B of a change.
 
-    bench/ab.py [--pggat NAME=BUILD[:THREADS]]... [--rounds 4] [--seconds 5]
+    bench/ab.py [--pggat NAME=BUILD[:THREADS[:FILL]]]... [--rounds 4] [--seconds 5]
                 [--scale 10] [--no-pgbouncer] [-- PGBENCH ARGUMENTS]
 
 Starts a throwaway PostgreSQL and PgBouncer as bench/run.py does, and one
-pggat per --pggat (BUILD's pggat-cli/pggat, with `threads` THREADS or its
-default), then runs pgbench with the given arguments (default: -S -M simple
+pggat per --pggat (BUILD's pggat-cli/pggat, with `threads` THREADS and
+`thread_fill` FILL, or their defaults), then runs pgbench with the given arguments (default: -S -M simple
 -c 50 -j 2) against each in turn, `rounds` times, and prints the medians of
 tps and of user and system CPU per transaction (µs, from /proc) for each,
 with tps over PgBouncer's (the median of the ratios within each round, and
@@ -46,13 +46,14 @@ def user_system_seconds(pid):
 def parse_pggat(text):
     name, sep, rest = text.partition("=")
     if not sep or not name or not rest:
-        raise argparse.ArgumentTypeError(f"--pggat {text!r}: expected NAME=BUILD[:THREADS]")
-    build, _, threads = rest.partition(":")
-    if threads and not threads.isdigit():
-        raise argparse.ArgumentTypeError(f"--pggat {text!r}: THREADS must be a number")
+        raise argparse.ArgumentTypeError(f"--pggat {text!r}: expected NAME=BUILD[:THREADS[:FILL]]")
+    build, _, settings = rest.partition(":")
+    threads, _, fill = settings.partition(":")
+    if (threads and not threads.isdigit()) or (fill and not fill.isdigit()):
+        raise argparse.ArgumentTypeError(f"--pggat {text!r}: THREADS and FILL must be numbers")
     if not os.path.exists(os.path.join(build, "pggat-cli/pggat")):
         raise argparse.ArgumentTypeError(f"--pggat {text!r}: no {build}/pggat-cli/pggat (build it first)")
-    return name, os.path.abspath(build), int(threads) if threads else None
+    return name, os.path.abspath(build), int(threads) if threads else None, int(fill) if fill else None
 
 
 def main():
@@ -67,14 +68,14 @@ def main():
     args = p.parse_args()
     if not args.pggat:
         args.pggat = [parse_pggat("pggat=" + os.path.join(run.ROOT, "build"))]
-    names = [name for name, _, _ in args.pggat]
+    names = [name for name, _, _, _ in args.pggat]
     if len(set(names)) != len(names) or "pgbouncer" in names:
         p.error("each --pggat needs a name of its own, other than pgbouncer")
     pgbench_args = args.pgbench or DEFAULT_PGBENCH
 
     # Bench reads its build, threads and seconds from here; start_pggat is
     # called once per build with them changed.
-    settings = argparse.Namespace(scale=args.scale, seconds=args.seconds, threads=None,
+    settings = argparse.Namespace(scale=args.scale, seconds=args.seconds, threads=None, thread_fill=None,
                                   build=os.path.join(run.ROOT, "build"))
     bench = run.Bench(settings)
     bench.forwarder_port = bench.forwarder_pid = None  # not run here; Bench's lookups name it
@@ -85,8 +86,8 @@ def main():
         if not args.no_pgbouncer:
             bench.start_pgbouncer()
             targets.append(("pgbouncer", bench.bouncer_port, bench.bouncer_pid))
-        for name, build, threads in args.pggat:
-            settings.build, settings.threads = build, threads
+        for name, build, threads, fill in args.pggat:
+            settings.build, settings.threads, settings.thread_fill = build, threads, fill
             bench.start_pggat()
             targets.append((name, bench.pggat_port, bench.pggat_pid))
         results = {name: [] for name, _, _ in targets}

@@ -190,6 +190,8 @@ pidfile = {d}/pgbouncer.pid
                                               "max_connections": 20}}}]}]}
         if self.args.threads is not None:
             config["threads"] = self.args.threads
+        if getattr(self.args, "thread_fill", None) is not None:
+            config["thread_fill"] = self.args.thread_fill
         path = os.path.join(self.work, "pggat.json")
         with open(path, "w") as f:
             json.dump(config, f)

@@ -125,6 +125,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(30);  // under `mu` once running
   std::chrono::nanoseconds stat_log_period{0};  // under `mu` once running
   std::size_t thread_count = 1;  // 0: one per core
+  std::uint32_t thread_fill = Config{}.thread_fill;  // percent
   std::optional<MetricsOptions> metrics_options;
   std::shared_ptr<const AdminOptions> admin_options;  // under `mu` once running
   std::atomic<bool> log_connections = false;
@@ -217,7 +218,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
       tables = std::move(made);
     }
     const std::size_t n = thread_count == 0 ? net::default_thread_count() : thread_count;
-    threads = std::make_unique<net::IoThreads>(executor, n - 1);
+    threads = std::make_unique<net::IoThreads>(executor, n - 1, thread_fill * 10);
     phase = Phase::running;
     started_at = std::chrono::steady_clock::now();
     const Context context{executor, log};
@@ -296,15 +297,24 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   // Under `mu`: `act` runs on the session's thread, if it is still there then.
   template <class Act>
   void on_its_thread(Connected& c, BackendKey key, Act act) {
-    // The socket's executor is set at accept and never changes: any thread
-    // may copy it while the session is in `sessions`.
-    asio::post(c.session.conn.stream.get_executor(), [self = shared_from_this(), key, act] {
+    post_to_session(c.thread, key, std::move(act));
+  }
+
+  // Under `mu` or not. A session that moved to another thread before `act`
+  // ran on `where` is followed there: it moves on its own thread, between
+  // two handlers, and tells `mu` once its connection is on the other one.
+  template <class Act>
+  void post_to_session(const net::IoExecutor& where, BackendKey key, Act act) {
+    asio::post(where, [self = shared_from_this(), where, key, act = std::move(act)]() mutable {
       Connected* found = nullptr;
       {
         std::lock_guard lock(self->mu);
-        if (auto it = self->sessions.find(key); it != self->sessions.end()) found = it->second;
+        auto it = self->sessions.find(key);
+        if (it == self->sessions.end()) return;
+        if (it->second->thread != where) return self->post_to_session(it->second->thread, key, std::move(act));
+        found = it->second;
       }
-      if (found) act(*found);
+      act(*found);
     });
   }
 
@@ -407,6 +417,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     std::vector<admin::ConfigRow> rows{
         {"listen", list(addresses), ""},
         {"threads", std::to_string(threads ? threads->size() : thread_count), "0", false},
+        {"thread_fill", std::to_string(thread_fill), std::to_string(Config{}.thread_fill), false},
         {"shutdown_timeout", format_duration(shutdown_timeout), "30s"},
         {"stat_log_period", format_duration(stat_log_period), "0s"},
         {"metrics.listen", metrics_options ? metrics_options->listen : "", "", false},
@@ -479,6 +490,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     AppStats s = stats;
     for (const auto& [key, c] : sessions)
       if (c->session.waiting_parked.load(std::memory_order_relaxed)) ++s.clients_parked;
+    if (threads) s.clients_moved = threads->moves();
     return s;
   }
 
@@ -605,7 +617,11 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   struct Connected final : ClientSession::Owner {
     Connected(std::shared_ptr<AppState> app, ListenerRuntime* lr, std::shared_ptr<const Serving> serving,
               net::Socket socket, ClientSession::Facts facts, BackendKey key)
-        : app(std::move(app)), lr(lr), serving(std::move(serving)), session(std::move(socket), std::move(facts), key) {}
+        : app(std::move(app)),
+          lr(lr),
+          thread(socket.get_executor()),
+          serving(std::move(serving)),
+          session(std::move(socket), std::move(facts), key) {}
     Connected(const Connected&) = delete;
     Connected& operator=(const Connected&) = delete;
     ~Connected() {
@@ -621,6 +637,10 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
       if (last) asio::post(app->executor, [app = app] { app->finish(); });
     }
     ClientSession& owned() override { return session; }
+    void moved_to(const net::IoExecutor& executor) override {
+      std::lock_guard lock(app->mu);
+      thread = executor;
+    }
     void finish(std::unique_ptr<ClientSession::Owner> self, Verdict verdict) override {
       std::unique_ptr<Connected> c(static_cast<Connected*>(self.release()));
       c->app->after_parked(std::move(c), std::move(verdict));
@@ -628,6 +648,9 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
 
     std::shared_ptr<AppState> app;  // kept alive for as long as the connection lives
     ListenerRuntime* lr;
+    // Where its handlers run: its socket's io_context, which changes only
+    // when it moves (moved_to). Under app->mu.
+    net::IoExecutor thread;
     // What the listener's settings are as this client arrives: a reload
     // changes them for later clients only.
     std::shared_ptr<const Serving> serving;
@@ -654,6 +677,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     auto c = std::make_unique<Connected>(std::move(self), lr, std::move(serving), std::move(socket),
                                          std::move(facts), new_key_locked());
     c->session.conn.stream.set_family(peer.protocol().family());
+    if (threads && threads->size() > 1 && threads->fill() > 0) c->session.threads = threads.get();
     sessions.emplace(c->session.key, c.get());
     ++lr->active;
     ++stats.clients;
@@ -833,6 +857,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     }
     std::vector<std::string> need_restart;
     if (config.threads != thread_count) need_restart.emplace_back("threads");
+    if (config.thread_fill != thread_fill) need_restart.emplace_back("thread_fill");
     if (config.metrics != metrics_options) need_restart.emplace_back("metrics");
 
     // Nothing can fail from here on.
@@ -1048,6 +1073,7 @@ App::App(asio::any_io_executor executor, Config config, std::shared_ptr<spdlog::
   state_->shutdown_timeout = config.shutdown_timeout;
   state_->stat_log_period = config.stat_log_period;
   state_->thread_count = config.threads;
+  state_->thread_fill = config.thread_fill;
   state_->metrics_options = config.metrics;
   if (config.admin) state_->admin_options = std::make_shared<const AdminOptions>(std::move(*config.admin));
   state_->log_connections = config.log.connections;
@@ -1068,9 +1094,13 @@ App::~App() {
     for (auto& lr : st.listeners) lr->listener->close();
   }
   if (st.threads) st.threads->stop();  // from here on no other thread runs
-  if (running) {
+  {
     std::lock_guard lock(st.mu);
-    for (auto& [key, c] : st.sessions) detail::ClientSession::close(*c);
+    for (auto& [key, c] : st.sessions) {
+      // The threads go below; a host's client that runs again stays put.
+      c->session.threads = nullptr;
+      if (running) detail::ClientSession::close(*c);
+    }
   }
   if (running && st.threads && st.threads->size() > 1) {
     // Servers lent to the extra threads' clients come back as their
@@ -1139,6 +1169,12 @@ void App::set_threads(std::size_t threads) {
   if (state_->phase != detail::AppState::Phase::created)
     throw std::logic_error("pggat::App::set_threads after start");
   state_->thread_count = threads;
+}
+
+void App::set_thread_fill(std::uint32_t percent) {
+  if (state_->phase != detail::AppState::Phase::created)
+    throw std::logic_error("pggat::App::set_thread_fill after start");
+  state_->thread_fill = std::min<std::uint32_t>(percent, 100);
 }
 
 std::size_t App::threads() const {

@@ -175,6 +175,7 @@ TEST_CASE("live reload: a broken config or an address that cannot be bound chang
     return std::string("(no such key)");
   };
   CHECK(changeable("threads") == "no");
+  CHECK(changeable("thread_fill") == "no");
   CHECK(changeable("metrics.listen") == "no");
   CHECK(changeable("shutdown_timeout") == "yes");
   CHECK(changeable("listen") == "yes");

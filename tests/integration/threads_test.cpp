@@ -43,12 +43,15 @@ class RecordingMatcher final : public pggat::Matcher {
   ThreadLog& log_;
 };
 
+// Round robin (thread_fill 0) unless `fill` says otherwise: these tests
+// spread clients over every thread.
 nlohmann::json threaded_config(int threads, const nlohmann::json& pool, int max_connections,
-                               const std::string& application_name = "threads_test") {
+                               const std::string& application_name = "threads_test", int fill = 0) {
   nlohmann::json config =
       session_config(pool, {{"max_connections", max_connections},
                             {"parameters", {{"application_name", application_name}}}});
   config["threads"] = threads;
+  config["thread_fill"] = fill;
   config["servers"][0]["routes"][0]["match"] = {{"matcher", "record_thread"}};
   return config;
 }
@@ -164,4 +167,64 @@ TEST_CASE("threads: shutdown closes clients on every thread and the threads end"
                         "'threads_shutdown'")[0][0]
                .as<int>() == 0;
   }));
+}
+
+TEST_CASE("thread_fill: new clients stay on the first thread while it has time to spare", "[threads]") {
+  ThreadLog log;
+  nlohmann::json config = threaded_config(4, {{"mode", "transaction"}}, 2);
+  config.erase("thread_fill");  // the default
+  InProcessPooler pooler(config, recording(log));
+  const auto conns = connect_clients(pooler, 12);
+  std::lock_guard lock(log.mu);
+  CHECK(log.seen.size() == 1);
+  CHECK(pooler.stats().clients_moved == 0);
+}
+
+TEST_CASE("thread_fill: a client between units moves to a thread with time to spare and keeps its "
+          "session, its cancels, its parking and its close",
+          "[threads]") {
+  ThreadLog log;
+  // A fill of 1%: a thread serving one busy client is past it, an idle one
+  // well under half, so the client moves at each sample period (100 ms),
+  // back and forth.
+  InProcessPooler pooler(threaded_config(2, {{"mode", "transaction"}}, 2, "threads_move", 1), recording(log));
+  PqConnection c(pooler.conninfo("app", "app", "application_name=threads_move"));
+  REQUIRE(c.exec("set application_name = 'moved_about'").ok());
+  PGresult* prepared = PQprepare(c.get(), "twice", "select $1::int * 2", 1, nullptr);
+  REQUIRE(PQresultStatus(prepared) == PGRES_COMMAND_OK);
+  PQclear(prepared);
+  int answered = 0;
+  bool all_right = true;
+  const auto give_up = std::chrono::steady_clock::now() + 30s;
+  while (pooler.stats().clients_moved < 4 && std::chrono::steady_clock::now() < give_up) {
+    for (int i = 0; i < 50; ++i, ++answered) {
+      const std::string n = std::to_string(answered);
+      const char* values[] = {n.c_str()};
+      PGresult* r = PQexecPrepared(c.get(), "twice", 1, values, nullptr, nullptr, 0);
+      all_right = all_right && PQresultStatus(r) == PGRES_TUPLES_OK &&
+                  std::string(PQgetvalue(r, 0, 0)) == std::to_string(2 * answered);
+      PQclear(r);
+    }
+    all_right = all_right && c.exec("select current_setting('application_name')").value() == "moved_about";
+  }
+  INFO(answered << " queries");
+  CHECK(all_right);
+  REQUIRE(pooler.stats().clients_moved >= 4);
+
+  // A cancel finds it wherever it is now.
+  REQUIRE(PQsendQuery(c.get(), "select pg_sleep(30)") == 1);
+  pqxx::connection admin{PostgresServer::instance().conninfo("postgres", "postgres-pass", "postgres")};
+  REQUIRE(eventually([&] {
+    pqxx::nontransaction n(admin);
+    return n.exec("select count(*) from pg_stat_activity where application_name = 'moved_about' "
+                  "and query = 'select pg_sleep(30)' and state = 'active'")[0][0].as<int>() == 1;
+  }));
+  CHECK(cancel_and_wait(c) == "57014");
+  CHECK(c.exec("select 1").value() == "1");
+  // Idle, it is parked by the App's sweep on the thread it is on now.
+  CHECK(eventually([&] { return pooler.stats().clients_parked == 1; }));
+  CHECK(c.exec("select 2").value() == "2");
+  // No grace: it is closed on its thread, and the App stops.
+  pooler.stop(0ns);
+  CHECK_FALSE(c.exec("select 3").ok());
 }

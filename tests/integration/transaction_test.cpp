@@ -483,6 +483,7 @@ TEST_CASE("transaction mode: parked clients on every thread, light and deep, are
           "[transaction][parking]") {
   nlohmann::json config = transaction_config();
   config["threads"] = 2;
+  config["thread_fill"] = 0;  // round robin: clients on both threads
   InProcessPooler pooler(config);
   std::vector<std::unique_ptr<RawClient>> clients;
   auto greet = [&](int count) {
@@ -520,6 +521,7 @@ TEST_CASE("transaction mode: an App destroyed with clients parked light and deep
   pggat::register_builtins(registry);
   nlohmann::json config = transaction_config();
   config["threads"] = 2;
+  config["thread_fill"] = 0;  // round robin: clients on both threads
   asio::io_context io;
   auto work = asio::make_work_guard(io);
   auto app = std::make_unique<pggat::App>(io.get_executor(), pggat::load_config(config, registry));

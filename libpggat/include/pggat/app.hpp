@@ -30,6 +30,9 @@ struct AppStats {
   // their next message with no coroutine frame (transaction pooling does
   // this to a client idle since its greeting or for a second or two).
   std::uint64_t clients_parked = 0;
+  // Clients moved from one thread to another between two units of work
+  // (Config::thread_fill), since start.
+  std::uint64_t clients_moved = 0;
 };
 
 // One listener's figures.
@@ -94,6 +97,8 @@ class PGGAT_API App {
   void set_threads(std::size_t threads);
   // As set, or once started, how many there are.
   [[nodiscard]] std::size_t threads() const;
+  // Config::thread_fill, in percent (0: round robin). Before start().
+  void set_thread_fill(std::uint32_t percent);
 
   // Binds every listener, then starts handlers and pools. Throws
   // std::runtime_error naming the address and the reason when one cannot be

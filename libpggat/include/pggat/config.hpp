@@ -106,6 +106,10 @@ struct PGGAT_API Config {
   // Threads serving client connections, the host's executor included.
   // 0: one per core the process may run on.
   std::size_t threads = 0;
+  // How busy, in percent of its time, a thread gets before new clients go to
+  // the next one; a client between units on a thread past it moves to one
+  // under half of it. 0: round robin, no moves.
+  std::uint32_t thread_fill = 75;
   std::optional<MetricsOptions> metrics{};  // none: no HTTP endpoint
   std::optional<AdminOptions> admin{};      // none: no admin console
   LogOptions log{};

@@ -185,11 +185,13 @@ Config load_config(const nlohmann::json& json, const Registry& registry) {
     apps.check_keys({"pggat"});
     root = apps.at("pggat");
   }
-  root.check_keys({"servers", "stat_log_period", "shutdown_timeout", "threads", "metrics", "admin", "log"});
+  root.check_keys(
+      {"servers", "stat_log_period", "shutdown_timeout", "threads", "thread_fill", "metrics", "admin", "log"});
   Config config;
   config.stat_log_period = root.get_duration("stat_log_period", config.stat_log_period);
   config.shutdown_timeout = root.get_duration("shutdown_timeout", config.shutdown_timeout);
   if (auto n = root.find("threads")) config.threads = static_cast<std::size_t>(n->as_int(0, 1024));
+  if (auto n = root.find("thread_fill")) config.thread_fill = static_cast<std::uint32_t>(n->as_int(0, 100));
   if (auto m = root.find("metrics")) config.metrics = parse_metrics(*m);
   if (auto a = root.find("admin")) config.admin = parse_admin(*a);
   if (auto l = root.find("log")) config.log = parse_log(*l);

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include <asio/post.hpp>
+
 #include "pggat/proto/backend.hpp"
 
 namespace pggat {
@@ -52,6 +54,17 @@ void ClientSession::wait_parked(std::unique_ptr<Owner> owner) {
   ClientSession& session = owner->owned();
   session.waiting_parked.store(true, std::memory_order_relaxed);
   net::ParkingLot::of(session.conn.stream).park(std::move(owner));
+}
+
+void ClientSession::wait_parked_on(std::unique_ptr<Owner> owner, const net::IoExecutor& to) {
+  ClientSession& session = owner->owned();
+  if (session.conn.stream.get_executor() == to) return wait_parked(std::move(owner));
+  session.conn.stream.move_to(to);
+  // Not moved (a connection already closed, or one that could not leave
+  // the reactor): parked here, where the next read says what happened.
+  if (session.conn.stream.get_executor() != to) return wait_parked(std::move(owner));
+  owner->moved_to(to);
+  asio::post(to, [owner = std::move(owner)]() mutable { wait_parked(std::move(owner)); });
 }
 
 net::Stream& ClientSession::Owner::parked_stream() { return owned().conn.stream; }

@@ -23,6 +23,9 @@
 namespace pggat {
 class Pool;
 }
+namespace pggat::net {
+class IoThreads;
+}
 
 namespace pggat::detail {
 
@@ -77,6 +80,11 @@ class ClientSession {
   // goes: most clients have none.
   std::unique_ptr<const ScramPassThrough> scram_pass_through;
 
+  // The threads the client may move between, between units (IoThreads::
+  // move_from; then the pool parks it on the other one with wait_parked_on).
+  // Null: it stays where it was accepted.
+  net::IoThreads* threads = nullptr;
+
   // The pool serving this client, while one does (the console's KILL finds
   // a pool's clients by it). Set by the client's thread, read by others.
   std::atomic<const Pool*> pool{nullptr};
@@ -126,6 +134,10 @@ class ClientSession {
     // The pool is done with the client: `verdict` is what its serve would
     // have returned, and the owner does what it does after a serve.
     virtual void finish(std::unique_ptr<Owner> self, Verdict verdict) = 0;
+    // The client's connection is on `executor`'s io_context from now on
+    // (wait_parked_on): called on the thread it left, before it is parked
+    // on the other one.
+    virtual void moved_to(const net::IoExecutor& /*executor*/) {}
 
     net::Stream& parked_stream() final;
     void woken(std::unique_ptr<net::ParkingLot::Spot> self, std::error_code ec) final;
@@ -178,6 +190,11 @@ class ClientSession {
   // Waits for a parked client to send something; the owner's to call when
   // the calls that served the client returned, and the pool's afterwards.
   static void wait_parked(std::unique_ptr<Owner> owner);
+  // The same on another thread: the connection moves to `to`'s io_context
+  // (Stream::move_to), the owner hears of it (Owner::moved_to), and the
+  // client is parked there. Nothing of the client may be buffered. If that
+  // io_context goes first, the owner goes with it, as parked clients do.
+  static void wait_parked_on(std::unique_ptr<Owner> owner, const net::IoExecutor& to);
   // The pool's last word: drops what it kept and hands the client back.
   static void unpark(std::unique_ptr<Owner> owner, Verdict verdict);
 

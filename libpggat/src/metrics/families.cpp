@@ -163,6 +163,8 @@ std::vector<MetricFamily> families(const Snapshot& snapshot) {
             static_cast<double>(snapshot.app.clients_rejected));
   f.gauge("pggat_clients_parked", "Idle clients waiting with no coroutine of their own", {},
           static_cast<double>(snapshot.app.clients_parked));
+  f.counter("pggat_clients_moved_total", "Clients moved to another thread between units of work", {},
+            static_cast<double>(snapshot.app.clients_moved));
   add_listeners(f, snapshot.listeners);
   for (const PoolSnapshot& p : snapshot.pools) add_pool(f, p);
   return f.take();

@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "frontend/client_session.hpp"
+#include "net/io_threads.hpp"
 #include "net/spawn.hpp"
 #include "pggat/proto/backend.hpp"
 #include "pool/health_monitor.hpp"
@@ -437,7 +438,7 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     TransactionSession ts(client);
     if (auto failed = co_await greet_client(client, ts)) co_return std::move(*failed);
     begin_units(client, ts);
-    co_return std::move(*co_await serve_units(client, ts, Idle::wait));
+    co_return std::move(*(co_await serve_units(client, ts, Idle::wait)).verdict);
   }
 
   // The same, for a client that can be parked: greeted, then parked
@@ -447,7 +448,7 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     auto parked = std::make_unique<ParkedClient>(*this, client);
     if (auto failed = co_await greet_client(client, parked->ts)) co_return std::move(*failed);
     begin_units(client, parked->ts);
-    if (auto ended = co_await serve_units(client, parked->ts, Idle::park)) co_return std::move(*ended);
+    if (auto ended = (co_await serve_units(client, parked->ts, Idle::park)).verdict) co_return std::move(*ended);
     client.session().park(std::move(parked));
     co_return Verdict::done();  // not read by the callers: the client is parked
   }
@@ -463,13 +464,14 @@ class BasicPool final : public Pool, public pool::ParkingPool {
     if (session.conn.in.empty()) return ClientSession::wait_parked(std::move(owner));  // a spurious wakeup
     const asio::any_io_executor executor = session.conn.stream.get_executor();
     net::launch(executor, serve_units(session.client, parked.ts, Idle::wait_until_parked),
-                [this, owner = std::move(owner)](std::exception_ptr e, std::optional<Verdict> ended) mutable {
+                [this, owner = std::move(owner)](std::exception_ptr e, UnitsEnd ended) mutable {
                   if (e) {
                     // The data path reports errors as values: this is a bug.
                     log_internal_error(owner->owned(), e);
-                    ended = Verdict::done();
+                    ended.verdict = Verdict::done();
                   }
-                  if (ended) return ClientSession::unpark(std::move(owner), std::move(*ended));
+                  if (ended.verdict) return ClientSession::unpark(std::move(owner), std::move(*ended.verdict));
+                  if (ended.move_to) return ClientSession::wait_parked_on(std::move(owner), *ended.move_to);
                   ClientSession::wait_parked(std::move(owner));
                 });
   }
@@ -481,13 +483,28 @@ class BasicPool final : public Pool, public pool::ParkingPool {
   // What serve_units does when the client has nothing more for it.
   enum class Idle {
     wait,               // wait in the frame for its next message
-    park,               // return nullopt: the caller parks the client
-    wait_until_parked,  // wait, and return nullopt once asked to park
+    park,               // return no verdict: the caller parks the client
+    wait_until_parked,  // wait, and return no verdict once asked to park or
+                        // when the client is to move to another thread
   };
 
-  // Units of work as the client sends them; nullopt when the client is to
-  // be parked (see Idle), else how it ended.
-  asio::awaitable<std::optional<Verdict>> serve_units(Client& client, TransactionSession& ts, Idle idle) {
+  // How serve_units ended: the client's verdict, or none when it is to be
+  // parked; then on another thread's io_context if move_to is set.
+  struct UnitsEnd {
+    UnitsEnd() = default;  // to be parked
+    UnitsEnd(Verdict v) : verdict(std::move(v)) {}  // NOLINT: co_return a verdict
+    UnitsEnd(std::nullopt_t /*park*/) {}            // NOLINT: co_return std::nullopt
+    static UnitsEnd move(const net::IoExecutor& to) {
+      UnitsEnd end(std::nullopt);
+      end.move_to = to;
+      return end;
+    }
+    std::optional<Verdict> verdict;
+    std::optional<net::IoExecutor> move_to;
+  };
+
+  // Units of work as the client sends them (see Idle and UnitsEnd).
+  asio::awaitable<UnitsEnd> serve_units(Client& client, TransactionSession& ts, Idle idle) {
     detail::ClientSession& session = client.session();
     // Here, not in the client's state: between the units' ReadyForQuery a
     // meter has only its byte marks, and a parked client keeps no meter.
@@ -509,6 +526,10 @@ class BasicPool final : public Pool, public pool::ParkingPool {
       release_idle_buffers(session);
       if (idle == Idle::park) co_return std::nullopt;
       const bool parkable = idle == Idle::wait_until_parked;  // never a TLS client
+      // Between units, nothing buffered and no server held: where a client
+      // can go to another thread (IoThreads::move_from), parked there.
+      if (parkable && session.threads != nullptr)
+        if (auto to = session.threads->move_from(session.conn.stream.get_executor())) co_return UnitsEnd::move(*to);
       if (parkable) session.begin_idle_wait();
       std::array<std::byte, idle_read_size> first;
       net::IoResult read;

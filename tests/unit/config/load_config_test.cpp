@@ -140,6 +140,25 @@ TEST_CASE("load_config: threads", "[config][load]") {
   CHECK_THAT(t.problem(), Contains("expected an integer"));
 }
 
+TEST_CASE("load_config: thread_fill", "[config][load]") {
+  CHECK(pggat::load_config(base_config(), builtins()).thread_fill == 75);
+  json none = base_config();
+  none["thread_fill"] = 0;
+  CHECK(pggat::load_config(none, builtins()).thread_fill == 0);
+
+  json over = base_config();
+  over["thread_fill"] = 101;
+  const ConfigError o = error_of(over);
+  CHECK(o.path() == "thread_fill");
+  CHECK_THAT(o.problem(), Contains("between 0 and 100"));
+
+  json fraction = base_config();
+  fraction["thread_fill"] = 0.75;
+  const ConfigError f = error_of(fraction);
+  CHECK(f.path() == "thread_fill");
+  CHECK_THAT(f.problem(), Contains("expected an integer"));
+}
+
 TEST_CASE("load_config_file loads examples/transaction.json (pooler rob)", "[config][load]") {
   const Config config = pggat::load_config_file(source_file("examples/transaction.json"), builtins());
   REQUIRE(config.servers.size() == 1);
