@@ -47,8 +47,7 @@ class IoThreads::Sampler : public std::enable_shared_from_this<IoThreads::Sample
     at_ = std::chrono::steady_clock::now();
     arm();
   }
-  // On the sampler's thread, or with it not running: a start still queued
-  // then starts nothing.
+  // On the sampler's thread: a start still queued then starts nothing.
   void cancel() {
     cancelled_ = true;
     timer_.cancel();
@@ -157,8 +156,8 @@ std::uint64_t IoThreads::moves() const { return shared_->moved.load(std::memory_
 void IoThreads::stop() {
   if (stopped_.exchange(true)) return;
   // The host goes on running: its sampler's wait must not keep it busy.
-  if (host_sampler_) host_sampler_->cancel();
-  host_sampler_.reset();
+  // Cancelled on the host's thread, whichever thread this is.
+  if (host_sampler_) asio::post(host_, [sampler = std::move(host_sampler_)] { sampler->cancel(); });
   guards_.clear();
   for (auto& ctx : contexts_) ctx->stop();
   for (auto& t : threads_) t.join();

@@ -57,9 +57,9 @@ class IoThreads {
   [[nodiscard]] std::uint64_t moves() const;
 
   // Stops the extra io_contexts and joins their threads, and the host's
-  // sampling; handlers still queued there stay queued (they are destroyed
-  // with the contexts). On the host's thread, or with it not running; never
-  // from one of the extra threads. Idempotent.
+  // sampling (when the host runs next); handlers still queued there stay
+  // queued (they are destroyed with the contexts). Never from one of the
+  // extra threads. Idempotent.
   void stop();
 
   struct Shared;  // what the threads' samplers and the callers share
