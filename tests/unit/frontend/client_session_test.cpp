@@ -11,10 +11,12 @@
 
 #include <asio/io_context.hpp>
 
+#include "../net/run_until.hpp"
 #include "../net/socket_pair.hpp"
 
 using pggat::detail::ClientSession;
 using pggat::net::IoExecutor;
+using pggat::test::run_until;
 
 namespace {
 
@@ -66,13 +68,6 @@ struct TwoContexts {
   std::unique_ptr<TestOwner> owner = std::make_unique<TestOwner>(a, outside, out);
   TestOwner& o = *owner;
 };
-
-template <class Done>
-void run_until(asio::io_context& io, Done done) {
-  io.restart();
-  while (!done() && io.run_one() > 0) {
-  }
-}
 
 }  // namespace
 
