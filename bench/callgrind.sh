@@ -3,7 +3,7 @@
 # callgrind: repeatable for the same binary whatever else the machine does,
 # where wall-clock figures here drift by 15%.
 #
-#   bench/callgrind.sh [select|connect] [OUT_DIR]
+#   bench/callgrind.sh [select|connect|tpcb] [OUT_DIR]
 #
 #   select   pgbench -S -M simple -c 10 -j 1 -t 400: 4,000 select-only
 #            transactions on 10 clients (the default). CLIENTS=50: 50
@@ -11,6 +11,9 @@
 #            PROTOCOL=extended or prepared: pgbench -M extended or prepared.
 #   connect  pgbench -S -C -c 4 -j 1 -t 250: 1,000 connections, each a
 #            startup, one select and a Terminate
+#   tpcb     pgbench's default script (seven statements per transaction,
+#            row locks held across them), 1,000 transactions on CLIENTS
+#            clients (10; CLIENTS=50 as in the bench's (g))
 #
 # Starts a throwaway PostgreSQL (scale 1) and pggat under valgrind (`threads`
 # 1, transaction mode, max_connections 20, trust for clients), warms it up
@@ -45,8 +48,13 @@ case $WORKLOAD in
     COUNT=1000
     WARM=(-S -M simple -c 20 -j 1 -t 20)
     ;;
+  tpcb)
+    RUN=(-M "$PROTOCOL" -c "$CLIENTS" -j 1 -t $((1000 / CLIENTS)))
+    COUNT=$((1000 / CLIENTS * CLIENTS))
+    WARM=(-S -M "$PROTOCOL" -c "$CLIENTS" -j 1 -t 20)
+    ;;
   *)
-    echo "usage: $0 [select|connect] [OUT_DIR]" >&2
+    echo "usage: $0 [select|connect|tpcb] [OUT_DIR]" >&2
     exit 2
     ;;
 esac

@@ -251,7 +251,10 @@ asio::awaitable<Expected<std::unique_ptr<ServerConnection>, DialError>> dial_unb
 }  // namespace
 
 ServerConnection::ServerConnection(net::Socket socket, net::Address a, std::uint64_t server_id)
-    : conn(std::move(socket)), address(std::move(a)), id(server_id) {}
+    : conn(std::move(socket)), address(std::move(a)), id(server_id) {
+  // A server answers what it is sent and closes whole (Stream::set_drained_reads).
+  conn.stream.set_drained_reads(true);
+}
 
 void ServerConnection::observe_server_message(char type, proto::Bytes body) {
   if (type == 'S') {
@@ -262,6 +265,10 @@ void ServerConnection::observe_server_message(char type, proto::Bytes body) {
       parameters.set(ps->name, ps->value);
     }
   }
+  if (type == 'Z')
+    conn.stream.peer_waits();
+  else if (type == 'E')
+    conn.stream.peer_may_close();
   state.on_server(type, body);
 }
 

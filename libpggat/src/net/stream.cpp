@@ -44,6 +44,7 @@ IoResult Stream::send_now(std::span<const asio::const_buffer> buffers) {
     const ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n >= 0) {
       bytes_written_ += static_cast<std::size_t>(n);
+      if (n > 0) maybe_unseen_eof_ = false;
       return {std::error_code{}, static_cast<std::size_t>(n)};
     }
     if (errno == EINTR) continue;
@@ -66,10 +67,16 @@ IoResult Stream::read_now(asio::mutable_buffer buffer) {
   if (buffer.size() == 0) return {std::error_code{}, 0};
   for (;;) {
     const ssize_t n = ::recv(socket_.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
-    if (n > 0) return {std::error_code{}, static_cast<std::size_t>(n)};
+    if (n > 0) {
+      maybe_unseen_eof_ = static_cast<std::size_t>(n) < buffer.size();
+      return {std::error_code{}, static_cast<std::size_t>(n)};
+    }
     if (n == 0) return {asio::error::eof, 0};
     if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return {asio::error::would_block, 0};
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      maybe_unseen_eof_ = false;
+      return {asio::error::would_block, 0};
+    }
     return {std::error_code(errno, asio::error::get_system_category()), 0};
   }
 }
@@ -111,6 +118,13 @@ void Stream::move_to(const IoExecutor& executor) {
   // Move assignment takes the other io_context's service along: the TLS
   // engine's reference to socket_ stays valid.
   socket_ = std::move(moved);
+  if (drained_reactor_ != nullptr) drained_reactor_ = &asio::use_service<asio::detail::reactor>(executor.context());
+}
+
+void Stream::set_drained_reads(bool on) {
+  drained_reactor_ = on && PGGAT_AWAIT_DIRECTLY
+                         ? &asio::use_service<asio::detail::reactor>(socket_.get_executor().context())
+                         : nullptr;
 }
 
 int Stream::leave_reactor(std::error_code& ec) {

@@ -9,6 +9,7 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/basic_stream_socket.hpp>
+#include <asio/detail/reactor.hpp>
 #include <asio/generic/stream_protocol.hpp>
 #include <asio/read.hpp>
 #include <asio/this_coro.hpp>
@@ -73,10 +74,33 @@ class Stream {
     result = co_await read_some(buffer);
   }
 #endif
+  // For a peer that answers what we write and never half-closes (a
+  // PostgreSQL server): a read that comes back short (fewer bytes than there
+  // was room for) counts the socket as empty, and the next read waits for
+  // epoll instead of first trying recv(), which on such a connection fails
+  // nearly always (a system call per read). A short read may have taken an
+  // end of file along with its bytes, which would wake nothing again: the
+  // next read tries recv() first after all unless something was written
+  // since (to a closed peer, that draws a reset, which does wake the
+  // reactor). Plain streams with direct awaits (Asio 1.22) only; elsewhere
+  // reads go on as before.
+  void set_drained_reads(bool on);
+  // What the peer said last, for drained reads: it waits for us now (a
+  // server's ReadyForQuery), so an end of file that came with the short read
+  // before is left for the next write to find, and the next read waits for
+  // epoll even with nothing written since; or it may be about to close (an
+  // error, FATAL perhaps), so the next read tries recv() first.
+  void peer_waits() { maybe_unseen_eof_ = false; }
+  void peer_may_close() { maybe_unseen_eof_ = true; }
+  // Reads that tried recv() before waiting and found nothing, on streams
+  // with drained reads: what they are there to save.
+  [[nodiscard]] std::uint64_t empty_reads() const { return empty_reads_; }
+
   // Writes every byte of the sequence; yields std::tuple<std::error_code, std::size_t>.
   template <class ConstBufferSequence>
   asio::awaitable<IoResult> write(const ConstBufferSequence& buffers) {
     bytes_written_ += asio::buffer_size(buffers);
+    maybe_unseen_eof_ = false;
     if (tls_) return write_tls(buffers);
     return asio::async_write(socket_, buffers, use_nothrow);
   }
@@ -207,9 +231,14 @@ class Stream {
   [[nodiscard]] bool learn_family();
 
   std::uint64_t bytes_written_ = 0;
+  // With drained reads (set_drained_reads): socket_'s reactor, else nullptr.
+  asio::detail::reactor* drained_reactor_ = nullptr;
+  std::uint64_t empty_reads_ = 0;
   int parked_fd_ = -1;  // the descriptor while out of the reactor
   std::int16_t family_ = -1;
   bool in_parking_set_ = false;
+  // The last read came back short and nothing was written since.
+  bool maybe_unseen_eof_ = false;
 };
 
 #if PGGAT_AWAIT_DIRECTLY

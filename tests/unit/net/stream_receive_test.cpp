@@ -60,6 +60,9 @@ TEST_CASE("Stream::receive cancelled while it waits yields operation_aborted, an
   asio::io_context io;
   int outside = -1;
   Stream stream(socket_pair(io, outside));
+  const bool drained = GENERATE(false, true);  // a server's stream reads its own way
+  CAPTURE(drained);
+  stream.set_drained_reads(drained);
   asio::cancellation_signal cancel;
   Outcome first;
   asio::co_spawn(io, receive_once(stream, first), asio::bind_cancellation_slot(cancel.slot(), asio::detached));
@@ -87,6 +90,9 @@ TEST_CASE("Stream::receive after its coroutine was cancelled yields operation_ab
   asio::io_context io;
   int outside = -1;
   Stream stream(socket_pair(io, outside));
+  const bool drained = GENERATE(false, true);  // a server's stream reads its own way
+  CAPTURE(drained);
+  stream.set_drained_reads(drained);
   asio::cancellation_signal cancel;
   Outcome out;
   std::optional<std::error_code> timer_ec;
@@ -116,6 +122,9 @@ TEST_CASE("Stream::receive pending when the stream is closed yields operation_ab
   asio::io_context io;
   int outside = -1;
   Stream stream(socket_pair(io, outside));
+  const bool drained = GENERATE(false, true);  // a server's stream reads its own way
+  CAPTURE(drained);
+  stream.set_drained_reads(drained);
   Outcome out;
   asio::co_spawn(io, receive_once(stream, out), asio::detached);
   io.poll();
@@ -140,6 +149,9 @@ TEST_CASE("Stream::receive resumes its caller on the caller's io_context when th
   std::thread streams_thread([&] { streams.run(); });
   int outside = -1;
   Stream stream(socket_pair(streams, outside));
+  const bool drained = GENERATE(false, true);  // a server's stream reads its own way
+  CAPTURE(drained);
+  stream.set_drained_reads(drained);
   Outcome out;
   std::thread::id resumed_on;
   asio::co_spawn(
