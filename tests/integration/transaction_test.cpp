@@ -479,6 +479,32 @@ TEST_CASE("transaction mode: parked clients that leave, vanish or send garbage a
   CHECK(worker.exec("select 2").value() == "2");
 }
 
+// A client may half-close after its last query: its end of file then comes
+// with the query, read together, and raises no event of its own. Between
+// units a busy client's read waits for epoll at once
+// (Stream::receive_until_parked); the sweep's parking finds the end.
+TEST_CASE("transaction mode: a client that half-closes after its queries gets its answers and is closed",
+          "[transaction][parking]") {
+  InProcessPooler pooler(transaction_config());
+  RawClient raw("127.0.0.1", pooler.port());
+  raw.send_startup("app", "app");
+  REQUIRE(raw.read_until_ready());
+  pggat::proto::Buffer query;
+  pggat::proto::fe::Query{"select 1"}.encode(query);
+  raw.send(query);  // wakes it from its parking; it then waits between units
+  REQUIRE(raw.read_until_ready());
+  raw.send(query);
+  raw.shutdown_write();  // right behind the query
+  const auto answer = raw.read();
+  REQUIRE(answer);
+  CHECK(answer->type == 'T');  // the row's description: the query ran
+  REQUIRE(raw.read_until_ready());
+  CHECK(raw.closed(10s));
+  REQUIRE(eventually([&] { return pooler.stats().clients == 0; }));
+  PqConnection other(pooler.conninfo());
+  CHECK(other.exec("select 2").value() == "2");
+}
+
 TEST_CASE("transaction mode: parked clients on every thread, light and deep, are served and closed when pggat stops",
           "[transaction][parking]") {
   nlohmann::json config = transaction_config();

@@ -38,6 +38,10 @@ void RawClient::send(proto::Bytes bytes) {
   }
 }
 
+void RawClient::shutdown_write() {
+  if (::shutdown(fd_, SHUT_WR) != 0) throw std::runtime_error(std::string("shutdown: ") + std::strerror(errno));
+}
+
 void RawClient::send_startup(const std::string& user, const std::string& database) {
   proto::Buffer out;
   const std::pair<std::string_view, std::string_view> params[] = {{"user", user},

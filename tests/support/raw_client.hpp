@@ -25,6 +25,8 @@ class RawClient {
   RawClient& operator=(const RawClient&) = delete;
 
   void send(proto::Bytes bytes);
+  // Half-closes: no more bytes go out (FIN), what comes back can still be read.
+  void shutdown_write();
   void send_startup(const std::string& user, const std::string& database);
   // The next message, or nullopt when the connection closed or `timeout` passed.
   std::optional<RawMessage> read(std::chrono::milliseconds timeout = std::chrono::seconds(10));

@@ -253,7 +253,7 @@ asio::awaitable<Expected<std::unique_ptr<ServerConnection>, DialError>> dial_unb
 ServerConnection::ServerConnection(net::Socket socket, net::Address a, std::uint64_t server_id)
     : conn(std::move(socket)), address(std::move(a)), id(server_id) {
   // A server answers what it is sent and closes whole (Stream::set_drained_reads).
-  conn.stream.set_drained_reads(true);
+  conn.stream.set_drained_reads(net::Stream::DrainedReads::server);
 }
 
 void ServerConnection::observe_server_message(char type, proto::Bytes body) {

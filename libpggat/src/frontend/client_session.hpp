@@ -54,7 +54,9 @@ class ClientSession {
       : conn(std::move(socket)),
         facts(std::move(facts)),
         key(key),
-        startup_deadline(startup_deadline_after(this->facts.startup_timeout)) {}
+        startup_deadline(startup_deadline_after(this->facts.startup_timeout)) {
+    conn.stream.set_drained_reads(net::Stream::DrainedReads::client);
+  }
 
   net::Connection conn;
   const Facts facts;

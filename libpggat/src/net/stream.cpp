@@ -44,7 +44,7 @@ IoResult Stream::send_now(std::span<const asio::const_buffer> buffers) {
     const ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n >= 0) {
       bytes_written_ += static_cast<std::size_t>(n);
-      if (n > 0) maybe_unseen_eof_ = false;
+      if (n > 0 && writes_reveal_eof_) maybe_unseen_eof_ = false;
       return {std::error_code{}, static_cast<std::size_t>(n)};
     }
     if (errno == EINTR) continue;
@@ -121,10 +121,11 @@ void Stream::move_to(const IoExecutor& executor) {
   if (drained_reactor_ != nullptr) drained_reactor_ = &asio::use_service<asio::detail::reactor>(executor.context());
 }
 
-void Stream::set_drained_reads(bool on) {
-  drained_reactor_ = on && PGGAT_AWAIT_DIRECTLY
+void Stream::set_drained_reads(DrainedReads mode) {
+  drained_reactor_ = mode != DrainedReads::off && PGGAT_AWAIT_DIRECTLY
                          ? &asio::use_service<asio::detail::reactor>(socket_.get_executor().context())
                          : nullptr;
+  writes_reveal_eof_ = mode == DrainedReads::server;
 }
 
 int Stream::leave_reactor(std::error_code& ec) {

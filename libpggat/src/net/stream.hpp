@@ -65,6 +65,12 @@ class Stream {
   // at once (it would not see the signal and could wait for ever).
   class Receive;
   [[nodiscard]] Receive receive(asio::mutable_buffer buffer, IoResult& result);
+  // receive() for a wait that the App's sweep ends by parking the client
+  // after a second or two (a client between units): on a client stream
+  // with drained reads it waits for epoll at once after a short read,
+  // since parking re-arms the descriptor, which then reports an end of
+  // file however it came.
+  [[nodiscard]] Receive receive_until_parked(asio::mutable_buffer buffer, IoResult& result);
 #else
   asio::awaitable<void> receive(asio::mutable_buffer buffer, IoResult& result) {
     if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
@@ -73,19 +79,26 @@ class Stream {
     }
     result = co_await read_some(buffer);
   }
+  asio::awaitable<void> receive_until_parked(asio::mutable_buffer buffer, IoResult& result) {
+    co_await receive(buffer, result);
+  }
 #endif
-  // For a peer that answers what we write and never half-closes (a
-  // PostgreSQL server): a read that comes back short (fewer bytes than there
-  // was room for) counts the socket as empty, and the next read waits for
-  // epoll instead of first trying recv(), which on such a connection fails
+  // A read that comes back short (fewer bytes than there was room for)
+  // counts the socket as empty, and the next read waits for epoll instead
+  // of first trying recv(), which on a request-and-reply connection fails
   // nearly always (a system call per read). A short read may have taken an
-  // end of file along with its bytes, which would wake nothing again: the
-  // next read tries recv() first after all unless something was written
-  // since (to a closed peer, that draws a reset, which does wake the
-  // reactor). Plain streams with direct awaits (Asio 1.22) only; elsewhere
-  // reads go on as before.
-  void set_drained_reads(bool on);
-  // What the peer said last, for drained reads: it waits for us now (a
+  // end of file along with its bytes, which would wake nothing again, so
+  // the next read tries recv() first after all unless
+  //  - server: something was written since (to a closed peer, that draws a
+  //    reset, which does wake the reactor; a PostgreSQL server never
+  //    half-closes) or the peer waits for us (peer_waits);
+  //  - client: the read is receive_until_parked (a client may half-close
+  //    after its last message, and then no write of ours wakes anything).
+  // Plain streams with direct awaits (Asio 1.22) only; elsewhere reads go
+  // on as before.
+  enum class DrainedReads : std::uint8_t { off, server, client };
+  void set_drained_reads(DrainedReads mode);
+  // What the peer said last, for a server's drained reads: it waits for us now (a
   // server's ReadyForQuery), so an end of file that came with the short read
   // before is left for the next write to find, and the next read waits for
   // epoll even with nothing written since; or it may be about to close (an
@@ -100,7 +113,7 @@ class Stream {
   template <class ConstBufferSequence>
   asio::awaitable<IoResult> write(const ConstBufferSequence& buffers) {
     bytes_written_ += asio::buffer_size(buffers);
-    maybe_unseen_eof_ = false;
+    if (writes_reveal_eof_) maybe_unseen_eof_ = false;
     if (tls_) return write_tls(buffers);
     return asio::async_write(socket_, buffers, use_nothrow);
   }
@@ -237,16 +250,18 @@ class Stream {
   int parked_fd_ = -1;  // the descriptor while out of the reactor
   std::int16_t family_ = -1;
   bool in_parking_set_ = false;
-  // The last read came back short and nothing was written since.
+  // The last read came back short, and (on a server's stream) nothing was
+  // written since.
   bool maybe_unseen_eof_ = false;
+  bool writes_reveal_eof_ = false;  // DrainedReads::server
 };
 
 #if PGGAT_AWAIT_DIRECTLY
 // What `co_await stream.receive(...)` awaits: a direct await (direct_await.hpp).
 class Stream::Receive {
  public:
-  Receive(Stream& stream, asio::mutable_buffer buffer, IoResult& result)
-      : stream_(&stream), buffer_(buffer), result_(&result) {}
+  Receive(Stream& stream, asio::mutable_buffer buffer, IoResult& result, bool until_parked)
+      : stream_(&stream), buffer_(buffer), result_(&result), until_parked_(until_parked) {}
   // Starts the read; always nullptr (the caller stays suspended until the
   // read completes, or is resumed at once when it was cancelled before).
   AwaitingThread* operator()(AwaitingFrame* frame) const;
@@ -255,10 +270,14 @@ class Stream::Receive {
   Stream* stream_;
   asio::mutable_buffer buffer_;
   IoResult* result_;
+  bool until_parked_;
 };
 
 inline Stream::Receive Stream::receive(asio::mutable_buffer buffer, IoResult& result) {
-  return Receive(*this, buffer, result);
+  return Receive(*this, buffer, result, false);
+}
+inline Stream::Receive Stream::receive_until_parked(asio::mutable_buffer buffer, IoResult& result) {
+  return Receive(*this, buffer, result, true);
 }
 #endif
 

@@ -22,7 +22,9 @@ bool cancelled(AwaitingFrame* frame) {
 AwaitingThread* Stream::Receive::operator()(AwaitingFrame* frame) const {
   Stream& stream = *stream_;
   const bool drained = stream.drained_reactor_ != nullptr && !stream.tls_ && buffer_.size() > 0;
-  if (drained && stream.maybe_unseen_eof_ && !cancelled(frame)) {
+  // A client's wait that parking ends finds a hidden end of file then.
+  const bool look_first = stream.maybe_unseen_eof_ && !(until_parked_ && !stream.writes_reveal_eof_);
+  if (drained && look_first && !cancelled(frame)) {
     // Whatever it finds (bytes, end of file, an error) is the read's outcome,
     // and the caller, still attached, goes on at once.
     const IoResult now = stream.read_now(buffer_);

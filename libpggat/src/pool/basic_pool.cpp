@@ -530,10 +530,17 @@ class BasicPool final : public Pool, public pool::ParkingPool {
       // can go to another thread (IoThreads::move_from), parked there.
       if (parkable && session.threads != nullptr)
         if (auto to = session.threads->move_from(session.conn.stream.get_executor())) co_return UnitsEnd::move(*to);
-      if (parkable) session.begin_idle_wait();
       std::array<std::byte, idle_read_size> first;
       net::IoResult read;
-      co_await session.conn.stream.receive(asio::buffer(first), read);
+      if (parkable) {
+        // The sweep parks a client that waits long, which also finds an
+        // end of file hidden behind its last message (a client that
+        // half-closed after it): no recv() first (Stream::receive_until_parked).
+        session.begin_idle_wait();
+        co_await session.conn.stream.receive_until_parked(asio::buffer(first), read);
+      } else {
+        co_await session.conn.stream.receive(asio::buffer(first), read);
+      }
       const auto [ec, n] = read;
       if (parkable && session.end_idle_wait() && ec == asio::error::operation_aborted) co_return std::nullopt;
       if (!keep_idle_read(session, std::span(first).first(n), ec)) co_return Verdict::done();

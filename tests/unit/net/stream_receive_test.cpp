@@ -62,7 +62,7 @@ TEST_CASE("Stream::receive cancelled while it waits yields operation_aborted, an
   Stream stream(socket_pair(io, outside));
   const bool drained = GENERATE(false, true);  // a server's stream reads its own way
   CAPTURE(drained);
-  stream.set_drained_reads(drained);
+  stream.set_drained_reads(drained ? Stream::DrainedReads::server : Stream::DrainedReads::off);
   asio::cancellation_signal cancel;
   Outcome first;
   asio::co_spawn(io, receive_once(stream, first), asio::bind_cancellation_slot(cancel.slot(), asio::detached));
@@ -92,7 +92,7 @@ TEST_CASE("Stream::receive after its coroutine was cancelled yields operation_ab
   Stream stream(socket_pair(io, outside));
   const bool drained = GENERATE(false, true);  // a server's stream reads its own way
   CAPTURE(drained);
-  stream.set_drained_reads(drained);
+  stream.set_drained_reads(drained ? Stream::DrainedReads::server : Stream::DrainedReads::off);
   asio::cancellation_signal cancel;
   Outcome out;
   std::optional<std::error_code> timer_ec;
@@ -124,7 +124,7 @@ TEST_CASE("Stream::receive pending when the stream is closed yields operation_ab
   Stream stream(socket_pair(io, outside));
   const bool drained = GENERATE(false, true);  // a server's stream reads its own way
   CAPTURE(drained);
-  stream.set_drained_reads(drained);
+  stream.set_drained_reads(drained ? Stream::DrainedReads::server : Stream::DrainedReads::off);
   Outcome out;
   asio::co_spawn(io, receive_once(stream, out), asio::detached);
   io.poll();
@@ -151,7 +151,7 @@ TEST_CASE("Stream::receive resumes its caller on the caller's io_context when th
   Stream stream(socket_pair(streams, outside));
   const bool drained = GENERATE(false, true);  // a server's stream reads its own way
   CAPTURE(drained);
-  stream.set_drained_reads(drained);
+  stream.set_drained_reads(drained ? Stream::DrainedReads::server : Stream::DrainedReads::off);
   Outcome out;
   std::thread::id resumed_on;
   asio::co_spawn(
