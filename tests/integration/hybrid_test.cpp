@@ -133,6 +133,31 @@ TEST_CASE("hybrid: read-only transactions run on the replicas, spread over both"
   REQUIRE(a.exec("commit").ok());
   REQUIRE(b.exec("commit").ok());
 
+  // Four at once: two servers on each replica. Those on c[0]'s replica are
+  // released last, so the top two idle servers are both on it; two new
+  // transactions at once still run one on each replica.
+  std::vector<std::unique_ptr<PqConnection>> c;
+  std::vector<std::string> port;
+  for (int i = 0; i < 4; ++i) {
+    c.push_back(std::make_unique<PqConnection>(p.conninfo()));
+    REQUIRE(c.back()->exec("begin").ok());
+    const PqResult r = c.back()->exec("select current_setting('port')");
+    REQUIRE(r.ok());
+    port.push_back(r.value());
+  }
+  CHECK(std::set<std::string>(port.begin(), port.end()) == replica_ports());
+  for (bool last : {false, true})
+    for (int i = 0; i < 4; ++i)
+      if ((port[i] == port[0]) == last) REQUIRE(c[i]->exec("commit").ok());
+  REQUIRE(c[0]->exec("begin").ok());
+  CHECK(c[0]->exec("select current_setting('port')").value() == port[0]);
+  REQUIRE(c[1]->exec("begin").ok());
+  const PqResult other = c[1]->exec("select current_setting('port')");
+  REQUIRE(other.ok());
+  CHECK(other.value() != port[0]);
+  REQUIRE(c[0]->exec("commit").ok());
+  REQUIRE(c[1]->exec("commit").ok());
+
   for (int i = 0; i < 20; ++i) {
     const PqResult r = a.exec("select pg_is_in_recovery()");
     REQUIRE(r.ok());
@@ -144,7 +169,7 @@ TEST_CASE("hybrid: read-only transactions run on the replicas, spread over both"
     CHECK(recipe.transactions > 0);
     on_replicas += recipe.transactions;
   }
-  CHECK(on_replicas >= 24);
+  CHECK(on_replicas >= 28);
 }
 
 TEST_CASE("hybrid, rw: writes land on the primary with their results and row counts", "[replicas][hybrid]") {

@@ -72,11 +72,16 @@ template <class Waiters, class Local, class Passes>
 }
 
 // What choosing between recipes weighs: cost is priority plus the critics'
-// penalty (lower is better), load the recipe's open plus dialing servers.
+// penalty (lower is better), then load (lower is better): the recipe's open
+// plus dialing servers when dialing, its lent servers when lending.
 struct RecipeRank {
   std::int64_t cost = 0;
   std::uint64_t load = 0;
 };
+
+[[nodiscard]] inline bool ranks_before(const RecipeRank& a, const RecipeRank& b) {
+  return a.cost < b.cost || (a.cost == b.cost && a.load < b.load);
+}
 
 // In 64 bits: a saturated penalty plus any priority cannot overflow.
 [[nodiscard]] inline std::int64_t recipe_cost(int priority, int penalty) {
@@ -94,8 +99,7 @@ template <class Recipes, class Rank>
   std::size_t i = 0;
   for (const auto& r : recipes) {
     const std::optional<RecipeRank> k = rank(r);
-    if (k && (!best || k->cost < best_rank.cost ||
-              (k->cost == best_rank.cost && k->load < best_rank.load))) {
+    if (k && (!best || ranks_before(*k, best_rank))) {
       best = i;
       best_rank = *k;
     }
@@ -105,18 +109,19 @@ template <class Recipes, class Rank>
 }
 
 // Which idle server is lent, from a stack whose top (back) was used last:
-// the top-most of those with the lowest cost(s), a std::optional<std::int64_t>
-// that is nullopt for a server that must not be lent (its recipe is out of
-// rotation). nullopt when none may be.
-template <class Stack, class Cost>
-[[nodiscard]] std::optional<std::size_t> idle_to_lend(const Stack& idle, Cost cost) {
+// the lowest cost, then the fewest servers of its recipe at work (load), so
+// replicas of equal cost share concurrent transactions, then the top-most.
+// rank(s) is a std::optional<RecipeRank>, nullopt for a server that must not
+// be lent (its recipe is out of rotation). nullopt when none may be.
+template <class Stack, class Rank>
+[[nodiscard]] std::optional<std::size_t> idle_to_lend(const Stack& idle, Rank rank) {
   std::optional<std::size_t> best;
-  std::int64_t best_cost = 0;
+  RecipeRank best_rank;
   for (std::size_t i = idle.size(); i-- > 0;) {
-    const std::optional<std::int64_t> c = cost(idle[i]);
-    if (c && (!best || *c < best_cost)) {
+    const std::optional<RecipeRank> k = rank(idle[i]);
+    if (k && (!best || ranks_before(*k, best_rank))) {
       best = i;
-      best_cost = *c;
+      best_rank = *k;
     }
   }
   return best;

@@ -29,6 +29,7 @@ struct RecipeState {
   bool removed = false;
   RecipeHealth health;
   std::uint64_t lends = 0;    // servers handed to clients
+  std::uint32_t lent = 0;     // of them, those a client holds now
   std::uint64_t replays = 0;  // units moved to the primary
 
   // SCRAM pass-through before any client proved the secret: nothing to dial with.
@@ -332,9 +333,9 @@ ServerHandle ServerPool::take_idle_locked(const net::IoExecutor& prefer) {
       }
     }
   } else {
-    const auto best = idle_to_lend(idle_, [](const ServerHandle& h) -> std::optional<std::int64_t> {
+    const auto best = idle_to_lend(idle_, [](const ServerHandle& h) -> std::optional<RecipeRank> {
       if (!h->recipe->in_rotation()) return std::nullopt;
-      return h->recipe->cost();
+      return RecipeRank{.cost = h->recipe->cost(), .load = h->recipe->lent};
     });
     if (!best) return nullptr;
     at = *best;
@@ -380,12 +381,17 @@ void ServerPool::lend_locked(PooledServer& server, std::shared_ptr<ClientShare> 
                              Clock::time_point now, std::optional<Clock::time_point> waiting_since) {
   server.holder = std::move(share);
   server.lent_at = now;
+  server.lent = true;
+  ++server.recipe->lent;
   stats_.acquire_time.observe(waiting_since ? server.lent_at - *waiting_since : Clock::duration{});
   ++stats_.acquires;
   ++server.recipe->lends;
 }
 
 void ServerPool::end_loan_locked(PooledServer& server, Clock::time_point now) {
+  if (!server.lent) return;
+  server.lent = false;
+  --server.recipe->lent;
   if (server.holder) server.holder->held += now - server.lent_at;
   server.holder.reset();
 }

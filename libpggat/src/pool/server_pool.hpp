@@ -60,6 +60,7 @@ struct PooledServer {
   // The client holding it and since when: its share is charged on return.
   std::shared_ptr<ClientShare> holder;
   std::chrono::steady_clock::time_point lent_at;
+  bool lent = false;       // between lend_locked and end_loan_locked
   bool resetting = false;  // in reset_task
 };
 using ServerHandle = std::shared_ptr<PooledServer>;

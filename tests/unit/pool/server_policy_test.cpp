@@ -116,14 +116,13 @@ namespace {
 
 using pggat::pool::RecipeRank;
 using Ranks = std::vector<std::optional<RecipeRank>>;
-using Costs = std::vector<std::optional<std::int64_t>>;
 
 std::optional<std::size_t> dial_pick(const Ranks& ranks) {
   return pggat::pool::recipe_to_dial(ranks, [](const std::optional<RecipeRank>& r) { return r; });
 }
 
-std::optional<std::size_t> lend_pick(const Costs& costs) {
-  return pggat::pool::idle_to_lend(costs, [](const std::optional<std::int64_t>& c) { return c; });
+std::optional<std::size_t> lend_pick(const Ranks& ranks) {
+  return pggat::pool::idle_to_lend(ranks, [](const std::optional<RecipeRank>& r) { return r; });
 }
 
 RecipeRank rank(std::int64_t cost, std::uint64_t load) {
@@ -151,17 +150,22 @@ TEST_CASE("recipe_to_dial: lowest priority+penalty, then least loaded, then firs
   CHECK(recipe_cost(-5, 2) == -3);
 }
 
-TEST_CASE("idle_to_lend: the top-most idle server of the cheapest recipe in rotation",
+TEST_CASE("idle_to_lend: the cheapest recipe in rotation, then its fewest lent, then the top-most",
           "[pool][server_policy]") {
   CHECK_FALSE(lend_pick({}).has_value());
   CHECK_FALSE(lend_pick({std::nullopt}).has_value());
   // All equal: the top of the stack (most recently used), as with one recipe.
-  CHECK(lend_pick({0, 0, 0}) == 2u);
-  CHECK(lend_pick({0, 1, 1}) == 0u);  // cheaper, though further down
-  CHECK(lend_pick({1, 0, 1, 0, 1}) == 3u);
+  CHECK(lend_pick({rank(0, 0), rank(0, 0), rank(0, 0)}) == 2u);
+  CHECK(lend_pick({rank(0, 0), rank(1, 0), rank(1, 0)}) == 0u);  // cheaper, though further down
+  CHECK(lend_pick({rank(1, 0), rank(0, 0), rank(1, 0), rank(0, 0), rank(1, 0)}) == 3u);
+  // Equal cost: the recipe with fewer servers lent now, though further down,
+  // so equal replicas share concurrent transactions.
+  CHECK(lend_pick({rank(0, 1), rank(0, 1), rank(0, 2), rank(0, 2)}) == 1u);
+  CHECK(lend_pick({rank(0, 0), rank(1, 0), rank(0, 5)}) == 0u);
+  CHECK(lend_pick({rank(0, 9), rank(1, 0)}) == 0u);  // cost before load
   // Out of rotation: never lent.
-  CHECK(lend_pick({0, 5, std::nullopt}) == 0u);
-  CHECK(lend_pick({5, std::nullopt, std::nullopt}) == 0u);
+  CHECK(lend_pick({rank(0, 0), rank(5, 0), std::nullopt}) == 0u);
+  CHECK(lend_pick({rank(5, 0), std::nullopt, std::nullopt}) == 0u);
 }
 
 TEST_CASE("no_rotation_message names the pool and each recipe's problem", "[pool][server_policy]") {
