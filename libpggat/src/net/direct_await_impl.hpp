@@ -81,6 +81,18 @@ inline bool same_context(const asio::any_io_executor& caller, const asio::any_io
   return caller == object;
 }
 
+inline bool cancellation_fired(const AwaitingThread* running) {
+  return running->get_cancellation_state().cancelled() != asio::cancellation_type::none;
+}
+
+// The same asked through a frame whose caller is attached (it stays attached).
+inline bool cancellation_fired(AwaitingFrame* frame) {
+  AwaitingThread* running = frame->detach_thread();
+  const bool fired = cancellation_fired(running);
+  frame->attach_thread(running);
+  return fired;
+}
+
 // The body of a direct await's operator(): `start(handler)` starts the
 // operation of an I/O object on `object_executor`. An operation that would
 // start after the caller's cancellation fired yields operation_aborted at
@@ -89,7 +101,7 @@ template <class Result, class ObjectExecutor, class Start>
 AwaitingThread* await_directly(AwaitingFrame* frame, const ObjectExecutor& object_executor, Result* result,
                                Start&& start) {
   AwaitingThread* running = frame->detach_thread();
-  if (running->get_cancellation_state().cancelled() != asio::cancellation_type::none) {
+  if (cancellation_fired(running)) {
     set_aborted(*result);
     // Still attached, the caller is resumed at once by the running pump.
     frame->attach_thread(running);

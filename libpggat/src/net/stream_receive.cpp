@@ -3,34 +3,33 @@
 
 #include <type_traits>
 
+#include <asio/associated_executor.hpp>
+#include <asio/post.hpp>
+
 #if PGGAT_AWAIT_DIRECTLY
 #include "net/direct_await_impl.hpp"
 #include "net/drained_read.hpp"
 
 namespace pggat::net {
-namespace {
-
-bool cancelled(AwaitingFrame* frame) {
-  AwaitingThread* running = frame->detach_thread();
-  const bool cancelled = running->get_cancellation_state().cancelled() != asio::cancellation_type::none;
-  frame->attach_thread(running);
-  return cancelled;
-}
-
-}  // namespace
 
 AwaitingThread* Stream::Receive::operator()(AwaitingFrame* frame) const {
   Stream& stream = *stream_;
   const bool drained = stream.drained_reactor_ != nullptr && !stream.tls_ && buffer_.size() > 0;
   // A client's wait that parking ends finds a hidden end of file then.
   const bool look_first = stream.maybe_unseen_eof_ && !(until_parked_ && !stream.writes_reveal_eof_);
-  if (drained && look_first && !cancelled(frame)) {
-    // Whatever it finds (bytes, end of file, an error) is the read's outcome,
-    // and the caller, still attached, goes on at once.
+  if (drained && look_first && !detail_direct::cancellation_fired(frame)) {
+    // Whatever it finds (bytes, end of file, an error) is the read's
+    // outcome, completed through the io_context as Asio completes a read
+    // that finds bytes at once: a peer that keeps the socket full (a COPY)
+    // does not keep the thread from its other clients.
     const IoResult now = stream.read_now(buffer_);
     if (std::get<0>(now) != asio::error::would_block) {
-      *result_ = now;
-      return nullptr;
+      return detail_direct::await_directly(frame, stream.socket_.get_executor(), result_, [&](auto handler) {
+        const auto executor = asio::get_associated_executor(handler, stream.socket_.get_executor());
+        asio::post(executor, [handler = std::move(handler), now]() mutable {
+          handler(std::get<0>(now), std::get<1>(now));
+        });
+      });
     }
     ++stream.empty_reads_;
   }

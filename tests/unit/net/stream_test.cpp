@@ -17,6 +17,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 
 #include "socket_pair.hpp"
 
@@ -234,6 +235,46 @@ TEST_CASE("Stream with drained reads tries recv before waiting only when an end 
   start_read(io, stream, read);
   REQUIRE(wait_for(io, read));
   CHECK(*read.ec == asio::error::eof);
+  ::close(outside);
+}
+
+// A peer that keeps the socket full (a COPY) must not have its reads run back
+// to back ahead of the thread's other work: a look that finds bytes completes
+// through the io_context, after what was queued before it, as Asio's own
+// read that finds bytes at once does.
+TEST_CASE("Stream with drained reads completes a look that found bytes after work queued before it",
+          "[net][stream][drained]") {
+  asio::io_context io;
+  int outside = -1;
+  Stream stream(socket_pair(io, outside));
+  stream.set_drained_reads(Stream::DrainedReads::server);
+  Read read;
+  start_read(io, stream, read);
+  REQUIRE(::write(outside, "abc", 3) == 3);
+  REQUIRE(wait_for(io, read));  // short, nothing written since: the next read looks first
+  REQUIRE(::write(outside, "def", 3) == 3);
+  const std::uint64_t empty_before = stream.empty_reads();
+
+  bool other_ran = false;
+  std::optional<bool> other_ran_first;
+  std::string got;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        asio::post(io, [&] { other_ran = true; });
+        char buf[16];
+        pggat::net::IoResult result;
+        co_await stream.receive(asio::buffer(buf), result);
+        other_ran_first = other_ran;
+        got.assign(buf, std::get<1>(result));
+      },
+      asio::detached);
+  io.restart();
+  for (int i = 0; i < 50 && !other_ran_first; ++i) io.run_one_for(std::chrono::milliseconds(100));
+  REQUIRE(other_ran_first);
+  CHECK(*other_ran_first);
+  CHECK(got == "def");
+  CHECK(stream.empty_reads() == empty_before);  // the look found them
   ::close(outside);
 }
 
