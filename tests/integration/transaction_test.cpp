@@ -313,6 +313,41 @@ TEST_CASE("transaction mode: a server killed mid-transaction fails that client o
   CHECK(next.exec("select 3").value() == "3");
 }
 
+// The server's FATAL, said while its client idles in a transaction (the
+// relay reads the client alone then), reaches the client by its next
+// statement at the latest, and then the client is closed as PostgreSQL
+// would close it.
+TEST_CASE("transaction mode: a server terminated while its client idles in a transaction: the client "
+          "gets its FATAL",
+          "[transaction]") {
+  InProcessPooler pooler(transaction_config({}, {{"max_connections", 2}}));
+  RawClient raw("127.0.0.1", pooler.port());
+  raw.send_startup("app", "app");
+  REQUIRE(raw.read_until_ready());
+  pggat::proto::Buffer out;
+  pggat::proto::fe::Query{"begin; select pg_backend_pid()"}.encode(out);
+  raw.send(out);
+  std::string pid;
+  for (;;) {
+    const auto m = raw.read();
+    REQUIRE(m);
+    if (m->type == 'D') pid.assign(reinterpret_cast<const char*>(m->body.data()) + 6, m->body.size() - 6);
+    if (m->type == 'Z') break;
+  }
+  REQUIRE_FALSE(pid.empty());
+  PostgresServer::instance().execute("select pg_terminate_backend(" + pid + ")", "postgres");
+  pggat::proto::Buffer next;
+  pggat::proto::fe::Query{"select 1"}.encode(next);
+  raw.send(next);
+  const auto error = raw.read_error();
+  REQUIRE(error);
+  CHECK(error->is_fatal());
+  CHECK(error->code == "57P01");  // admin_shutdown
+  CHECK(raw.closed());
+  PqConnection after(pooler.conninfo());
+  CHECK(after.exec("select 2").value() == "2");
+}
+
 TEST_CASE("transaction mode: a server that vanishes silently costs the client its transaction, "
           "not its connection",
           "[transaction]") {

@@ -226,7 +226,9 @@ class InTurns {
       case Phase::down:
         out_.down = result;
         finished_ = result.end != PumpEnd::yielded;
-        phase_ = Phase::over;
+        // Owing nothing, with the unit going on (in a transaction, after a
+        // Flush): the client's next request.
+        phase_ = finished_ ? Phase::over : Phase::up;
         return;
       case Phase::down_to_end:
         out_.down = result;
@@ -265,8 +267,7 @@ class InTurns {
   bool yield_before_read() const {
     switch (phase_) {
       case Phase::up:
-        return conversation_.awaiting_server() || conversation_.transaction_status() != 'I' ||
-               conversation_.copy_in();
+        return conversation_.awaiting_server() || conversation_.copy_in();
       case Phase::down:
         return !conversation_.awaiting_server();
       case Phase::down_to_end:
@@ -309,18 +310,22 @@ class InTurns {
 // relay_pair's results, for less: while `conversation` (the server's) allows,
 // the two directions take turns in one coroutine (pump_turns). The client's
 // request goes to the server, then the server's replies to the client until
-// it owes nothing, and neither side is read while it is not due. No second
-// coroutine is started and no read is left pending to be cancelled, which is
-// most of a short transaction's cost. Once the client is due while the unit
-// goes on (in a transaction, in COPY FROM STDIN, after a Flush), it returns
-// false and the caller goes on with relay_pair (which starts `out` afresh);
-// so it does at once when it wants a watchdog on an idle client. What the
-// turns did goes into `out` (the caller's, so no frame holds a second copy);
-// `scratch` is the turns' until it returns. True when the
-// unit is over (or one side ended it). The price: a client that
-// leaves while its server works is noticed when the reply is written to it,
-// not at once; the server finishes the statement and is released as after
-// any unit.
+// it owes nothing, then the client's next request if the unit goes on (a
+// transaction's next statement), and neither side is read while it is not
+// due. No second coroutine is started and no read is left pending to be
+// cancelled, which is most of a short transaction's cost. Once the client is
+// due while the server owes replies, or in COPY FROM STDIN, it returns false
+// and the caller goes on with relay_pair (which starts `out` afresh); so it
+// does at once when it wants a watchdog on an idle client. What the turns did
+// goes into `out` (the caller's, so no frame holds a second copy); `scratch`
+// is the turns' until it returns. True when the unit is over (or one side
+// ended it). The price: the server is not read while it owes nothing, so a
+// client that leaves while its server works is noticed when the reply is
+// written to it, and what a server says unasked while its client idles in a
+// transaction (a FATAL from idle_in_transaction_session_timeout or
+// pg_terminate_backend, before it closes) reaches the client with the answer
+// to its next message rather than at once. The server is the client's for
+// the transaction either way.
 template <class UpInspector, class DownInspector>
 asio::awaitable<bool> relay_in_turns(net::Connection& client, net::Connection& server,
                                      const proto::FrameRules& client_rules,
