@@ -236,7 +236,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   }
 
   // Once a second, while running or draining: idle clients are parked
-  // (running only) and startups past their deadline cut.
+  // (running only), startups past their deadline cut and blind reads looked at.
   void schedule_sweep() {
     sweep_timer->expires_after(std::chrono::seconds(1));
     sweep_timer->async_wait([self = shared_from_this()](std::error_code ec) {
@@ -247,7 +247,7 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
     });
   }
 
-  // One walk of the sessions under `mu` for both of the sweep's jobs.
+  // One walk of the sessions under `mu` for the sweep's jobs.
   //
   // Clients whose startup packets are not all there by their deadline
   // (ClientSession::startup_deadline): their stream's operations are
@@ -258,6 +258,10 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
   // With `park`, clients that were parked once and now wait between units in
   // a frame of their own (ClientSession::waiting_since) are parked again
   // after a second or two of waiting: an idle client then holds no frame.
+  //
+  // Clients whose read waits blind (Stream::set_watched_reads: inside a
+  // transaction's turns) are looked at for an end of file that came with
+  // their last message.
   void sweep_sessions(bool park) {
     const std::uint32_t now = ClientSession::idle_clock_seconds();
     std::lock_guard lock(mu);
@@ -267,10 +271,17 @@ class AppState : public std::enable_shared_from_this<AppState>, public admin::Co
         cut_on_its_thread(*c, key);
         continue;
       }
+      if (c->session.conn.stream.blind()) look_on_its_thread(*c, key);
       if (!park) continue;
       const std::uint32_t since = c->session.waiting_since.load(std::memory_order_relaxed);
       if (since != 0 && now - since >= 1) park_on_its_thread(*c, key);
     }
+  }
+
+  // Under `mu`. A client whose read waits blind (Stream::set_watched_reads)
+  // and has closed meanwhile: the read ends, and with it the client's unit.
+  void look_on_its_thread(Connected& c, BackendKey key) {
+    on_its_thread(c, key, [](Connected& c) { c.session.conn.stream.end_blind_read_at_eof(); });
   }
 
   // Under `mu`.

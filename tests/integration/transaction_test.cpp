@@ -540,6 +540,48 @@ TEST_CASE("transaction mode: a client that half-closes after its queries gets it
   CHECK(other.exec("select 2").value() == "2");
 }
 
+// Inside a transaction nothing parks the client, and its reads wait for
+// epoll at once after a short read (Stream::set_watched_reads): the App's
+// sweep finds an end of file that came with its last statement. Here the
+// statement and the end come while the server works on the one before, so
+// one read takes the statement and leaves the end behind it, unseen.
+TEST_CASE("transaction mode: a client that half-closes inside a transaction gets its answer, is closed and "
+          "its server goes back",
+          "[transaction][parking]") {
+  InProcessPooler pooler(transaction_config({}, {{"max_connections", 1}}));
+  RawClient raw("127.0.0.1", pooler.port());
+  raw.send_startup("app", "app");
+  REQUIRE(raw.read_until_ready());
+  pggat::proto::Buffer begin;
+  pggat::proto::fe::Query{"begin; select 1"}.encode(begin);
+  raw.send(begin);
+  REQUIRE(raw.read_until_ready());
+  pggat::proto::Buffer slow;
+  pggat::proto::fe::Query{"select pg_sleep(0.5) as half_close_probe"}.encode(slow);
+  raw.send(slow);
+  pqxx::connection admin{PostgresServer::instance().conninfo("postgres", "postgres-pass", "postgres")};
+  REQUIRE(eventually([&] {
+    pqxx::nontransaction n(admin);
+    return n.exec("select count(*) from pg_stat_activity where query like '%half_close_probe%' and "
+                  "state = 'active' and pid <> pg_backend_pid()")[0][0]
+               .as<int>() == 1;
+  }));
+  pggat::proto::Buffer query;
+  pggat::proto::fe::Query{"select 2"}.encode(query);
+  raw.send(query);
+  raw.shutdown_write();  // right behind the statement, inside the transaction
+  REQUIRE(raw.read_until_ready());  // pg_sleep's
+  const auto answer = raw.read();
+  REQUIRE(answer);
+  CHECK(answer->type == 'T');  // the row's description: the statement ran
+  REQUIRE(raw.read_until_ready());
+  CHECK(raw.closed(10s));
+  REQUIRE(eventually([&] { return pooler.stats().clients == 0; }));
+  // The only server was the client's: rolled back and lent again.
+  PqConnection other(pooler.conninfo());
+  CHECK(other.exec("select 3").value() == "3");
+}
+
 TEST_CASE("transaction mode: parked clients on every thread, light and deep, are served and closed when pggat stops",
           "[transaction][parking]") {
   nlohmann::json config = transaction_config();

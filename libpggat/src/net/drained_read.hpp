@@ -2,6 +2,7 @@
 // For stream_receive.cpp only: it takes Asio 1.22's reactor internals, as direct awaits do.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -35,12 +36,13 @@ class RecvOp : public asio::detail::reactor_op {
   ASIO_DEFINE_HANDLER_PTR(RecvOp);
 
   RecvOp(asio::detail::socket_type fd, asio::mutable_buffer buffer, bool* short_read,
-         std::uint64_t* empty_reads, Handler& handler)
+         std::uint64_t* empty_reads, std::atomic<bool>* blind, Handler& handler)
       : reactor_op(std::error_code(), &RecvOp::do_perform, &RecvOp::do_complete),
         fd_(fd),
         buffer_(buffer),
         short_read_(short_read),
         empty_reads_(empty_reads),
+        blind_(blind),
         handler_(std::move(handler)) {}
 
   // Runs while the descriptor is in the reactor, so while its Stream lives.
@@ -53,6 +55,10 @@ class RecvOp : public asio::detail::reactor_op {
     }
     const bool short_read = !o->ec_ && o->bytes_transferred_ < o->buffer_.size();
     *o->short_read_ = short_read;
+    // Here, not at completion: a cancelled op completes after its socket
+    // closed, perhaps with its Stream. A cancelled one leaves it to
+    // Stream::set_watched_reads(false).
+    if (o->blind_ != nullptr) o->blind_->store(false, std::memory_order_relaxed);
     return short_read || o->ec_ == asio::error::eof ? done_and_exhausted : done;
   }
 
@@ -75,6 +81,7 @@ class RecvOp : public asio::detail::reactor_op {
   asio::mutable_buffer buffer_;
   bool* short_read_;
   std::uint64_t* empty_reads_;
+  std::atomic<bool>* blind_;  // the stream's, set while a watched read waits blind; may be null
   Handler handler_;
 };
 
@@ -107,15 +114,15 @@ struct SocketAccess : Socket {
 // Starts the read of `socket` (on `reactor`'s io_context, its buffer not
 // empty); `handler(error_code, size_t)` gets the outcome. `short_read` is set
 // when the read completes, `empty_reads` counted up each time recv() finds
-// nothing.
+// nothing, and `blind` (if not null) cleared when it reads something or fails.
 template <class Handler>
 void start(asio::detail::reactor& reactor, Socket& socket, asio::mutable_buffer buffer, bool* short_read,
-           std::uint64_t* empty_reads, Handler handler) {
+           std::uint64_t* empty_reads, std::atomic<bool>* blind, Handler handler) {
   auto& impl = SocketAccess::implementation(socket);
   const bool is_continuation = asio_handler_cont_helpers::is_continuation(handler);
   auto slot = asio::get_associated_cancellation_slot(handler);
   typename RecvOp<Handler>::ptr p = {std::addressof(handler), RecvOp<Handler>::ptr::allocate(handler), nullptr};
-  p.p = new (p.v) RecvOp<Handler>(impl.socket_, buffer, short_read, empty_reads, handler);
+  p.p = new (p.v) RecvOp<Handler>(impl.socket_, buffer, short_read, empty_reads, blind, handler);
   if (slot.is_connected())
     p.p->cancellation_key_ = &slot.template emplace<Cancel>(&reactor, &impl.reactor_data_, impl.socket_);
   if ((impl.state_ & asio::detail::socket_ops::non_blocking) ||

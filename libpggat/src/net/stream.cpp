@@ -93,6 +93,21 @@ bool Stream::input_pending() const {
   }
 }
 
+bool Stream::end_blind_read_at_eof() {
+  if (!blind()) return false;
+  std::byte b;
+  for (;;) {
+    const ssize_t n = ::recv(socket_.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) return false;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+    break;  // 0: end of file; or an error
+  }
+  cancel();
+  blind_.store(false, std::memory_order_relaxed);
+  return true;
+}
+
 bool Stream::learn_family() {
   if (family_ >= 0) return true;
   std::error_code ec;

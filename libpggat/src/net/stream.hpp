@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <span>
@@ -105,6 +106,21 @@ class Stream {
   // error, FATAL perhaps), so the next read tries recv() first.
   void peer_waits() { maybe_unseen_eof_ = false; }
   void peer_may_close() { maybe_unseen_eof_ = true; }
+  // A client's stream with drained reads, while on (a transaction's turns):
+  // a read after a short read waits for epoll at once, as
+  // receive_until_parked's does, and the stream is blind() while it waits:
+  // an end of file that came with the short read goes unseen until
+  // end_blind_read_at_eof looks (the App's sweep, once a second).
+  void set_watched_reads(bool on) {
+    watched_ = on;
+    if (!on) blind_.store(false, std::memory_order_relaxed);  // a blind read cancelled
+  }
+  // From any thread.
+  [[nodiscard]] bool blind() const { return blind_.load(std::memory_order_relaxed); }
+  // On the stream's thread: if a read waits blind and the peer has closed
+  // (or the socket failed), cancels it (operation_aborted) and says so.
+  // Bytes that came meanwhile raised an edge of their own: the read takes them.
+  bool end_blind_read_at_eof();
   // Reads that tried recv() before waiting and found nothing, on streams
   // with drained reads: what they are there to save.
   [[nodiscard]] std::uint64_t empty_reads() const { return empty_reads_; }
@@ -254,6 +270,8 @@ class Stream {
   // written since.
   bool maybe_unseen_eof_ = false;
   bool writes_reveal_eof_ = false;  // DrainedReads::server
+  bool watched_ = false;            // set_watched_reads
+  std::atomic<bool> blind_{false};  // a watched read waits after a short read
 };
 
 #if PGGAT_AWAIT_DIRECTLY

@@ -16,7 +16,10 @@ AwaitingThread* Stream::Receive::operator()(AwaitingFrame* frame) const {
   Stream& stream = *stream_;
   const bool drained = stream.drained_reactor_ != nullptr && !stream.tls_ && buffer_.size() > 0;
   // A client's wait that parking ends finds a hidden end of file then.
-  const bool look_first = stream.maybe_unseen_eof_ && !(until_parked_ && !stream.writes_reveal_eof_);
+  // A wait that someone else looks after skips the look: parking ends a
+  // client's wait between units, the sweep looks at a watched one.
+  const bool looked_after = (until_parked_ || stream.watched_) && !stream.writes_reveal_eof_;
+  const bool look_first = stream.maybe_unseen_eof_ && !looked_after;
   if (drained && look_first && !detail_direct::cancellation_fired(frame)) {
     // Whatever it finds (bytes, end of file, an error) is the read's
     // outcome, completed through the io_context as Asio completes a read
@@ -37,9 +40,15 @@ AwaitingThread* Stream::Receive::operator()(AwaitingFrame* frame) const {
     if (stream.tls_) {
       stream.tls_->stream.async_read_some(buffer_, std::move(handler));
     } else if constexpr (std::is_same_v<decltype(handler), detail_direct::Resume<IoResult>>) {
-      if (drained)
+      if (drained) {
+        std::atomic<bool>* blind = nullptr;
+        if (stream.maybe_unseen_eof_ && looked_after && !until_parked_) {
+          blind = &stream.blind_;
+          blind->store(true, std::memory_order_relaxed);
+        }
         detail_drained::start(*stream.drained_reactor_, stream.socket_, buffer_, &stream.maybe_unseen_eof_,
-                              &stream.empty_reads_, std::move(handler));
+                              &stream.empty_reads_, blind, std::move(handler));
+      }
       else
         stream.socket_.async_read_some(buffer_, std::move(handler));
     } else {

@@ -724,10 +724,15 @@ asio::awaitable<UnitOutcome> relay_unit(detail::ClientSession& client,
     PairResult pair;
     bool relayed = false;
     // A watchdog on an idle client needs relay_pair from the start.
-    if (options.idle_transaction_timeout.count() == 0)
+    if (options.idle_transaction_timeout.count() == 0) {
+      // Its reads wait for epoll at once; the App's sweep finds an end of
+      // file hidden behind the client's last message (Stream::set_watched_reads).
+      client.conn.stream.set_watched_reads(true);
       relayed = co_await relay_in_turns(client.conn, server.conn, client_rules,
                                         backend::server_frame_rules, up, down, server.state,
                                         buffers.pumps.up, pair);
+      client.conn.stream.set_watched_reads(false);
+    }
     if (!relayed)
       co_await relay_pair(client.conn, server.conn, client_rules, backend::server_frame_rules, up,
                           down, buffers.pumps, pair, options.idle_transaction_timeout);

@@ -351,6 +351,68 @@ TEST_CASE("Stream with a client's drained reads looks first after a short read u
   ::close(outside);
 }
 
+// A transaction's turns read the client with watched reads: after a short
+// read the next one waits for epoll at once and the stream is blind, so an
+// end of file that came with the short read is found only by
+// end_blind_read_at_eof (the App's sweep), which ends the read; bytes that
+// come meanwhile are read as ever, and a blind wait is not ended for them.
+TEST_CASE("Stream with watched reads waits blind after a short read, and end_blind_read_at_eof ends it at "
+          "end of file only",
+          "[net][stream][drained]") {
+  asio::io_context io;
+  int outside = -1;
+  Stream stream(socket_pair(io, outside));
+  stream.set_drained_reads(Stream::DrainedReads::client);
+  stream.set_watched_reads(true);
+  Read read;
+
+  SECTION("bytes after a blind wait") {
+    start_read(io, stream, read);
+    io.poll();
+    REQUIRE(::write(outside, "abc", 3) == 3);
+    REQUIRE(wait_for(io, read));
+    CHECK_FALSE(stream.blind());
+    const std::uint64_t empty = stream.empty_reads();
+    start_read(io, stream, read);
+    io.restart();
+    io.poll();
+    CHECK_FALSE(read.ec);
+    CHECK(stream.blind());
+    CHECK(stream.empty_reads() == empty);  // no look first
+    CHECK_FALSE(stream.end_blind_read_at_eof());  // nothing there yet
+    REQUIRE(::write(outside, "def", 3) == 3);
+    CHECK_FALSE(stream.end_blind_read_at_eof());  // bytes: their edge wakes the read
+    REQUIRE(wait_for(io, read));
+    CHECK_FALSE(*read.ec);
+    CHECK(read.bytes == "def");
+    CHECK_FALSE(stream.blind());
+  }
+  SECTION("an end of file hidden behind the short read") {
+    read_with_end_behind(io, stream, outside, read);
+    start_read(io, stream, read);
+    io.restart();
+    io.poll();
+    CHECK_FALSE(read.ec);  // waits: the end came with "abc"
+    REQUIRE(stream.blind());
+    CHECK(stream.end_blind_read_at_eof());
+    REQUIRE(wait_for(io, read));
+    CHECK(*read.ec == asio::error::operation_aborted);
+    CHECK_FALSE(stream.blind());
+    CHECK_FALSE(stream.end_blind_read_at_eof());  // nothing waits now
+  }
+  SECTION("not watched: the read looks first and finds the end itself") {
+    stream.set_watched_reads(false);
+    read_with_end_behind(io, stream, outside, read);
+    start_read(io, stream, read);
+    io.restart();
+    io.poll();
+    REQUIRE(read.ec);
+    CHECK(*read.ec == asio::error::eof);
+    CHECK_FALSE(stream.blind());
+  }
+  ::close(outside);
+}
+
 TEST_CASE("Stream::move_to completes reads on the new io_context alone", "[net][stream]") {
   asio::io_context home;
   asio::io_context other;
