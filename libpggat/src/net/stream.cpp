@@ -81,28 +81,25 @@ IoResult Stream::read_now(asio::mutable_buffer buffer) {
   }
 }
 
-bool Stream::input_pending() const {
-  if (tls_ && SSL_pending(tls_->stream.native_handle()) > 0) return true;
-  if (!socket_.is_open()) return true;
+Stream::Peeked Stream::peek() const {
   std::byte b;
   for (;;) {
     const ssize_t n = ::recv(const_cast<Socket&>(socket_).native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n >= 0) return true;  // data, or 0: the peer closed
+    if (n > 0) return Peeked::bytes;
+    if (n == 0) return Peeked::ended;
     if (errno == EINTR) continue;
-    return errno != EAGAIN && errno != EWOULDBLOCK;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? Peeked::nothing : Peeked::ended;
   }
 }
 
+bool Stream::input_pending() const {
+  if (tls_ && SSL_pending(tls_->stream.native_handle()) > 0) return true;
+  if (!socket_.is_open()) return true;
+  return peek() != Peeked::nothing;
+}
+
 bool Stream::end_blind_read_at_eof() {
-  if (!blind()) return false;
-  std::byte b;
-  for (;;) {
-    const ssize_t n = ::recv(socket_.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n > 0) return false;
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
-    break;  // 0: end of file; or an error
-  }
+  if (!blind() || peek() != Peeked::ended) return false;
   cancel();
   blind_.store(false, std::memory_order_relaxed);
   return true;

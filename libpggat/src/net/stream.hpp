@@ -255,6 +255,10 @@ class Stream {
   };
   std::unique_ptr<Tls> tls_;
   void handshake_failed(const std::error_code& ec, std::string* why);
+  // What one recv(MSG_PEEK) finds: bytes, nothing yet, or an end (end of
+  // file, or an error).
+  enum class Peeked : std::uint8_t { bytes, nothing, ended };
+  [[nodiscard]] Peeked peek() const;
   void close_parked() noexcept;
   // The socket's address family, learnt at the first move_to or leave_reactor.
   [[nodiscard]] bool learn_family();

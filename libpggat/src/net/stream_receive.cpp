@@ -15,11 +15,12 @@ namespace pggat::net {
 AwaitingThread* Stream::Receive::operator()(AwaitingFrame* frame) const {
   Stream& stream = *stream_;
   const bool drained = stream.drained_reactor_ != nullptr && !stream.tls_ && buffer_.size() > 0;
-  // A client's wait that parking ends finds a hidden end of file then.
-  // A wait that someone else looks after skips the look: parking ends a
-  // client's wait between units, the sweep looks at a watched one.
+  // A client's wait that something else looks after skips the look: parking
+  // ends a wait between units and finds a hidden end of file then; the
+  // App's sweep looks at a watched read while it waits blind.
   const bool looked_after = (until_parked_ || stream.watched_) && !stream.writes_reveal_eof_;
   const bool look_first = stream.maybe_unseen_eof_ && !looked_after;
+  const bool waits_blind = stream.maybe_unseen_eof_ && looked_after && !until_parked_;
   if (drained && look_first && !detail_direct::cancellation_fired(frame)) {
     // Whatever it finds (bytes, end of file, an error) is the read's
     // outcome, completed through the io_context as Asio completes a read
@@ -42,7 +43,7 @@ AwaitingThread* Stream::Receive::operator()(AwaitingFrame* frame) const {
     } else if constexpr (std::is_same_v<decltype(handler), detail_direct::Resume<IoResult>>) {
       if (drained) {
         std::atomic<bool>* blind = nullptr;
-        if (stream.maybe_unseen_eof_ && looked_after && !until_parked_) {
+        if (waits_blind) {
           blind = &stream.blind_;
           blind->store(true, std::memory_order_relaxed);
         }
