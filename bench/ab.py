@@ -93,7 +93,7 @@ def main():
         results = {name: [] for name, _, _ in targets}
         round_tps = {name: {} for name, _, _ in targets}  # round -> tps, for ratios within a round
         for r in range(args.rounds):
-            for name, port, pid in targets:
+            for name, port, pid in run.in_turn(targets, r):
                 target = "pgbouncer" if name == "pgbouncer" else "pggat"
                 if target == "pggat":  # Bench.pgbench reaches "pggat" through these
                     bench.pggat_port, bench.pggat_pid = port, pid
