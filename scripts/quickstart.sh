@@ -216,10 +216,13 @@ cmd_test() {
     }
   fi
   # The code must stay warning-free (-Werror) and correct under clang 14 too.
+  # Unoptimised and without debug information: clang's warnings do not
+  # depend on -O, the g++ build above is the optimised one, and it halves
+  # the second build (14 -> 7 min on 2 cores), which keeps CI near 30 min.
   if [[ "${PGGAT_SKIP_CLANG:-}" != 1 ]]; then
     if [[ ! -f build-clang/meson-private/coredata.dat ]]; then
-      log "configuring build-clang/ (clang++)"
-      CXX=clang++ meson setup build-clang
+      log "configuring build-clang/ (clang++, -O0, no debug information)"
+      CXX=clang++ meson setup build-clang -Doptimization=0 -Ddebug=false
     fi
     log "building with clang (meson compile -C build-clang -j 2)"
     meson compile -C build-clang -j 2
