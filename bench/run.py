@@ -114,6 +114,8 @@ WORKLOADS = [
     ("g", "tpcb-like, 50 clients", ["-M", "simple", "-c", "50", "-j", "2"]),
 ]
 TARGETS = ["direct", "pgbouncer", "pggat", "forwarder"]
+LABELS = {"direct": "direct", "pgbouncer": "PgBouncer", "pggat": "pggat", "forwarder": "bare forwarder"}
+KEPT_MARKER = "<!-- Written by hand from here on: bench/run.py keeps it when it rewrites the rest. -->"
 
 
 def writes_nothing(pgbench_args):
@@ -127,8 +129,6 @@ def in_turn(items, rnd):
     database that fills, a machine that warms) hits all of them alike."""
     k = rnd % len(items)
     return items[k:] + items[:k]
-LABELS = {"direct": "direct", "pgbouncer": "PgBouncer", "pggat": "pggat", "forwarder": "bare forwarder"}
-KEPT_MARKER = "<!-- Written by hand from here on: bench/run.py keeps it when it rewrites the rest. -->"
 
 
 class Bench:
