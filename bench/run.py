@@ -160,6 +160,9 @@ class Bench:
         subprocess.run([program("pgbench"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "app", "-i",
                         "-q", "-s", str(self.args.scale), "app"], check=True, capture_output=True,
                        env=self.env)
+        # No autovacuum: it would start in whichever run crossed its threshold
+        # and slow that target alone; reset_written_tables vacuums instead.
+        self.psql("ALTER SYSTEM SET autovacuum = off", "SELECT pg_reload_conf()")
 
     def start_pgbouncer(self):
         self.bouncer_port = free_port()
@@ -233,18 +236,29 @@ pidfile = {d}/pgbouncer.pid
         return {"direct": None, "pgbouncer": self.bouncer_pid, "pggat": self.pggat_pid,
                 "forwarder": self.forwarder_pid}[target]
 
+    def psql(self, *commands):
+        """Runs the commands directly in PostgreSQL, as the superuser (for
+        ALTER SYSTEM and CHECKPOINT), each on its own (VACUUM cannot run
+        inside a transaction block)."""
+        cmd = [program("psql"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "-d", "app",
+               "-q", "-X", "-v", "ON_ERROR_STOP=1"]
+        for c in commands:
+            cmd += ["-c", c]
+        subprocess.run(cmd, check=True, capture_output=True, env=dict(self.env, PGPASSWORD="postgres-pass"))
+
     def reset_written_tables(self):
-        """What pgbench does before a run unless -n: vacuum the tables the
-        tpcb-like script updates and empty the history it appends to. The
-        bench passes -n (a pooler would be vacuuming through itself), so it
-        does this here, directly: each run of a writing workload starts from
-        the same state, not from the dead rows the runs before it left (which
-        made whoever ran later in a round slower: 1,796 -> 1,617 -> 1,467 ->
-        1,386 tps in four runs in a row on a fresh database)."""
-        subprocess.run([program("psql"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "app", "-d", "app",
-                        "-q", "-X", "-v", "ON_ERROR_STOP=1",
-                        "-c", "VACUUM pgbench_branches", "-c", "VACUUM pgbench_tellers",
-                        "-c", "TRUNCATE pgbench_history"], check=True, capture_output=True, env=self.env)
+        """Each run of a writing workload starts from the same state: the
+        tables the tpcb-like script updates vacuumed (what pgbench does unless
+        -n, and pgbench_accounts too: its dead rows and index entries grow by
+        one per transaction, and PostgreSQL's own CPU per transaction grew
+        with them, 302 -> 367 us over six runs), its history emptied, and a
+        checkpoint taken so that none falls inside the run. The bench passes
+        -n (a pooler would be vacuuming through itself), so it does this
+        here, directly. Without it whoever ran later in a round was slower:
+        1,796 -> 1,617 -> 1,467 -> 1,386 tps in four runs in a row on a
+        fresh database."""
+        self.psql("VACUUM pgbench_branches", "VACUUM pgbench_tellers", "VACUUM pgbench_accounts",
+                  "TRUNCATE pgbench_history", "CHECKPOINT")
 
     def pgbench(self, target, args, seconds=None):
         if not writes_nothing(args):
