@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -19,6 +20,7 @@
 #include <asio/detail/socket_ops.hpp>
 
 #include "net/direct_await.hpp"
+#include "net/raw_syscalls.hpp"
 #include "net/stream.hpp"
 
 #if PGGAT_AWAIT_DIRECTLY
@@ -48,10 +50,20 @@ class RecvOp : public asio::detail::reactor_op {
   // Runs while the descriptor is in the reactor, so while its Stream lives.
   static status do_perform(reactor_op* base) {
     auto* o = static_cast<RecvOp*>(base);
-    if (!asio::detail::socket_ops::non_blocking_recv1(o->fd_, o->buffer_.data(), o->buffer_.size(), 0,
-                                                      true, o->ec_, o->bytes_transferred_)) {
+    // Asio's non_blocking_recv1, on the bare system call.
+    ssize_t n;
+    do {
+      n = raw::recv(o->fd_, o->buffer_.data(), o->buffer_.size(), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+      o->bytes_transferred_ = static_cast<std::size_t>(n);
+    } else if (n == 0) {
+      o->ec_ = asio::error::eof;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       ++*o->empty_reads_;
       return not_done;
+    } else {
+      o->ec_ = std::error_code(errno, asio::error::get_system_category());
     }
     const bool short_read = !o->ec_ && o->bytes_transferred_ < o->buffer_.size();
     *o->short_read_ = short_read;

@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 
 #include "net/deadline.hpp"
+#include "net/raw_syscalls.hpp"
 #include "net/tls.hpp"
 
 namespace pggat::net {
@@ -41,7 +42,7 @@ IoResult Stream::send_now(std::span<const asio::const_buffer> buffers) {
   msg.msg_iov = iov.data();
   msg.msg_iovlen = count;
   for (;;) {
-    const ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    const ssize_t n = raw::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n >= 0) {
       bytes_written_ += static_cast<std::size_t>(n);
       if (n > 0 && writes_reveal_eof_) maybe_unseen_eof_ = false;
@@ -66,7 +67,7 @@ IoResult Stream::read_now(asio::mutable_buffer buffer) {
   if (tls_) return {asio::error::would_block, 0};
   if (buffer.size() == 0) return {std::error_code{}, 0};
   for (;;) {
-    const ssize_t n = ::recv(socket_.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+    const ssize_t n = raw::recv(socket_.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
     if (n > 0) {
       maybe_unseen_eof_ = static_cast<std::size_t>(n) < buffer.size();
       return {std::error_code{}, static_cast<std::size_t>(n)};
