@@ -11,7 +11,7 @@ clients, and a bare byte forwarder (bench/forwarder: one server connection
 per client, no parsing), then runs each workload against direct PostgreSQL,
 PgBouncer, pggat and the forwarder, interleaved (the order turns by one each
 round; before each run of the tpcb-like workload the tables it writes are
-vacuumed and its history emptied, as pgbench does unless -n), `rounds` times, and writes
+vacuumed, its history emptied and a checkpoint taken, with autovacuum off), `rounds` times, and writes
 the medians to `out`: TPS, latency, the ratios pggat/PgBouncer and
 pggat/direct (each the median of the ratios within a round, with their
 range), (d)'s latency added over direct, the CPU seconds per transaction
@@ -561,8 +561,10 @@ Each workload ran against direct PostgreSQL, PgBouncer, pggat and a bare
 byte forwarder, interleaved, {args.rounds} times for {args.seconds} s, in an order that
 turns by one each round (each target comes first, second, ... as often as
 the others); before each run of the tpcb-like workload (g) the tables it
-writes are vacuumed and its history emptied, as pgbench does unless -n, so
-every target starts from the same database. tps, latency and CPU
+writes are vacuumed (pgbench_accounts too) and its history emptied, as
+pgbench does unless -n, and a checkpoint is taken; autovacuum is off, so
+every target starts from the same database and nothing starts in one
+target's run alone. tps, latency and CPU
 are medians of the rounds; a ratio is the median of the ratios within each
 round (the two runs of a round met the machine in the same state), with
 their range in brackets.
